@@ -1,0 +1,20 @@
+import { Command } from 'commander';
+import { ConfigError } from '@vicinal/config';
+import { checkVectorsCommand } from './commands/check-vectors.js';
+import { studyCommand } from './commands/study.js';
+
+const program = new Command('vicinal')
+  .description('Online knowledge distillation with mixup: teachers, students, the study.')
+  .showHelpAfterError()
+  .addCommand(studyCommand())
+  .addCommand(checkVectorsCommand());
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  // Expected failures get one clear line; exit 2 for bad settings, 1 otherwise.
+  const message = err instanceof Error ? err.message : String(err);
+  process.stderr.write(`vicinal: ${message}\n`);
+  if (process.env.VICINAL_DEBUG && err instanceof Error) process.stderr.write(`${err.stack}\n`);
+  process.exitCode = err instanceof ConfigError ? 2 : 1;
+}

@@ -1,0 +1,63 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createWriteStream, mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '..');
+
+/** Entry points of the services, as the container images run them too. */
+export const serviceEntryPoints = {
+  'teacher-server': join(repoRoot, 'apps', 'teacher-server', 'src', 'main.ts'),
+  'student-trainer': join(repoRoot, 'apps', 'student-trainer', 'src', 'main.ts'),
+} as const;
+
+export interface ServiceHandle {
+  name: string;
+  child: ChildProcess;
+  logFile: string;
+  /** Resolves with the exit code (or signal name) when the process ends. */
+  exited: Promise<number | string>;
+  stop(graceMs?: number): Promise<void>;
+}
+
+/**
+ * Starts a service as a child process (node + tsx, same as in a container),
+ * its stdout and stderr appended to `logDir/<name>.log`.
+ */
+export function startService(
+  kind: keyof typeof serviceEntryPoints,
+  name: string,
+  env: Record<string, string>,
+  logDir: string,
+): ServiceHandle {
+  mkdirSync(logDir, { recursive: true });
+  const logFile = join(logDir, `${name}.log`);
+  const log = createWriteStream(logFile, { flags: 'a' });
+  const tsx = import.meta.resolve('tsx');
+  const child = spawn(process.execPath, ['--import', tsx, serviceEntryPoints[kind]], {
+    cwd: repoRoot,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout?.pipe(log, { end: false });
+  child.stderr?.pipe(log, { end: false });
+  const exited = new Promise<number | string>((resolve) => {
+    child.once('exit', (code, signal) => {
+      log.end();
+      resolve(code ?? signal ?? 'unknown');
+    });
+  });
+  return {
+    name,
+    child,
+    logFile,
+    exited,
+    async stop(graceMs = 10_000) {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}

@@ -1,0 +1,55 @@
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { DatasetSettings, Recipe } from '@vicinal/config';
+
+/** Bump when a change to training code makes cached teachers stale. */
+const TEACHER_FORMAT = 1;
+
+/** What is known about a trained teacher besides its weights. */
+export interface TeacherRecord {
+  key: string;
+  architecture: string;
+  parameters: number;
+  recipe: Recipe;
+  seed: number;
+  trainSeconds: number;
+  test: {
+    accuracy: number;
+    ece: number;
+    mce: number;
+    overconfidence: number;
+    nll: number;
+    brier: number;
+  };
+}
+
+/** The cache key of a teacher: a hash of everything that shapes its weights. */
+export function teacherKey(dataset: DatasetSettings, recipe: Recipe, seed: number): string {
+  const identity = JSON.stringify({ format: TEACHER_FORMAT, dataset: dataset.name, recipe, seed });
+  return createHash('sha256').update(identity).digest('hex').slice(0, 16);
+}
+
+/** A local cache of trained teachers: `<dir>/<key>.model` and `<key>.json`. */
+export class TeacherCache {
+  constructor(readonly dir: string) {}
+
+  load(key: string): { record: TeacherRecord; artifact: Uint8Array } | null {
+    const model = join(this.dir, `${key}.model`);
+    const meta = join(this.dir, `${key}.json`);
+    if (!existsSync(model) || !existsSync(meta)) return null;
+    const record = JSON.parse(readFileSync(meta, 'utf8')) as TeacherRecord;
+    return { record, artifact: new Uint8Array(readFileSync(model)) };
+  }
+
+  /** Writes atomically (temp file + rename), so an interrupted run leaves no half file. */
+  save(record: TeacherRecord, artifact: Uint8Array): void {
+    mkdirSync(this.dir, { recursive: true });
+    const model = join(this.dir, `${record.key}.model`);
+    writeFileSync(`${model}.tmp`, artifact);
+    renameSync(`${model}.tmp`, model);
+    const meta = join(this.dir, `${record.key}.json`);
+    writeFileSync(`${meta}.tmp`, `${JSON.stringify(record, null, 2)}\n`);
+    renameSync(`${meta}.tmp`, meta);
+  }
+}

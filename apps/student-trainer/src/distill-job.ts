@@ -1,0 +1,127 @@
+import { hostname } from 'node:os';
+import { type Bus, publishEvent, putArtifact, putResult, waitForTeacher } from '@vicinal/bus';
+import { type DistillJob, type DistillResult, armUses } from '@vicinal/config';
+import { type Dataset, loadDataset, subset } from '@vicinal/data';
+import { buildModel, countParameters, encodeArtifact } from '@vicinal/models';
+import type { Logger } from '@vicinal/telemetry';
+import { RemoteTeacher, evaluateModel, trainNetwork } from '@vicinal/training';
+import type { JobContext } from '@vicinal/bus';
+
+export interface WorkerContext {
+  bus: Bus;
+  worker: string;
+  backend: string;
+  prefetch: number;
+  log: Logger;
+  /** Seconds to wait for a teacher to register before failing the job. */
+  teacherWaitSeconds: number;
+}
+
+const datasets = new Map<string, Promise<Dataset>>();
+
+/**
+ * Runs one distillation job: trains the student arm, evaluates it on the
+ * whole test split, stores the student and the result, then returns (the
+ * caller acks only after that). A redelivered job simply runs again: the
+ * result key is the job id, so the stored outcome is the same.
+ */
+export async function runDistillJob(
+  job: DistillJob,
+  jobCtx: JobContext,
+  ctx: WorkerContext,
+): Promise<DistillResult> {
+  const { bus, log } = ctx;
+  const uses = armUses(job.arm);
+  await publishEvent(bus, job.studyId, {
+    type: 'job-started',
+    jobId: job.jobId,
+    worker: ctx.worker,
+    deliveryCount: jobCtx.deliveryCount,
+  });
+  const key = `${job.dataset.name}:${job.dataset.dir}`;
+  if (!datasets.has(key)) datasets.set(key, loadDataset(job.dataset));
+  const data = await datasets.get(key)!;
+  const spec = { shape: data.shape, numClasses: data.numClasses, mean: data.mean, std: data.std };
+  const train = job.student.trainImages
+    ? subset(data.train, job.student.trainImages, job.seed)
+    : data.train;
+
+  let teacher: RemoteTeacher | null = null;
+  if (uses.teacher) {
+    if (!job.teacherModel) throw new Error(`job ${job.jobId}: arm ${job.arm} needs teacherModel`);
+    const reg = await waitForTeacher(
+      bus,
+      job.teacherModel,
+      ctx.teacherWaitSeconds * 1000,
+      jobCtx.signal,
+    );
+    teacher = await RemoteTeacher.connect(reg.address, job.teacherModel);
+    log.info({ job: job.jobId, teacher: reg.address }, 'teacher found');
+  }
+  try {
+    const model = buildModel(job.student.architecture, {
+      inputShape: data.shape,
+      numClasses: data.numClasses,
+      seed: job.seed,
+    });
+    const summary = await trainNetwork({
+      model,
+      train,
+      spec,
+      recipe: job.student,
+      mixup: uses.mixup ? job.mixup : null,
+      loss: job.loss,
+      teacher,
+      seed: job.seed,
+      prefetch: ctx.prefetch,
+      signal: jobCtx.signal,
+      onEpoch: async (p) => {
+        log.info({ job: job.jobId, ...p }, 'epoch finished');
+        await publishEvent(bus, job.studyId, {
+          type: 'epoch',
+          jobId: job.jobId,
+          epoch: p.epoch,
+          epochs: p.epochs,
+          loss: p.loss,
+          samplesPerSecond: p.samplesPerSecond,
+        });
+      },
+    });
+    const report = evaluateModel(model, data.test, spec);
+    await putArtifact(bus, `student-${job.jobId}`, await encodeArtifact(model));
+    const result: DistillResult = {
+      studyId: job.studyId,
+      jobId: job.jobId,
+      arm: job.arm,
+      seed: job.seed,
+      temperature: uses.teacher ? job.loss.temperature : null,
+      architecture: job.student.architecture,
+      parameters: countParameters(model),
+      accuracy: report.accuracy,
+      ece: report.ece,
+      mce: report.mce,
+      overconfidence: report.overconfidence,
+      nll: report.nll,
+      brier: report.brier,
+      samplesPerSecond: summary.samplesPerSecond,
+      trainSeconds: summary.trainSeconds,
+      steps: summary.steps,
+      samples: summary.samples,
+      teacher: teacher ? { address: teacher.address, model: teacher.model } : null,
+      worker: `${ctx.worker}@${hostname()}`,
+      backend: ctx.backend,
+      finishedAt: new Date().toISOString(),
+    };
+    model.dispose();
+    await putResult(bus, job.studyId, job.jobId, result);
+    await publishEvent(bus, job.studyId, {
+      type: 'job-finished',
+      jobId: job.jobId,
+      accuracy: result.accuracy,
+      ece: result.ece,
+    });
+    return result;
+  } finally {
+    await teacher?.close();
+  }
+}

@@ -1,0 +1,216 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { BatcherError, type BatchInfer, DynamicBatcher } from './batcher.js';
+
+/** A fake model: each row of 2 inputs gives [sum, batch rows]. Records calls. */
+function fakeModel() {
+  const calls: number[] = [];
+  let concurrent = 0;
+  let maxConcurrent = 0;
+  const infer: BatchInfer = async (input, rows) => {
+    calls.push(rows);
+    concurrent++;
+    maxConcurrent = Math.max(maxConcurrent, concurrent);
+    await new Promise((r) => setImmediate(r));
+    concurrent--;
+    const out = new Float32Array(rows * 2);
+    for (let i = 0; i < rows; i++) {
+      out[2 * i] = input[2 * i] + input[2 * i + 1];
+      out[2 * i + 1] = rows;
+    }
+    return out;
+  };
+  return { infer, calls, maxConcurrent: () => maxConcurrent };
+}
+
+/** `rows` rows whose sums are first, first+1, ... */
+function rowsFrom(first: number, rows: number): Float32Array {
+  const out = new Float32Array(rows * 2);
+  for (let i = 0; i < rows; i++) out[2 * i] = first + i;
+  return out;
+}
+
+function sums(output: Float32Array): number[] {
+  return Array.from({ length: output.length / 2 }, (_, i) => output[2 * i]);
+}
+
+/** A model that waits until released, to hold an inference open. */
+function gatedModel() {
+  const gates: (() => void)[] = [];
+  const calls: number[] = [];
+  const infer: BatchInfer = async (_input, rows) => {
+    calls.push(rows);
+    await new Promise<void>((r) => gates.push(r));
+    return new Float32Array(rows).fill(1);
+  };
+  const opened = async () => {
+    while (gates.length === 0) await new Promise((r) => setImmediate(r));
+  };
+  return { infer, calls, release: () => gates.shift()?.(), opened };
+}
+
+const options = { maxBatch: 8, maxDelayMs: 20, queueLimit: 64, rowSize: 2 };
+
+test('one request gets its own rows back with timings', async () => {
+  const model = fakeModel();
+  const batcher = new DynamicBatcher(model.infer, options);
+  const result = await batcher.submit(rowsFrom(10, 3), 3);
+  assert.deepEqual(sums(result.output), [10, 11, 12]);
+  assert.equal(result.batchSize, 3);
+  assert.ok(result.queueMs >= 0 && result.inferenceMs >= 0);
+  assert.deepEqual(model.calls, [3]);
+});
+
+test('requests submitted together are coalesced and each gets its own slice', async () => {
+  const model = fakeModel();
+  const batcher = new DynamicBatcher(model.infer, options);
+  const results = await Promise.all([
+    batcher.submit(rowsFrom(0, 2), 2),
+    batcher.submit(rowsFrom(100, 3), 3),
+    batcher.submit(rowsFrom(200, 1), 1),
+  ]);
+  assert.deepEqual(model.calls, [6]);
+  assert.deepEqual(sums(results[0].output), [0, 1]);
+  assert.deepEqual(sums(results[1].output), [100, 101, 102]);
+  assert.deepEqual(sums(results[2].output), [200]);
+  for (const r of results) assert.equal(r.batchSize, 6);
+});
+
+test('batches hold at most maxBatch rows, in arrival order, one at a time', async () => {
+  const model = fakeModel();
+  const batcher = new DynamicBatcher(model.infer, options);
+  const sizes = [5, 3, 4, 4, 2, 7];
+  let first = 0;
+  const pending = sizes.map((rows) => {
+    const p = batcher.submit(rowsFrom(first, rows), rows);
+    first += 1000;
+    return p;
+  });
+  const results = await Promise.all(pending);
+  assert.deepEqual(model.calls, [8, 8, 2, 7]);
+  assert.equal(model.maxConcurrent(), 1);
+  results.forEach((r, i) => {
+    assert.deepEqual(
+      sums(r.output),
+      Array.from({ length: sizes[i] }, (_, j) => i * 1000 + j),
+    );
+  });
+  assert.deepEqual(batcher.stats(), {
+    queuedRows: 0,
+    running: false,
+    batches: 4,
+    rows: 25,
+  });
+});
+
+test('a full batch does not wait for the delay window', async () => {
+  const model = fakeModel();
+  // An hour-long window: the test only finishes if a full batch runs at once.
+  const batcher = new DynamicBatcher(model.infer, { ...options, maxDelayMs: 3_600_000 });
+  const result = await batcher.submit(rowsFrom(0, 8), 8);
+  assert.equal(result.batchSize, 8);
+});
+
+test('a request larger than maxBatch runs as a batch of its own', async () => {
+  const model = fakeModel();
+  const batcher = new DynamicBatcher(model.infer, options);
+  const [a, b] = await Promise.all([
+    batcher.submit(rowsFrom(0, 12), 12),
+    batcher.submit(rowsFrom(50, 2), 2),
+  ]);
+  assert.deepEqual(model.calls, [12, 2]);
+  assert.equal(a.batchSize, 12);
+  assert.equal(b.batchSize, 2);
+});
+
+test('a full queue refuses with queue-full and recovers once it drains', async () => {
+  const model = gatedModel();
+  const batcher = new DynamicBatcher(model.infer, { ...options, queueLimit: 10 });
+  const running = batcher.submit(rowsFrom(0, 8), 8);
+  await model.opened(); // the first batch is inside the model now
+  const waiting = batcher.submit(rowsFrom(0, 8), 8);
+  await assert.rejects(batcher.submit(rowsFrom(0, 3), 3), (err: unknown) => {
+    assert.ok(err instanceof BatcherError);
+    assert.equal(err.reason, 'queue-full');
+    assert.match(err.message, /8 rows waiting \+ 3 requested > limit 10/);
+    return true;
+  });
+  const fits = batcher.submit(rowsFrom(0, 2), 2);
+  assert.equal(batcher.stats().queuedRows, 10);
+  model.release();
+  await running;
+  for (let i = 0; i < 2; i++) {
+    await model.opened();
+    model.release();
+  }
+  await Promise.all([waiting, fits]);
+  // 8 + 2 would exceed maxBatch, so the queued requests run as two batches.
+  assert.deepEqual(model.calls, [8, 8, 2]);
+  assert.equal(batcher.stats().queuedRows, 0);
+});
+
+test('a failing inference rejects its batch only; the next batch is served', async () => {
+  let fail = true;
+  const batcher = new DynamicBatcher(async (input, rows) => {
+    if (fail) {
+      fail = false;
+      throw new Error('out of memory');
+    }
+    return input.slice(0, rows);
+  }, options);
+  const failed = await Promise.allSettled([
+    batcher.submit(rowsFrom(0, 1), 1),
+    batcher.submit(rowsFrom(0, 1), 1),
+  ]);
+  for (const r of failed) {
+    assert.equal(r.status, 'rejected');
+    const err = (r as PromiseRejectedResult).reason;
+    assert.ok(err instanceof BatcherError);
+    assert.equal(err.reason, 'inference');
+    assert.equal(err.message, 'inference failed: out of memory');
+  }
+  const ok = await batcher.submit(rowsFrom(7, 1), 1);
+  assert.deepEqual([...ok.output], [7]);
+});
+
+test('an output that is not whole rows is refused', async () => {
+  const batcher = new DynamicBatcher(async () => new Float32Array(5), options);
+  await assert.rejects(batcher.submit(rowsFrom(0, 2), 2), (err: unknown) => {
+    assert.ok(err instanceof BatcherError);
+    assert.equal(
+      err.message,
+      'model output: expected a multiple of 2 values (one row per input), got 5',
+    );
+    return true;
+  });
+});
+
+test('wrong input sizes are invalid; closing refuses new work but finishes queued', async () => {
+  const model = fakeModel();
+  const batcher = new DynamicBatcher(model.infer, { ...options, maxDelayMs: 3_600_000 });
+  await assert.rejects(
+    batcher.submit(new Float32Array(5), 2),
+    (err: unknown) => err instanceof BatcherError && err.reason === 'invalid',
+  );
+  const queued = batcher.submit(rowsFrom(3, 1), 1);
+  batcher.close();
+  await assert.rejects(
+    batcher.submit(rowsFrom(0, 1), 1),
+    (err: unknown) => err instanceof BatcherError && err.reason === 'closed',
+  );
+  assert.deepEqual(sums((await queued).output), [3]);
+  await batcher.idle();
+  assert.deepEqual(batcher.stats().running, false);
+});
+
+test('options are checked', () => {
+  const infer: BatchInfer = async (x) => x;
+  assert.throws(
+    () => new DynamicBatcher(infer, { ...options, maxBatch: 0 }),
+    /maxBatch: expected an integer >= 1, got 0/,
+  );
+  assert.throws(
+    () => new DynamicBatcher(infer, { ...options, maxDelayMs: -1 }),
+    /maxDelayMs: expected a number >= 0, got -1/,
+  );
+});

@@ -1,0 +1,231 @@
+import { performance } from 'node:perf_hooks';
+
+/**
+ * Runs a model on `rows` rows packed row-major in `input` and returns the
+ * outputs for those rows, also row-major (rows x K values).
+ */
+export type BatchInfer = (input: Float32Array, rows: number) => Promise<Float32Array>;
+
+export interface BatcherOptions {
+  /** Rows a coalesced batch may hold (a single larger request runs alone). */
+  maxBatch: number;
+  /** How long the oldest waiting request may wait for others to join. */
+  maxDelayMs: number;
+  /** Rows allowed to wait; a request that would exceed it is refused. */
+  queueLimit: number;
+  /** Input values per row (H*W*C). */
+  rowSize: number;
+}
+
+/** One request's share of a batch's output, with how it was served. */
+export interface BatchResult {
+  /** rows x K outputs of this request (a view of the batch's output). */
+  output: Float32Array;
+  /** Time from submit to the start of its batch's inference. */
+  queueMs: number;
+  /** Duration of the batch's inference. */
+  inferenceMs: number;
+  /** Rows in the batch this request joined. */
+  batchSize: number;
+}
+
+export type BatcherErrorReason = 'queue-full' | 'closed' | 'invalid' | 'inference';
+
+/** Why a submission was refused or failed. */
+export class BatcherError extends Error {
+  override readonly name = 'BatcherError';
+  constructor(
+    readonly reason: BatcherErrorReason,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+interface Item {
+  input: Float32Array;
+  rows: number;
+  enqueuedAt: number;
+  resolve: (result: BatchResult) => void;
+  reject: (err: Error) => void;
+}
+
+export interface BatcherStats {
+  /** Rows waiting for a batch. */
+  queuedRows: number;
+  /** Whether an inference is running. */
+  running: boolean;
+  batches: number;
+  rows: number;
+}
+
+/**
+ * Dynamic batching: requests submitted close together are packed into one
+ * inference of up to maxBatch rows, waiting at most maxDelayMs for company.
+ * One inference runs at a time; requests that arrive meanwhile wait and form
+ * the next batch. The queue is bounded in rows, which is the back-pressure.
+ */
+export class DynamicBatcher {
+  private readonly queue: Item[] = [];
+  private queued = 0;
+  private running = false;
+  private closed = false;
+  private timer: NodeJS.Timeout | null = null;
+  private idleWaiters: (() => void)[] = [];
+  private batches = 0;
+  private servedRows = 0;
+
+  constructor(
+    private readonly infer: BatchInfer,
+    private readonly options: BatcherOptions,
+  ) {
+    for (const key of ['maxBatch', 'queueLimit', 'rowSize'] as const) {
+      const v = options[key];
+      if (!Number.isInteger(v) || v < 1) {
+        throw new RangeError(`${key}: expected an integer >= 1, got ${v}`);
+      }
+    }
+    if (!(options.maxDelayMs >= 0)) {
+      throw new RangeError(
+        `maxDelayMs: expected a number >= 0, got ${options.maxDelayMs}`,
+      );
+    }
+  }
+
+  /** Queues `rows` rows for inference; resolves with this request's outputs. */
+  submit(input: Float32Array, rows: number): Promise<BatchResult> {
+    const { queueLimit, rowSize } = this.options;
+    if (this.closed) {
+      return Promise.reject(new BatcherError('closed', 'the server is draining'));
+    }
+    if (!Number.isInteger(rows) || rows < 1 || input.length !== rows * rowSize) {
+      return Promise.reject(
+        new BatcherError(
+          'invalid',
+          `expected ${rows} rows of ${rowSize} values, got ${input.length} values`,
+        ),
+      );
+    }
+    if (this.queued + rows > queueLimit) {
+      return Promise.reject(
+        new BatcherError(
+          'queue-full',
+          `batching queue full: ${this.queued} rows waiting + ${rows} requested ` +
+            `> limit ${queueLimit}; retry later`,
+        ),
+      );
+    }
+    return new Promise((resolve, reject) => {
+      this.queue.push({ input, rows, enqueuedAt: performance.now(), resolve, reject });
+      this.queued += rows;
+      this.schedule();
+    });
+  }
+
+  stats(): BatcherStats {
+    return {
+      queuedRows: this.queued,
+      running: this.running,
+      batches: this.batches,
+      rows: this.servedRows,
+    };
+  }
+
+  /** Refuses new submissions; what is queued still runs. */
+  close(): void {
+    this.closed = true;
+    this.schedule();
+  }
+
+  /** Resolves once nothing is queued or running. */
+  idle(): Promise<void> {
+    if (!this.running && this.queue.length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private schedule(): void {
+    if (this.running || this.queue.length === 0) return;
+    if (this.queued >= this.options.maxBatch || this.closed) {
+      this.runSoon(0);
+      return;
+    }
+    const wait = this.queue[0].enqueuedAt + this.options.maxDelayMs - performance.now();
+    this.runSoon(Math.max(0, wait));
+  }
+
+  private runSoon(delayMs: number): void {
+    if (this.timer && delayMs > 0) return; // a timer for the oldest request is set
+    if (this.timer) clearTimeout(this.timer);
+    // Even "now" goes through a timer, so requests submitted in the same tick
+    // join the batch.
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      void this.run();
+    }, delayMs);
+  }
+
+  private async run(): Promise<void> {
+    if (this.running || this.queue.length === 0) return;
+    const taken: Item[] = [];
+    let rows = 0;
+    while (
+      this.queue.length > 0 &&
+      (taken.length === 0 || rows + this.queue[0].rows <= this.options.maxBatch)
+    ) {
+      const item = this.queue.shift()!;
+      taken.push(item);
+      rows += item.rows;
+    }
+    this.queued -= rows;
+    this.running = true;
+    const started = performance.now();
+    try {
+      const input =
+        taken.length === 1 ? taken[0].input : concat(taken, rows, this.options);
+      const output = await this.infer(input, rows);
+      const inferenceMs = performance.now() - started;
+      if (output.length === 0 || output.length % rows !== 0) {
+        throw new BatcherError(
+          'inference',
+          `model output: expected a multiple of ${rows} values (one row per input), ` +
+            `got ${output.length}`,
+        );
+      }
+      const k = output.length / rows;
+      let offset = 0;
+      for (const item of taken) {
+        item.resolve({
+          output: output.subarray(offset * k, (offset + item.rows) * k),
+          queueMs: started - item.enqueuedAt,
+          inferenceMs,
+          batchSize: rows,
+        });
+        offset += item.rows;
+      }
+      this.batches++;
+      this.servedRows += rows;
+    } catch (err) {
+      const failure =
+        err instanceof BatcherError
+          ? err
+          : new BatcherError('inference', `inference failed: ${(err as Error).message}`);
+      for (const item of taken) item.reject(failure);
+    } finally {
+      this.running = false;
+      this.schedule();
+      if (this.queue.length === 0) {
+        for (const wake of this.idleWaiters.splice(0)) wake();
+      }
+    }
+  }
+}
+
+function concat(items: Item[], rows: number, options: BatcherOptions): Float32Array {
+  const out = new Float32Array(rows * options.rowSize);
+  let offset = 0;
+  for (const item of items) {
+    out.set(item.input, offset);
+    offset += item.input.length;
+  }
+  return out;
+}

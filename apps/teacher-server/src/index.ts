@@ -1,0 +1,29 @@
+export {
+  BatcherError,
+  type BatcherErrorReason,
+  type BatcherOptions,
+  type BatcherStats,
+  type BatchInfer,
+  type BatchResult,
+  DynamicBatcher,
+} from './batcher.js';
+export { TeacherRequestError, toRequestError } from './errors.js';
+export { checkMetadata, type TeacherMetadata } from './metadata.js';
+export {
+  checkModel,
+  type PreparedRequest,
+  prepareRequest,
+  type RequestLimits,
+} from './request.js';
+export {
+  type InferFunction,
+  type PredictingModel,
+  type TeacherModel,
+  toInferFunction,
+} from './runtime.js';
+export {
+  startTeacherServer,
+  type TeacherServer,
+  type TeacherServerOptions,
+} from './server.js';
+export { softmaxRows } from './softmax.js';

@@ -1,0 +1,69 @@
+import { hostname } from 'node:os';
+import { initBackend } from '@vicinal/backend';
+import { connectBus, fetchTeacher, registerTeacher } from '@vicinal/bus';
+import { teacherServerConfig } from '@vicinal/config';
+import { decodeArtifact } from '@vicinal/models';
+import { createLogger } from '@vicinal/telemetry';
+import { startTeacherServer } from './server.js';
+
+/**
+ * Teacher server process: fetches the teacher from the object store, serves
+ * it over gRPC, registers in the teachers bucket with a heartbeat, and on
+ * SIGTERM deregisters, finishes in-flight calls and exits.
+ */
+const config = teacherServerConfig();
+const log = createLogger('teacher-server');
+const backend = await initBackend(config.backend);
+const bus = await connectBus(config.natsUrl, { name: `teacher-server-${process.pid}` });
+const { meta, artifact } = await fetchTeacher(bus, config.model);
+const model = await decodeArtifact(artifact);
+const server = await startTeacherServer({
+  address: config.listen,
+  model,
+  metadata: {
+    model: meta.name,
+    version: meta.version,
+    architecture: meta.architecture,
+    parameters: meta.parameters,
+    inputShape: meta.inputShape,
+    numClasses: meta.numClasses,
+    classNames: meta.classNames,
+    mean: meta.mean,
+    std: meta.std,
+    dataset: meta.dataset,
+    backend: backend.name,
+  },
+  maxBatch: config.maxBatch,
+  maxDelayMs: config.maxDelayMs,
+  queueLimit: config.queueLimit,
+  maxMessageBytes: config.maxMessageBytes,
+});
+const advertise = config.advertise ?? `${config.listen.split(':')[0]}:${server.port}`;
+const deregister = await registerTeacher(
+  bus,
+  {
+    instance: `${hostname()}-${process.pid}`,
+    address: advertise,
+    model: meta.name,
+    version: meta.version,
+    architecture: meta.architecture,
+    backend: backend.name,
+    startedAt: new Date().toISOString(),
+  },
+  config.heartbeatMs,
+  (err) => log.warn({ err: err.message }, 'registry heartbeat failed'),
+);
+log.info({ address: advertise, model: meta.name, backend: backend.name }, 'teacher serving');
+
+let stopping = false;
+async function shutdown(signal: string) {
+  if (stopping) return;
+  stopping = true;
+  log.info({ signal }, 'draining');
+  await deregister();
+  await server.stop(config.drainMs);
+  await bus.close().catch(() => {});
+  process.exit(0);
+}
+process.once('SIGTERM', () => void shutdown('SIGTERM'));
+process.once('SIGINT', () => void shutdown('SIGINT'));

@@ -1,0 +1,141 @@
+import { status } from '@grpc/grpc-js';
+import { normalisePixels } from '@vicinal/data';
+import {
+  decodeTensor,
+  type MixSpecMessage,
+  type SoftLabelsRequestMessage,
+} from '@vicinal/wire';
+import { TeacherRequestError } from './errors.js';
+import type { TeacherMetadata } from './metadata.js';
+
+/** What the server needs to know to check a request. */
+export interface RequestLimits {
+  metadata: TeacherMetadata;
+  maxBatch: number;
+}
+
+/** A checked request, turned into normalised float32 rows for the model. */
+export interface PreparedRequest {
+  /** B: rows of the answer. */
+  rows: number;
+  /**
+   * Model input, row-major: the B images to label, followed by the B clean
+   * images when constituent logits were asked for (2B rows then).
+   */
+  input: Float32Array;
+  withConstituents: boolean;
+  /** > 0: answer with softmax(logits / temperature). */
+  temperature: number;
+}
+
+/**
+ * Checks a SoftLabels request against the served model and builds its model
+ * input. Throws TeacherRequestError (INVALID_ARGUMENT naming the field with
+ * expected vs received, or NOT_FOUND for another model).
+ */
+export function prepareRequest(
+  request: SoftLabelsRequestMessage,
+  limits: RequestLimits,
+): PreparedRequest {
+  const { metadata } = limits;
+  checkModel(request.model, metadata);
+  const temperature = request.temperature;
+  if (!Number.isFinite(temperature) || temperature < 0) {
+    throw TeacherRequestError.invalid(
+      'temperature',
+      '0 (raw logits) or a finite value > 0',
+      String(temperature),
+    );
+  }
+  const [h, w, c] = metadata.inputShape;
+  const expect = { shape: [null, h, w, c], maxBatch: limits.maxBatch } as const;
+  if (request.input === 'images') {
+    const images = decodeTensor(request.images, 'images', expect);
+    const rows = images.shape[0];
+    const input =
+      images.dtype === 'uint8'
+        ? normalisePixels(images.data, metadata.mean, metadata.std)
+        : images.data;
+    return { rows, input, withConstituents: false, temperature };
+  }
+  if (request.input === 'mix' && request.mix) {
+    return { ...prepareMix(request.mix, expect, metadata), temperature };
+  }
+  throw TeacherRequestError.invalid('input', 'one of images or mix', 'neither');
+}
+
+/** Refuses requests naming a model this server does not serve. */
+export function checkModel(model: string, metadata: TeacherMetadata): void {
+  if (model !== '' && model !== metadata.model) {
+    throw new TeacherRequestError(
+      status.NOT_FOUND,
+      `model: expected "${metadata.model}" (or empty for the default), got "${model}"`,
+      'model',
+    );
+  }
+}
+
+/**
+ * Mix on the teacher: normalise the clean uint8 images, then
+ * mixed[i] = lambda[i] * x[i] + (1 - lambda[i]) * x[partner[i]].
+ */
+function prepareMix(
+  mix: MixSpecMessage,
+  expect: { shape: readonly (number | null)[]; maxBatch: number },
+  metadata: TeacherMetadata,
+): Omit<PreparedRequest, 'temperature'> {
+  const images = decodeTensor(mix.images, 'mix.images', { ...expect, dtypes: ['uint8'] });
+  if (images.dtype !== 'uint8')
+    throw new Error('decodeTensor let a non-uint8 tensor through');
+  const rows = images.shape[0];
+  const { partner, lambda } = mix;
+  if (partner.length !== rows) {
+    throw TeacherRequestError.invalid(
+      'mix.partner',
+      `${rows} indices (one per row of mix.images)`,
+      `${partner.length}`,
+    );
+  }
+  if (lambda.length !== rows) {
+    throw TeacherRequestError.invalid(
+      'mix.lambda',
+      `${rows} values (one per row of mix.images)`,
+      `${lambda.length}`,
+    );
+  }
+  for (let i = 0; i < rows; i++) {
+    if (!Number.isInteger(partner[i]) || partner[i] >= rows) {
+      throw TeacherRequestError.invalid(
+        'mix.partner',
+        `row indices < ${rows}`,
+        `${partner[i]} at row ${i}`,
+      );
+    }
+    const l = lambda[i];
+    if (!(l >= 0 && l <= 1)) {
+      throw TeacherRequestError.invalid(
+        'mix.lambda',
+        'values in [0, 1]',
+        `${l} at row ${i}`,
+      );
+    }
+  }
+  const pixels = images.data.length / rows;
+  const withConstituents = mix.returnConstituents;
+  const input = new Float32Array((withConstituents ? 2 : 1) * rows * pixels);
+  // Clean normalised rows go in the second half; with no constituents asked
+  // for they live in a scratch array instead.
+  const clean = withConstituents
+    ? input.subarray(rows * pixels)
+    : new Float32Array(rows * pixels);
+  normalisePixels(images.data, metadata.mean, metadata.std, clean);
+  for (let i = 0; i < rows; i++) {
+    const l = lambda[i];
+    const own = i * pixels;
+    const other = partner[i] * pixels;
+    for (let j = 0; j < pixels; j++) {
+      input[own + j] = l * clean[own + j] + (1 - l) * clean[other + j];
+    }
+  }
+  return { rows, input, withConstituents };
+}

@@ -1,0 +1,296 @@
+import * as grpc from '@grpc/grpc-js';
+import { createLogger, type Logger } from '@vicinal/telemetry';
+import {
+  type DescribeRequestMessage,
+  type DescribeResponseMessage,
+  DTYPES,
+  dtypeEnum,
+  encodeTensor,
+  fieldMetadata,
+  type SoftLabelsRequestMessage,
+  type SoftLabelsResponseMessage,
+  TEACHER_SERVICE,
+  teacherServiceDefinition,
+} from '@vicinal/wire';
+import { HealthImplementation } from 'grpc-health-check';
+import { type BatcherStats, DynamicBatcher } from './batcher.js';
+import { TeacherRequestError, toRequestError } from './errors.js';
+import { checkMetadata, type TeacherMetadata } from './metadata.js';
+import { checkModel, prepareRequest } from './request.js';
+import { type TeacherModel, toInferFunction } from './runtime.js';
+import { softmaxRows } from './softmax.js';
+
+export interface TeacherServerOptions {
+  /** host:port to listen on; port 0 picks a free one. */
+  address: string;
+  model: TeacherModel;
+  metadata: TeacherMetadata;
+  /** Most rows per request and per coalesced batch (default 256). */
+  maxBatch?: number;
+  /** Longest a request waits for others to join its batch (default 2 ms). */
+  maxDelayMs?: number;
+  /** Rows allowed to wait for a batch before RESOURCE_EXHAUSTED (default 8 x maxBatch). */
+  queueLimit?: number;
+  /** Largest request message accepted (default 16 MiB). */
+  maxMessageBytes?: number;
+  logger?: Logger;
+}
+
+export interface TeacherServer {
+  /** The bound port. */
+  readonly port: number;
+  /** host:port as bound (host from the options). */
+  readonly address: string;
+  /** Queue and throughput counters of the batcher. */
+  stats(): BatcherStats;
+  /**
+   * Graceful stop: health turns NOT_SERVING, new calls and new stream
+   * requests are refused, queued work finishes; after `graceMs` (default
+   * 10 s) whatever is still open is cancelled.
+   */
+  stop(graceMs?: number): Promise<void>;
+}
+
+/**
+ * Serves one model over gRPC: TeacherService (SoftLabels, SoftLabelsStream,
+ * Describe) and grpc.health.v1, with dynamic batching behind both soft-label
+ * methods. Bad requests get a precise status and never stop the server.
+ */
+export async function startTeacherServer(
+  options: TeacherServerOptions,
+): Promise<TeacherServer> {
+  const { metadata } = options;
+  checkMetadata(metadata);
+  const maxBatch = options.maxBatch ?? 256;
+  const maxMessageBytes = options.maxMessageBytes ?? 16 * 1024 * 1024;
+  const log = options.logger ?? createLogger('teacher-server');
+  const [h, w, c] = metadata.inputShape;
+  const infer = toInferFunction(options.model);
+  const batcher = new DynamicBatcher(
+    (input, rows) => Promise.resolve(infer(input, [rows, h, w, c])),
+    {
+      maxBatch,
+      maxDelayMs: options.maxDelayMs ?? 2,
+      queueLimit: options.queueLimit ?? 8 * maxBatch,
+      rowSize: h * w * c,
+    },
+  );
+  const limits = { metadata, maxBatch };
+
+  /** Answers one request, or throws a TeacherRequestError-able failure. */
+  async function answer(
+    request: SoftLabelsRequestMessage,
+  ): Promise<SoftLabelsResponseMessage> {
+    const prepared = prepareRequest(request, limits);
+    const inputRows = prepared.withConstituents ? 2 * prepared.rows : prepared.rows;
+    const result = await batcher.submit(prepared.input, inputRows);
+    const k = result.output.length / inputRows;
+    if (k !== metadata.numClasses) {
+      throw new TeacherRequestError(
+        grpc.status.INTERNAL,
+        `model output: expected ${metadata.numClasses} logits per row, got ${k}`,
+      );
+    }
+    const rowsK = prepared.rows * k;
+    const logits = result.output.subarray(0, rowsK);
+    const nonFinite = logits.findIndex((v) => !Number.isFinite(v));
+    if (nonFinite >= 0) {
+      throw new TeacherRequestError(
+        grpc.status.INTERNAL,
+        `model output: expected finite logits, got ${logits[nonFinite]} at row ` +
+          `${Math.floor(nonFinite / k)}`,
+      );
+    }
+    const useProbabilities = prepared.temperature > 0;
+    const answerValues = useProbabilities
+      ? softmaxRows(logits, k, prepared.temperature)
+      : logits;
+    return {
+      requestId: request.requestId,
+      model: metadata.model,
+      modelVersion: metadata.version,
+      logits: encodeTensor(answerValues, [prepared.rows, k]),
+      probabilities: useProbabilities,
+      constituentLogits: prepared.withConstituents
+        ? encodeTensor(result.output.subarray(rowsK, 2 * rowsK), [prepared.rows, k])
+        : null,
+      timings: {
+        queueMs: result.queueMs,
+        inferenceMs: result.inferenceMs,
+        batchSize: result.batchSize,
+      },
+      error: null,
+    };
+  }
+
+  function report(err: unknown, method: string): TeacherRequestError {
+    const failure = toRequestError(err);
+    if (failure.code === grpc.status.INTERNAL) {
+      log.error({ method, err: failure.message }, 'request failed');
+    } else {
+      log.debug({ method, code: failure.code, err: failure.message }, 'request refused');
+    }
+    return failure;
+  }
+
+  const softLabels: grpc.handleUnaryCall<
+    SoftLabelsRequestMessage,
+    SoftLabelsResponseMessage
+  > = (call, callback) => {
+    answer(call.request).then(
+      (response) => callback(null, response),
+      (err) => {
+        const failure = report(err, 'SoftLabels');
+        callback({
+          code: failure.code,
+          details: failure.message,
+          metadata: fieldMetadata(failure.field),
+        });
+      },
+    );
+  };
+
+  const softLabelsStream: grpc.handleBidiStreamingCall<
+    SoftLabelsRequestMessage,
+    SoftLabelsResponseMessage
+  > = (call) => {
+    let inFlight = 0;
+    let clientDone = false;
+    let gone = false;
+    const finishIfDone = () => {
+      if (clientDone && inFlight === 0 && !gone) {
+        gone = true;
+        call.end();
+      }
+    };
+    call.on('data', (request: SoftLabelsRequestMessage) => {
+      inFlight++;
+      answer(request)
+        .catch((err): SoftLabelsResponseMessage => {
+          const failure = report(err, 'SoftLabelsStream');
+          return {
+            requestId: request.requestId,
+            model: '',
+            modelVersion: '',
+            logits: null,
+            probabilities: false,
+            constituentLogits: null,
+            timings: null,
+            error: {
+              code: failure.code,
+              message: failure.message,
+              field: failure.field ?? '',
+            },
+          };
+        })
+        .then((response) => {
+          if (!gone && !call.cancelled) call.write(response);
+        })
+        .finally(() => {
+          inFlight--;
+          finishIfDone();
+        });
+    });
+    call.on('end', () => {
+      clientDone = true;
+      finishIfDone();
+    });
+    call.on('error', () => {
+      gone = true; // cancelled by the client; nothing left to send
+    });
+    call.on('cancelled', () => {
+      gone = true;
+    });
+  };
+
+  const describe: grpc.handleUnaryCall<
+    DescribeRequestMessage,
+    DescribeResponseMessage
+  > = (call, callback) => {
+    try {
+      checkModel(call.request.model, metadata);
+    } catch (err) {
+      const failure = report(err, 'Describe');
+      callback({
+        code: failure.code,
+        details: failure.message,
+        metadata: fieldMetadata('model'),
+      });
+      return;
+    }
+    callback(null, {
+      model: metadata.model,
+      modelVersion: metadata.version,
+      architecture: metadata.architecture,
+      parameters: metadata.parameters,
+      inputShape: [...metadata.inputShape],
+      acceptedDtypes: DTYPES.map(dtypeEnum),
+      normalisationMean: [...metadata.mean],
+      normalisationStd: [...metadata.std],
+      classNames: [...metadata.classNames],
+      calibrationTemperature: metadata.calibrationTemperature ?? 0,
+      backend: metadata.backend,
+      maxBatch,
+      dataset: metadata.dataset,
+      numClasses: metadata.numClasses,
+      maxMessageBytes,
+    });
+  };
+
+  const server = new grpc.Server({
+    'grpc.max_receive_message_length': maxMessageBytes,
+  });
+  server.addService(teacherServiceDefinition(), {
+    SoftLabels: softLabels,
+    SoftLabelsStream: softLabelsStream,
+    Describe: describe,
+  });
+  const health = new HealthImplementation({
+    '': 'SERVING',
+    [TEACHER_SERVICE]: 'SERVING',
+  });
+  health.addToServer(server);
+
+  const port = await new Promise<number>((resolve, reject) => {
+    server.bindAsync(
+      options.address,
+      grpc.ServerCredentials.createInsecure(),
+      (err, bound) =>
+        err
+          ? reject(new Error(`listen ${options.address}: ${err.message}`))
+          : resolve(bound),
+    );
+  });
+  const host = options.address.slice(0, options.address.lastIndexOf(':'));
+  log.info(
+    { address: `${host}:${port}`, model: metadata.model, maxBatch },
+    'teacher listening',
+  );
+
+  let stopping: Promise<void> | null = null;
+  return {
+    port,
+    address: `${host}:${port}`,
+    stats: () => batcher.stats(),
+    stop(graceMs = 10_000) {
+      stopping ??= new Promise<void>((resolve) => {
+        health.setStatus('', 'NOT_SERVING');
+        health.setStatus(TEACHER_SERVICE, 'NOT_SERVING');
+        batcher.close();
+        const force = setTimeout(() => {
+          log.warn(
+            { graceMs },
+            'calls still open after the grace period; cancelling them',
+          );
+          server.forceShutdown();
+          resolve();
+        }, graceMs);
+        server.tryShutdown(() => {
+          clearTimeout(force);
+          resolve();
+        });
+      });
+      return stopping;
+    },
+  };
+}

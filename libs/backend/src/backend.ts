@@ -1,0 +1,71 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { createLogger } from '@vicinal/telemetry';
+
+export { tf };
+
+/** Backends in order of preference for "auto". */
+export type BackendName = 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
+export interface BackendInfo {
+  name: BackendName;
+  /** Why this backend was chosen (and why better ones were not). */
+  reason: string;
+}
+
+const log = createLogger('backend');
+let current: BackendInfo | undefined;
+
+/**
+ * Chooses and initialises the TensorFlow.js backend once per process.
+ * `requested` (or VICINAL_BACKEND) may be "auto" or a backend name.
+ * Every other module takes `tf` from here and never imports a backend.
+ */
+export async function initBackend(
+  requested: BackendName | 'auto' = (process.env.VICINAL_BACKEND as BackendName) ?? 'auto',
+): Promise<BackendInfo> {
+  if (current) return current;
+  const skipped: string[] = [];
+  const order: BackendName[] =
+    requested === 'auto' ? ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] : [requested];
+  for (const name of order) {
+    try {
+      await load(name);
+      current = {
+        name,
+        reason: skipped.length ? `chosen after: ${skipped.join('; ')}` : `requested ${requested}`,
+      };
+      log.info(current, 'tensorflow backend ready');
+      return current;
+    } catch (err) {
+      skipped.push(`${name} unavailable (${(err as Error).message.split('\n')[0]})`);
+      if (requested !== 'auto') throw new Error(`backend "${name}" could not start: ${skipped[0]}`);
+    }
+  }
+  throw new Error(`no TensorFlow.js backend could start: ${skipped.join('; ')}`);
+}
+
+async function load(name: BackendName): Promise<void> {
+  switch (name) {
+    case 'tensorflow-gpu':
+      await import('@tensorflow/tfjs-node-gpu' as string);
+      await setOrThrow('tensorflow');
+      return;
+    case 'tensorflow':
+      await import('@tensorflow/tfjs-node' as string);
+      await setOrThrow('tensorflow');
+      return;
+    case 'wasm':
+      await import('@tensorflow/tfjs-backend-wasm');
+      await setOrThrow('wasm');
+      return;
+    case 'cpu':
+      await import('@tensorflow/tfjs-backend-cpu');
+      await setOrThrow('cpu');
+      return;
+  }
+}
+
+async function setOrThrow(name: string): Promise<void> {
+  const ok = await tf.setBackend(name);
+  if (!ok) throw new Error(`tf.setBackend("${name}") returned false`);
+  await tf.ready();
+}

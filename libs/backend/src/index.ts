@@ -1,0 +1,1 @@
+export { tf, initBackend, type BackendName, type BackendInfo } from './backend.js';

@@ -1,0 +1,112 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { z } from 'zod';
+import { createLogger } from '@vicinal/telemetry';
+import {
+  type Bus,
+  connectBus,
+  consumeJobs,
+  findTeachers,
+  getArtifact,
+  getResult,
+  names,
+  putArtifact,
+  putResult,
+  registerTeacher,
+  startNatsServer,
+  submitJob,
+  type NatsServerHandle,
+} from './index.js';
+
+const jobSchema = z.object({ n: z.number() }).strict();
+const log = createLogger('bus-test', process.env.VICINAL_LOG_LEVEL ?? 'silent');
+
+describe('bus over a real nats-server', () => {
+  let server: NatsServerHandle;
+  let bus: Bus;
+  before(async () => {
+    server = await startNatsServer();
+    bus = await connectBus(server.url, { name: 'bus-test', teacherTtlSeconds: 2 });
+  });
+  after(async () => {
+    await bus.close();
+    await server.stop();
+  });
+
+  test('a job submitted twice is stored once and handled once', async () => {
+    const first = await submitJob(bus, names.distillSubject, 'job-a', { n: 1 });
+    const second = await submitJob(bus, names.distillSubject, 'job-a', { n: 1 });
+    assert.equal(first.duplicate, false);
+    assert.equal(second.duplicate, true);
+    const seen: number[] = [];
+    const handled = await consumeJobs(bus, {
+      schema: jobSchema,
+      handler: async (job) => {
+        seen.push(job.n);
+      },
+      log,
+      pollMs: 1000,
+      signal: AbortSignal.timeout(3000),
+      maxJobs: 1,
+    });
+    assert.equal(handled, 1);
+    assert.deepEqual(seen, [1]);
+  });
+
+  test('a failing job is redelivered, then handled; a poison job is dead-lettered', async () => {
+    await submitJob(bus, names.distillSubject, 'poison', { wrong: true });
+    await submitJob(bus, names.distillSubject, 'flaky', { n: 2 });
+    const deliveries: number[] = [];
+    const handled = await consumeJobs(bus, {
+      schema: jobSchema,
+      handler: async (_job, ctx) => {
+        deliveries.push(ctx.deliveryCount);
+        if (ctx.deliveryCount === 1) throw new Error('first attempt fails');
+      },
+      log,
+      pollMs: 1000,
+      signal: AbortSignal.timeout(10000),
+      maxJobs: 1,
+    });
+    assert.equal(handled, 1);
+    assert.deepEqual(deliveries, [1, 2]);
+    const dead = await bus.jsm.streams.getMessage(names.jobsStream, {
+      last_by_subj: names.deadLetterSubject,
+    });
+    assert.ok(dead);
+    assert.match(dead.header.get('Vicinal-Reason') ?? '', /undecodable job: .*n/);
+    assert.deepEqual(JSON.parse(new TextDecoder().decode(dead.data)), { wrong: true });
+  });
+
+  test('teacher registry: register, find, deregister, expire without heartbeat', async () => {
+    const entry = {
+      instance: 't1',
+      address: '127.0.0.1:1',
+      model: 'm',
+      version: '1',
+      architecture: 'a',
+      backend: 'cpu',
+      startedAt: new Date().toISOString(),
+    };
+    const stop = await registerTeacher(bus, entry, 200, () => {});
+    assert.deepEqual(await findTeachers(bus, 'm'), [entry]);
+    assert.deepEqual(await findTeachers(bus, 'other'), []);
+    await stop();
+    assert.deepEqual(await findTeachers(bus, 'm'), []);
+    // A registration whose heartbeats stopped disappears after the bucket TTL.
+    await bus.teachers.put('teacher.t2', JSON.stringify({ ...entry, instance: 't2' }));
+    assert.equal((await findTeachers(bus, 'm')).length, 1);
+    await new Promise((r) => setTimeout(r, 3500));
+    assert.deepEqual(await findTeachers(bus, 'm'), []);
+  });
+
+  test('artifacts and results round-trip', async () => {
+    const bytes = new Uint8Array(300_000).map((_, i) => i % 251);
+    await putArtifact(bus, 'teacher/abc', bytes);
+    assert.deepEqual(await getArtifact(bus, 'teacher/abc'), bytes);
+    assert.equal(await getArtifact(bus, 'missing'), null);
+    await putResult(bus, 'study1', 'job1', { accuracy: 0.5 });
+    assert.deepEqual(await getResult(bus, 'study1', 'job1'), { accuracy: 0.5 });
+    assert.equal(await getResult(bus, 'study1', 'nope'), null);
+  });
+});

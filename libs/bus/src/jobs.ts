@@ -1,0 +1,123 @@
+import { headers } from '@nats-io/transport-node';
+import type { JsMsg } from '@nats-io/jetstream';
+import type { z } from 'zod';
+import type { Logger } from '@vicinal/telemetry';
+import type { Bus } from './connection.js';
+import { names } from './names.js';
+import { JOB_ACK_WAIT_SECONDS, JOB_MAX_DELIVER } from './topology.js';
+
+/**
+ * Publishes a job. The job id is the JetStream message id, so submitting the
+ * same job twice within the duplicate window stores it once.
+ */
+export async function submitJob(
+  bus: Bus,
+  subject: string,
+  jobId: string,
+  job: unknown,
+): Promise<{ duplicate: boolean }> {
+  const ack = await bus.js.publish(subject, JSON.stringify(job), { msgID: jobId });
+  return { duplicate: ack.duplicate };
+}
+
+export interface JobContext {
+  /** 1 on first delivery, more when the job was redelivered. */
+  deliveryCount: number;
+  /** Aborted when the worker is asked to stop. */
+  signal: AbortSignal;
+}
+
+export interface ConsumeOptions<S extends z.ZodType> {
+  schema: S;
+  handler: (job: z.output<S>, ctx: JobContext) => Promise<void>;
+  log: Logger;
+  pollMs: number;
+  signal: AbortSignal;
+  /** Stop after this many handled jobs (0 = never). */
+  maxJobs?: number;
+}
+
+/**
+ * Pulls jobs one at a time from the students' durable consumer. A job is
+ * acked only after its handler resolved (its result is stored). While it
+ * runs, "working" signals keep it from being redelivered. A job that cannot
+ * be decoded, or that failed JOB_MAX_DELIVER times, goes to the dead-letter
+ * subject with the reason. On stop, the job in hand is handed back (nak)
+ * so another worker takes it at once.
+ */
+export async function consumeJobs<S extends z.ZodType>(
+  bus: Bus,
+  options: ConsumeOptions<S>,
+): Promise<number> {
+  const { schema, handler, log, pollMs, signal } = options;
+  const consumer = await bus.js.consumers.get(names.jobsStream, names.studentsConsumer);
+  let handled = 0;
+  while (!signal.aborted && (!options.maxJobs || handled < options.maxJobs)) {
+    let msg: JsMsg | null;
+    try {
+      msg = await consumer.next({ expires: Math.max(1000, pollMs) });
+    } catch (err) {
+      if (signal.aborted) break;
+      log.warn({ err: (err as Error).message }, 'job pull failed; retrying');
+      await sleep(Math.min(pollMs, 1000), signal);
+      continue;
+    }
+    if (!msg) continue;
+    const deliveryCount = msg.info.deliveryCount;
+    let job: z.output<S>;
+    try {
+      const parsed = schema.safeParse(JSON.parse(new TextDecoder().decode(msg.data)));
+      if (!parsed.success) throw new Error(parsed.error.issues.map(describeIssue).join('; '));
+      job = parsed.data;
+    } catch (err) {
+      await deadLetter(bus, msg, `undecodable job: ${(err as Error).message}`, log);
+      continue;
+    }
+    const working = setInterval(() => msg.working(), (JOB_ACK_WAIT_SECONDS * 1000) / 4);
+    try {
+      await handler(job, { deliveryCount, signal });
+      await msg.ackAck();
+      handled += 1;
+    } catch (err) {
+      if (signal.aborted) {
+        msg.nak();
+        break;
+      }
+      const reason = (err as Error).message;
+      if (deliveryCount >= JOB_MAX_DELIVER) {
+        await deadLetter(bus, msg, `failed ${deliveryCount} times: ${reason}`, log);
+      } else {
+        log.error({ err: reason, deliveryCount }, 'job failed; handing it back');
+        msg.nak(Math.min(30_000, 1000 * 2 ** deliveryCount));
+      }
+    } finally {
+      clearInterval(working);
+    }
+  }
+  return handled;
+}
+
+async function deadLetter(bus: Bus, msg: JsMsg, reason: string, log: Logger) {
+  log.error({ subject: msg.subject, reason }, 'job dead-lettered');
+  const h = headers();
+  h.set('Vicinal-Reason', reason.slice(0, 1000));
+  h.set('Vicinal-Subject', msg.subject);
+  await bus.js.publish(names.deadLetterSubject, msg.data, { headers: h });
+  msg.term(reason.slice(0, 200));
+}
+
+function describeIssue(issue: { path: PropertyKey[]; message: string }): string {
+  return `${issue.path.map(String).join('.') || '(root)'}: ${issue.message}`;
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(t);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const t = setTimeout(done, ms);
+    signal.addEventListener('abort', done);
+  });
+}

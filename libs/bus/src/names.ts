@@ -1,0 +1,19 @@
+/**
+ * Every stream, subject and bucket name the system uses, in one place.
+ * Names avoid features newer than nats-server 2.9.
+ */
+export const names = {
+  jobsStream: 'VICINAL_JOBS',
+  /** Subject of distillation jobs: `vicinal.jobs.distill`. */
+  distillSubject: 'vicinal.jobs.distill',
+  /** Durable pull consumer shared by all student trainers. */
+  studentsConsumer: 'students',
+  /** Jobs that could not be decoded or kept failing land here. */
+  deadLetterSubject: 'vicinal.dead.distill',
+  eventsStream: 'VICINAL_EVENTS',
+  /** Progress events of a study: `vicinal.events.<studyId>`. */
+  eventsSubject: (studyId: string) => `vicinal.events.${studyId}`,
+  teachersBucket: 'vicinal_teachers',
+  resultsBucket: 'vicinal_results',
+  modelsStore: 'vicinal_models',
+} as const;

@@ -1,0 +1,55 @@
+import {
+  AckPolicy,
+  DeliverPolicy,
+  type JetStreamManager,
+  RetentionPolicy,
+  StorageType,
+  type StreamConfig,
+} from '@nats-io/jetstream';
+import { names } from './names.js';
+
+const SECOND_NS = 1_000_000_000;
+
+/** How long a job may go without an ack or a "working" signal before redelivery. */
+export const JOB_ACK_WAIT_SECONDS = 60;
+/** Deliveries before a failing job is dead-lettered. */
+export const JOB_MAX_DELIVER = 5;
+
+/** Creates the jobs and events streams and the students' consumer if missing. */
+export async function ensureTopology(jsm: JetStreamManager): Promise<void> {
+  await addStreamIfMissing(jsm, names.jobsStream, {
+    subjects: ['vicinal.jobs.>', 'vicinal.dead.>'],
+    retention: RetentionPolicy.Workqueue,
+    storage: StorageType.File,
+    duplicate_window: 3600 * SECOND_NS,
+  });
+  await addStreamIfMissing(jsm, names.eventsStream, {
+    subjects: ['vicinal.events.>'],
+    retention: RetentionPolicy.Limits,
+    storage: StorageType.File,
+    max_age: 7 * 24 * 3600 * SECOND_NS,
+  });
+  const existing = await jsm.consumers.info(names.jobsStream, names.studentsConsumer).catch(
+    () => null,
+  );
+  if (!existing) {
+    await jsm.consumers.add(names.jobsStream, {
+      durable_name: names.studentsConsumer,
+      ack_policy: AckPolicy.Explicit,
+      deliver_policy: DeliverPolicy.All,
+      filter_subject: names.distillSubject,
+      ack_wait: JOB_ACK_WAIT_SECONDS * SECOND_NS,
+      max_deliver: JOB_MAX_DELIVER,
+      max_ack_pending: 64,
+    });
+  }
+}
+
+async function addStreamIfMissing(
+  jsm: JetStreamManager,
+  name: string,
+  config: Partial<StreamConfig>,
+): Promise<void> {
+  const info = await jsm.streams.info(name).catch(() => null);
+  if (!info) await jsm.streams.add({ ...config, name });
+}

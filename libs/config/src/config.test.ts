@@ -1,0 +1,73 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import {
+  ConfigError,
+  defaultStudy,
+  distillJobSchema,
+  parseConfig,
+  studentTrainerConfig,
+  studySchema,
+  teacherServerConfig,
+} from './index.js';
+
+test('the default study validates and has the four arms', () => {
+  const s = defaultStudy();
+  assert.deepEqual(s.arms, ['baseline', 'mixup', 'kd', 'kd+mixup']);
+  assert.equal(s.loss.beta, 0.8);
+  assert.equal(s.loss.temperature, 2);
+  assert.equal(s.mixup.alpha, 1);
+  assert.equal(defaultStudy('full').student.trainImages, null);
+});
+
+test('unknown keys and bad values are rejected by name, every field listed', () => {
+  const raw = {
+    ...defaultStudy(),
+    epochz: 3,
+    loss: { beta: 1.5 },
+    teacher: { ...defaultStudy().teacher, lr: 1 },
+  };
+  try {
+    parseConfig(studySchema, raw, 'study.yaml');
+    assert.fail('expected a ConfigError');
+  } catch (err) {
+    assert.ok(err instanceof ConfigError);
+    assert.equal(err.source, 'study.yaml');
+    assert.ok(err.issues.includes('epochz: unknown key'), err.message);
+    assert.ok(err.issues.includes('teacher.lr: unknown key'), err.message);
+    assert.ok(err.issues.some((i) => i.startsWith('loss.beta:')), err.message);
+    assert.match(err.message, /^invalid study\.yaml:/);
+  }
+});
+
+test('a job with a bad arm or id is refused', () => {
+  const job = {
+    kind: 'distill',
+    studyId: 's',
+    jobId: 'bad id!',
+    arm: 'kd+mixup',
+    seed: 1,
+    dataset: { name: 'fashion-mnist' },
+    student: defaultStudy().student,
+    loss: {},
+    mixup: {},
+    teacherModel: 't',
+  };
+  assert.equal(distillJobSchema.safeParse(job).success, false);
+  assert.equal(distillJobSchema.safeParse({ ...job, jobId: 'ok-id' }).success, true);
+  assert.equal(distillJobSchema.safeParse({ ...job, jobId: 'ok', arm: 'kd2' }).success, false);
+});
+
+test('service settings come from the environment and are validated', () => {
+  const t = teacherServerConfig({}, { VICINAL_TEACHER_MODEL: 'm', VICINAL_MAX_BATCH: '64' });
+  assert.equal(t.model, 'm');
+  assert.equal(t.maxBatch, 64);
+  assert.throws(
+    () => teacherServerConfig({}, { VICINAL_TEACHER_MODEL: 'm', VICINAL_MAX_BATCH: 'lots' }),
+    /maxBatch/,
+  );
+  assert.throws(() => teacherServerConfig({}, {}), /model/);
+  const s = studentTrainerConfig({}, { VICINAL_WORKER_NAME: 'w1', VICINAL_PREFETCH: '3' });
+  assert.equal(s.name, 'w1');
+  assert.equal(s.prefetch, 3);
+  assert.throws(() => studentTrainerConfig({}, { VICINAL_BACKEND: 'gpu9' }), /backend/);
+});

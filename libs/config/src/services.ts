@@ -1,0 +1,92 @@
+import { z } from 'zod';
+import { parseConfig } from './validate.js';
+
+const backend = z.enum(['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu']);
+const natsUrl = z.string().min(1);
+
+export const teacherServerConfigSchema = z
+  .object({
+    natsUrl,
+    /** host:port to listen on; port 0 picks a free one. */
+    listen: z.string().regex(/^[^\s:]+:\d+$/, 'host:port'),
+    /** host:port students should dial; defaults to the bound address. */
+    advertise: z.string().regex(/^[^\s:]+:\d+$/, 'host:port').optional(),
+    /** Object-store name of the teacher artifact to serve. */
+    model: z.string().min(1),
+    maxBatch: z.number().int().min(1).max(8192),
+    maxDelayMs: z.number().min(0).max(1000),
+    queueLimit: z.number().int().min(1),
+    maxMessageBytes: z.number().int().min(1024),
+    heartbeatMs: z.number().int().min(100),
+    drainMs: z.number().int().min(0),
+    backend,
+  })
+  .strict();
+export type TeacherServerConfig = z.infer<typeof teacherServerConfigSchema>;
+
+export const studentTrainerConfigSchema = z
+  .object({
+    natsUrl,
+    /** Name of this worker in results and logs. */
+    name: z.string().min(1),
+    backend,
+    /** How long a pull waits for a job before asking again. */
+    pollMs: z.number().int().min(1000),
+    /** Exit after this many jobs (0 = serve forever). */
+    maxJobs: z.number().int().min(0),
+    /** Teacher queries kept in flight ahead of the training step. */
+    prefetch: z.number().int().min(1).max(16),
+  })
+  .strict();
+export type StudentTrainerConfig = z.infer<typeof studentTrainerConfigSchema>;
+
+const num = (v: string | undefined) => (v === undefined || v === '' ? undefined : Number(v));
+
+/** Teacher-server settings from VICINAL_* environment variables and overrides. */
+export function teacherServerConfig(
+  overrides: Partial<TeacherServerConfig> = {},
+  env: NodeJS.ProcessEnv = process.env,
+): TeacherServerConfig {
+  return parseConfig(
+    teacherServerConfigSchema,
+    dropUndefined({
+      natsUrl: env.VICINAL_NATS_URL ?? 'nats://127.0.0.1:4222',
+      listen: env.VICINAL_LISTEN ?? '127.0.0.1:0',
+      advertise: env.VICINAL_ADVERTISE,
+      model: env.VICINAL_TEACHER_MODEL,
+      maxBatch: num(env.VICINAL_MAX_BATCH) ?? 512,
+      maxDelayMs: num(env.VICINAL_MAX_DELAY_MS) ?? 2,
+      queueLimit: num(env.VICINAL_QUEUE_LIMIT) ?? 4096,
+      maxMessageBytes: num(env.VICINAL_MAX_MESSAGE_BYTES) ?? 16 * 1024 * 1024,
+      heartbeatMs: num(env.VICINAL_HEARTBEAT_MS) ?? 2000,
+      drainMs: num(env.VICINAL_DRAIN_MS) ?? 10000,
+      backend: env.VICINAL_BACKEND ?? 'auto',
+      ...dropUndefined(overrides),
+    }),
+    'teacher-server settings',
+  );
+}
+
+/** Student-trainer settings from VICINAL_* environment variables and overrides. */
+export function studentTrainerConfig(
+  overrides: Partial<StudentTrainerConfig> = {},
+  env: NodeJS.ProcessEnv = process.env,
+): StudentTrainerConfig {
+  return parseConfig(
+    studentTrainerConfigSchema,
+    {
+      natsUrl: env.VICINAL_NATS_URL ?? 'nats://127.0.0.1:4222',
+      name: env.VICINAL_WORKER_NAME ?? `student-${process.pid}`,
+      backend: env.VICINAL_BACKEND ?? 'auto',
+      pollMs: num(env.VICINAL_POLL_MS) ?? 2000,
+      maxJobs: num(env.VICINAL_MAX_JOBS) ?? 0,
+      prefetch: num(env.VICINAL_PREFETCH) ?? 2,
+      ...dropUndefined(overrides),
+    },
+    'student-trainer settings',
+  );
+}
+
+function dropUndefined<T extends object>(o: T): T {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
+}

@@ -1,0 +1,95 @@
+import { z } from 'zod';
+
+/** The arms of the study: what the student is trained on. */
+export const ARMS = ['baseline', 'mixup', 'kd', 'kd+mixup'] as const;
+export type Arm = (typeof ARMS)[number];
+
+/** Whether an arm mixes its inputs and whether it queries a teacher. */
+export function armUses(arm: Arm): { mixup: boolean; teacher: boolean } {
+  return { mixup: arm === 'mixup' || arm === 'kd+mixup', teacher: arm.startsWith('kd') };
+}
+
+export const datasetSchema = z
+  .object({
+    name: z.literal('fashion-mnist'),
+    dir: z.string().min(1).default('/usr/share/datasets/fashion-mnist'),
+  })
+  .strict();
+
+/** How one network is trained: architecture and optimisation recipe. */
+export const recipeSchema = z
+  .object({
+    architecture: z.string().min(1),
+    epochs: z.number().int().min(1).max(1000),
+    batchSize: z.number().int().min(1).max(4096),
+    learningRate: z.number().positive().max(10),
+    /** Number of training images used (a seeded subset); null = all. */
+    trainImages: z.number().int().min(1).nullable(),
+  })
+  .strict();
+
+export const lossSchema = z
+  .object({
+    /** Weight of the distillation term; 0 = no teacher. */
+    beta: z.number().min(0).max(1).default(0.8),
+    temperature: z.number().positive().max(100).default(2),
+    variant: z.enum(['plain', 'std', 'zscore']).default('plain'),
+  })
+  .strict();
+
+export const mixupSchema = z
+  .object({
+    alpha: z.number().positive().max(100).default(1),
+    /** Probability that a sample is mixed ("partial mixup"). */
+    p: z.number().min(0).max(1).default(1),
+  })
+  .strict();
+
+export const studySchema = z
+  .object({
+    name: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'lowercase letters, digits and dashes'),
+    seed: z.number().int().min(0),
+    dataset: datasetSchema,
+    teacher: recipeSchema,
+    student: recipeSchema,
+    arms: z.array(z.enum(ARMS)).min(1),
+    loss: lossSchema,
+    mixup: mixupSchema,
+  })
+  .strict();
+
+export type DatasetSettings = z.infer<typeof datasetSchema>;
+export type Recipe = z.infer<typeof recipeSchema>;
+export type LossSettings = z.infer<typeof lossSchema>;
+export type MixupSettings = z.infer<typeof mixupSchema>;
+export type StudySettings = z.infer<typeof studySchema>;
+
+/**
+ * The default study: sized to finish in well under 20 minutes on two CPU cores
+ * with the wasm backend. `full` trains on all 60k images for more epochs.
+ */
+export function defaultStudy(size: 'default' | 'full' = 'default'): StudySettings {
+  const full = size === 'full';
+  return studySchema.parse({
+    name: full ? 'fashion-mnist-full' : 'fashion-mnist-default',
+    seed: 1,
+    dataset: { name: 'fashion-mnist' },
+    teacher: {
+      architecture: 'teacher-cnn',
+      epochs: full ? 10 : 2,
+      batchSize: 128,
+      learningRate: 0.002,
+      trainImages: full ? null : 30000,
+    },
+    student: {
+      architecture: 'student-cnn',
+      epochs: full ? 10 : 2,
+      batchSize: 128,
+      learningRate: 0.002,
+      trainImages: full ? null : 15000,
+    },
+    arms: [...ARMS],
+    loss: {},
+    mixup: {},
+  });
+}

@@ -1,0 +1,37 @@
+import type * as tfl from '@tensorflow/tfjs-layers';
+import { tf } from '@vicinal/backend';
+import { type CalibrationReport, calibrationReport } from '@vicinal/metrics';
+import { type ImageSplit, toNormalisedTensor } from '@vicinal/data';
+import type { ImageSpec } from './train.js';
+
+/** Logits [N,K] of `model` on every image of the split, in inference mode. */
+export function predictLogits(
+  model: tfl.LayersModel,
+  split: ImageSplit,
+  spec: ImageSpec,
+  batchSize = 500,
+): Float32Array {
+  const pixels = spec.shape[0] * spec.shape[1] * spec.shape[2];
+  const out = new Float32Array(split.count * spec.numClasses);
+  for (let start = 0; start < split.count; start += batchSize) {
+    const n = Math.min(batchSize, split.count - start);
+    const images = split.images.subarray(start * pixels, (start + n) * pixels);
+    const logits = tf.tidy(() => {
+      const x = toNormalisedTensor(tf, images, spec.mean, spec.std, spec.shape);
+      return model.predict(x) as tf.Tensor;
+    });
+    out.set(logits.dataSync(), start * spec.numClasses);
+    logits.dispose();
+  }
+  return out;
+}
+
+/** Accuracy and calibration of `model` on the split (probabilities = softmax). */
+export function evaluateModel(
+  model: tfl.LayersModel,
+  split: ImageSplit,
+  spec: ImageSpec,
+): CalibrationReport {
+  const logits = predictLogits(model, split, spec);
+  return calibrationReport(logits, split.labels, spec.numClasses);
+}

@@ -1,0 +1,21 @@
+/** One mixed batch as a teacher sees it: clean images plus how to mix them. */
+export interface MixedBatchQuery {
+  /** uint8 clean images [B,H,W,C] */
+  images: Uint8Array;
+  shape: [number, number, number, number];
+  partner: Int32Array;
+  lambda: Float32Array;
+}
+
+/**
+ * Where a student gets its soft labels: a remote teacher server or a model in
+ * the same process. Both return the raw logits [B,K] on the mixed batch.
+ */
+export interface TeacherSource {
+  readonly kind: 'remote' | 'in-process';
+  /** Where the logits come from, for results and logs. */
+  readonly address: string;
+  readonly model: string;
+  softLabels(query: MixedBatchQuery): Promise<Float32Array>;
+  close(): Promise<void>;
+}

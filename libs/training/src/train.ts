@@ -1,0 +1,223 @@
+import type * as tfl from '@tensorflow/tfjs-layers';
+import { tf } from '@vicinal/backend';
+import type { LossSettings, MixupSettings, Recipe } from '@vicinal/config';
+import {
+  type Random,
+  blendedLoss,
+  createRandom,
+  mixImages,
+  mixedHardLabels,
+  sampleMixing,
+} from '@vicinal/distillation';
+import { type ImageSplit, toNormalisedTensor } from '@vicinal/data';
+import { type Batch, batchesInOrder, stepsPerEpoch } from './batches.js';
+import type { MixedBatchQuery, TeacherSource } from './teacher-source.js';
+
+/** The image geometry and normalisation of a data set. */
+export interface ImageSpec {
+  shape: [number, number, number];
+  numClasses: number;
+  mean: number[];
+  std: number[];
+}
+
+export interface EpochProgress {
+  epoch: number;
+  epochs: number;
+  step: number;
+  loss: number;
+  samplesPerSecond: number;
+}
+
+export interface TrainOptions {
+  model: tfl.LayersModel;
+  train: ImageSplit;
+  spec: ImageSpec;
+  recipe: Recipe;
+  /** Mixing of the inputs; null trains on clean inputs. */
+  mixup: MixupSettings | null;
+  /** Loss settings; beta is used only when a teacher is given. */
+  loss: LossSettings;
+  teacher: TeacherSource | null;
+  seed: number;
+  /** Teacher queries kept in flight ahead of the step being trained. */
+  prefetch?: number;
+  onEpoch?: (progress: EpochProgress) => void | Promise<void>;
+  /** Called every `progressEvery` steps with the running figures. */
+  onStep?: (progress: EpochProgress) => void;
+  progressEvery?: number;
+  signal?: AbortSignal;
+}
+
+export interface TrainSummary {
+  steps: number;
+  samples: number;
+  trainSeconds: number;
+  samplesPerSecond: number;
+  finalLoss: number;
+}
+
+interface PlannedStep {
+  batch: Batch;
+  partner: Int32Array;
+  lambda: Float32Array;
+  teacherLogits: Promise<Float32Array> | null;
+}
+
+/**
+ * Trains `model` on the split: a student when a teacher is given (blended
+ * loss on the teacher's soft labels), else on (mixed) hard labels. Every
+ * random choice comes from `seed`, so a run is reproducible whatever the
+ * teacher's latency. The teacher is asked for batch k+1.. while batch k
+ * trains, so a remote teacher's latency overlaps the training step.
+ */
+export async function trainNetwork(options: TrainOptions): Promise<TrainSummary> {
+  const { model, train, spec, recipe, teacher, signal } = options;
+  const [h, w, c] = spec.shape;
+  const pixels = h * w * c;
+  const random = createRandom(options.seed);
+  const optimizer = tf.train.adam(recipe.learningRate);
+  const beta = teacher ? options.loss.beta : 0;
+  const prefetch = Math.max(1, options.prefetch ?? 2);
+  const perEpoch = stepsPerEpoch(train.count, recipe.batchSize);
+  if (perEpoch === 0) {
+    throw new Error(
+      `training set has ${train.count} images, fewer than one batch of ${recipe.batchSize}`,
+    );
+  }
+  let steps = 0;
+  let samples = 0;
+  let lastLoss = Number.NaN;
+  const started = performance.now();
+  for (let epoch = 1; epoch <= recipe.epochs; epoch++) {
+    const epochStart = performance.now();
+    const order = random.permutation(train.count);
+    const plan = planSteps(batchesInOrder(train, order, recipe.batchSize, pixels), {
+      random,
+      mixup: options.mixup,
+      teacher,
+      shape: [recipe.batchSize, h, w, c],
+    });
+    const inFlight: PlannedStep[] = [];
+    let epochLoss = 0;
+    let epochSteps = 0;
+    for (;;) {
+      while (inFlight.length < prefetch) {
+        const next = plan.next();
+        if (next.done) break;
+        inFlight.push(next.value);
+      }
+      const step = inFlight.shift();
+      if (!step) break;
+      if (signal?.aborted) throw signal.reason ?? new Error('training aborted');
+      const teacherLogits = step.teacherLogits ? await step.teacherLogits : null;
+      const loss = trainStep(model, optimizer, step, teacherLogits, spec, options.loss, beta);
+      epochLoss += loss;
+      epochSteps += 1;
+      steps += 1;
+      samples += step.batch.size;
+      lastLoss = loss;
+      if (options.onStep && steps % (options.progressEvery ?? 20) === 0) {
+        options.onStep({
+          epoch,
+          epochs: recipe.epochs,
+          step: epochSteps,
+          loss: epochLoss / epochSteps,
+          samplesPerSecond: (epochSteps * recipe.batchSize) / secondsSince(epochStart),
+        });
+      }
+      // Yield to the event loop so responses and heartbeats are handled.
+      await new Promise((r) => setImmediate(r));
+    }
+    await options.onEpoch?.({
+      epoch,
+      epochs: recipe.epochs,
+      step: epochSteps,
+      loss: epochLoss / epochSteps,
+      samplesPerSecond: (epochSteps * recipe.batchSize) / secondsSince(epochStart),
+    });
+  }
+  optimizer.dispose();
+  const trainSeconds = secondsSince(started);
+  return {
+    steps,
+    samples,
+    trainSeconds,
+    samplesPerSecond: samples / trainSeconds,
+    finalLoss: lastLoss,
+  };
+}
+
+function* planSteps(
+  batches: Generator<Batch>,
+  ctx: {
+    random: Random;
+    mixup: MixupSettings | null;
+    teacher: TeacherSource | null;
+    shape: MixedBatchQuery['shape'];
+  },
+): Generator<PlannedStep> {
+  for (const batch of batches) {
+    const mixing = ctx.mixup
+      ? sampleMixing(ctx.random, batch.size, ctx.mixup)
+      : identityMixing(batch.size);
+    const teacherLogits = ctx.teacher
+      ? ctx.teacher.softLabels({
+          images: batch.images,
+          shape: ctx.shape,
+          partner: mixing.partner,
+          lambda: mixing.lambda,
+        })
+      : null;
+    // A rejected query is awaited later; keep Node from flagging it meanwhile.
+    teacherLogits?.catch(() => {});
+    yield { batch, partner: mixing.partner, lambda: mixing.lambda, teacherLogits };
+  }
+}
+
+function identityMixing(n: number) {
+  const partner = new Int32Array(n);
+  for (let i = 0; i < n; i++) partner[i] = i;
+  return { partner, lambda: new Float32Array(n).fill(1) };
+}
+
+function trainStep(
+  model: tfl.LayersModel,
+  optimizer: tf.Optimizer,
+  step: PlannedStep,
+  teacherLogits: Float32Array | null,
+  spec: ImageSpec,
+  loss: LossSettings,
+  beta: number,
+): number {
+  const cost = tf.tidy((): tf.Scalar => {
+    const { batch } = step;
+    const clean = toNormalisedTensor(tf, batch.images, spec.mean, spec.std, spec.shape);
+    const mixed = mixImages(clean, step.partner, step.lambda);
+    const yMix = mixedHardLabels(batch.labels, step.partner, step.lambda, spec.numClasses);
+    const teacher = teacherLogits
+      ? tf.tensor2d(teacherLogits, [batch.size, spec.numClasses])
+      : undefined;
+    const value = optimizer.minimize(() => {
+      const student = model.apply(mixed, { training: true }) as tf.Tensor2D;
+      return blendedLoss({
+        student,
+        teacher,
+        yMix,
+        beta,
+        temperature: loss.temperature,
+        variant: loss.variant,
+      });
+    }, true);
+    if (!value) throw new Error('optimizer returned no loss value');
+    return value;
+  });
+  const value = cost.dataSync()[0];
+  cost.dispose();
+  if (!Number.isFinite(value)) throw new Error(`training diverged: loss is ${value}`);
+  return value;
+}
+
+function secondsSince(t: number): number {
+  return (performance.now() - t) / 1000;
+}
