@@ -1,13 +1,15 @@
-import { Command } from 'commander';
 import { ConfigError } from '@vicinal/config';
+import { Command } from 'commander';
 import { checkVectorsCommand } from './commands/check-vectors.js';
+import { datasetCommand } from './commands/dataset.js';
 import { studyCommand } from './commands/study.js';
 
 const program = new Command('vicinal')
   .description('Online knowledge distillation with mixup: teachers, students, the study.')
   .showHelpAfterError()
   .addCommand(studyCommand())
-  .addCommand(checkVectorsCommand());
+  .addCommand(checkVectorsCommand())
+  .addCommand(datasetCommand());
 
 try {
   await program.parseAsync(process.argv);
@@ -15,6 +17,7 @@ try {
   // Expected failures get one clear line; exit 2 for bad settings, 1 otherwise.
   const message = err instanceof Error ? err.message : String(err);
   process.stderr.write(`vicinal: ${message}\n`);
-  if (process.env.VICINAL_DEBUG && err instanceof Error) process.stderr.write(`${err.stack}\n`);
+  if (process.env.VICINAL_DEBUG && err instanceof Error)
+    process.stderr.write(`${err.stack}\n`);
   process.exitCode = err instanceof ConfigError ? 2 : 1;
 }

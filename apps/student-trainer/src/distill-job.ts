@@ -1,11 +1,17 @@
 import { hostname } from 'node:os';
-import { type Bus, publishEvent, putArtifact, putResult, waitForTeacher } from '@vicinal/bus';
-import { type DistillJob, type DistillResult, armUses } from '@vicinal/config';
+import type { JobContext } from '@vicinal/bus';
+import {
+  type Bus,
+  publishEvent,
+  putArtifact,
+  putResult,
+  waitForTeacher,
+} from '@vicinal/bus';
+import { armUses, type DistillJob, type DistillResult } from '@vicinal/config';
 import { type Dataset, loadDataset, subset } from '@vicinal/data';
 import { buildModel, countParameters, encodeArtifact } from '@vicinal/models';
 import type { Logger } from '@vicinal/telemetry';
-import { RemoteTeacher, evaluateModel, trainNetwork } from '@vicinal/training';
-import type { JobContext } from '@vicinal/bus';
+import { evaluateModel, RemoteTeacher, trainNetwork } from '@vicinal/training';
 
 export interface WorkerContext {
   bus: Bus;
@@ -38,17 +44,23 @@ export async function runDistillJob(
     worker: ctx.worker,
     deliveryCount: jobCtx.deliveryCount,
   });
-  const key = `${job.dataset.name}:${job.dataset.dir}`;
+  const key = JSON.stringify(job.dataset);
   if (!datasets.has(key)) datasets.set(key, loadDataset(job.dataset));
   const data = await datasets.get(key)!;
-  const spec = { shape: data.shape, numClasses: data.numClasses, mean: data.mean, std: data.std };
+  const spec = {
+    shape: data.shape,
+    numClasses: data.numClasses,
+    mean: data.mean,
+    std: data.std,
+  };
   const train = job.student.trainImages
     ? subset(data.train, job.student.trainImages, job.seed)
     : data.train;
 
   let teacher: RemoteTeacher | null = null;
   if (uses.teacher) {
-    if (!job.teacherModel) throw new Error(`job ${job.jobId}: arm ${job.arm} needs teacherModel`);
+    if (!job.teacherModel)
+      throw new Error(`job ${job.jobId}: arm ${job.arm} needs teacherModel`);
     const reg = await waitForTeacher(
       bus,
       job.teacherModel,

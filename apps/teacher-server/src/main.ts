@@ -53,7 +53,10 @@ const deregister = await registerTeacher(
   config.heartbeatMs,
   (err) => log.warn({ err: err.message }, 'registry heartbeat failed'),
 );
-log.info({ address: advertise, model: meta.name, backend: backend.name }, 'teacher serving');
+log.info(
+  { address: advertise, model: meta.name, backend: backend.name },
+  'teacher serving',
+);
 
 let stopping = false;
 async function shutdown(signal: string) {

@@ -1,5 +1,6 @@
 import { status } from '@grpc/grpc-js';
 import { normalisePixels } from '@vicinal/data';
+import { mixImagesArray } from '@vicinal/distillation';
 import {
   decodeTensor,
   type MixSpecMessage,
@@ -129,13 +130,12 @@ function prepareMix(
     ? input.subarray(rows * pixels)
     : new Float32Array(rows * pixels);
   normalisePixels(images.data, metadata.mean, metadata.std, clean);
-  for (let i = 0; i < rows; i++) {
-    const l = lambda[i];
-    const own = i * pixels;
-    const other = partner[i] * pixels;
-    for (let j = 0; j < pixels; j++) {
-      input[own + j] = l * clean[own + j] + (1 - l) * clean[other + j];
-    }
-  }
+  // The same mixing code the student runs, so both build the same batch.
+  mixImagesArray(
+    clean,
+    Int32Array.from(partner),
+    Float32Array.from(lambda),
+    input.subarray(0, rows * pixels),
+  );
   return { rows, input, withConstituents };
 }

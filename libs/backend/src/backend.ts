@@ -1,5 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { createLogger } from '@vicinal/telemetry';
+import {
+  type RegisteredKernel,
+  registerWasmTrainingKernels,
+} from './kernels/register.js';
 
 export { tf };
 
@@ -9,6 +13,8 @@ export interface BackendInfo {
   name: BackendName;
   /** Why this backend was chosen (and why better ones were not). */
   reason: string;
+  /** Kernels vicinal added or replaced on this backend (wasm only). */
+  kernels: RegisteredKernel[];
 }
 
 const log = createLogger('backend');
@@ -20,7 +26,8 @@ let current: BackendInfo | undefined;
  * Every other module takes `tf` from here and never imports a backend.
  */
 export async function initBackend(
-  requested: BackendName | 'auto' = (process.env.VICINAL_BACKEND as BackendName) ?? 'auto',
+  requested: BackendName | 'auto' = (process.env.VICINAL_BACKEND as BackendName) ??
+    'auto',
 ): Promise<BackendInfo> {
   if (current) return current;
   const skipped: string[] = [];
@@ -29,15 +36,26 @@ export async function initBackend(
   for (const name of order) {
     try {
       await load(name);
+      const kernels = name === 'wasm' ? registerWasmTrainingKernels() : [];
+      if (kernels.length) {
+        log.info(
+          { kernels: kernels.map((k) => `${k.name} (${k.action})`) },
+          'wasm training kernels registered',
+        );
+      }
       current = {
         name,
-        reason: skipped.length ? `chosen after: ${skipped.join('; ')}` : `requested ${requested}`,
+        reason: skipped.length
+          ? `chosen after: ${skipped.join('; ')}`
+          : `requested ${requested}`,
+        kernels,
       };
       log.info(current, 'tensorflow backend ready');
       return current;
     } catch (err) {
       skipped.push(`${name} unavailable (${(err as Error).message.split('\n')[0]})`);
-      if (requested !== 'auto') throw new Error(`backend "${name}" could not start: ${skipped[0]}`);
+      if (requested !== 'auto')
+        throw new Error(`backend "${name}" could not start: ${skipped[0]}`);
     }
   }
   throw new Error(`no TensorFlow.js backend could start: ${skipped.join('; ')}`);

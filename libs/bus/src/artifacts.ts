@@ -2,7 +2,11 @@ import type { Bus } from './connection.js';
 import { names } from './names.js';
 
 /** Stores a model artifact (or checkpoint) under `name` in the object store. */
-export async function putArtifact(bus: Bus, name: string, bytes: Uint8Array): Promise<void> {
+export async function putArtifact(
+  bus: Bus,
+  name: string,
+  bytes: Uint8Array,
+): Promise<void> {
   await bus.models.putBlob({ name }, bytes);
 }
 
@@ -32,7 +36,11 @@ const metaName = (name: string) => `${name}.meta.json`;
 /** Publishes a teacher: its artifact under `meta.name` and its metadata beside it. */
 export async function publishTeacher(bus: Bus, meta: TeacherMeta, artifact: Uint8Array) {
   await putArtifact(bus, meta.name, artifact);
-  await putArtifact(bus, metaName(meta.name), new TextEncoder().encode(JSON.stringify(meta)));
+  await putArtifact(
+    bus,
+    metaName(meta.name),
+    new TextEncoder().encode(JSON.stringify(meta)),
+  );
 }
 
 /** Fetches a published teacher, with an error naming what is missing. */

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { z } from 'zod';
 import { createLogger } from '@vicinal/telemetry';
+import { z } from 'zod';
 import {
   type Bus,
   connectBus,
@@ -9,13 +9,13 @@ import {
   findTeachers,
   getArtifact,
   getResult,
+  type NatsServerHandle,
   names,
   putArtifact,
   putResult,
   registerTeacher,
   startNatsServer,
   submitJob,
-  type NatsServerHandle,
 } from './index.js';
 
 const jobSchema = z.object({ n: z.number() }).strict();

@@ -1,14 +1,14 @@
-import { type NatsConnection, connect } from '@nats-io/transport-node';
 import {
   type JetStreamClient,
   type JetStreamManager,
   jetstream,
   jetstreamManager,
 } from '@nats-io/jetstream';
-import { Kvm, type KV } from '@nats-io/kv';
-import { Objm, type ObjectStore } from '@nats-io/obj';
-import { ensureTopology } from './topology.js';
+import { type KV, Kvm } from '@nats-io/kv';
+import { type ObjectStore, Objm } from '@nats-io/obj';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { names } from './names.js';
+import { ensureTopology } from './topology.js';
 
 /** An open connection with the JetStream handles the services use. */
 export interface Bus {

@@ -1,20 +1,20 @@
-export { connectBus, type Bus, type BusOptions } from './connection.js';
-export { names } from './names.js';
-export { ensureTopology, JOB_ACK_WAIT_SECONDS, JOB_MAX_DELIVER } from './topology.js';
-export { submitJob, consumeJobs, type JobContext, type ConsumeOptions } from './jobs.js';
-export { publishEvent, watchEvents, type StudyEvent } from './events.js';
 export {
-  registerTeacher,
-  findTeachers,
-  waitForTeacher,
-  type TeacherRegistration,
-} from './teacher-registry.js';
-export {
-  putArtifact,
+  fetchTeacher,
   getArtifact,
   publishTeacher,
-  fetchTeacher,
+  putArtifact,
   type TeacherMeta,
 } from './artifacts.js';
-export { putResult, getResult } from './results.js';
-export { startNatsServer, type NatsServerHandle } from './nats-server.js';
+export { type Bus, type BusOptions, connectBus } from './connection.js';
+export { publishEvent, type StudyEvent, watchEvents } from './events.js';
+export { type ConsumeOptions, consumeJobs, type JobContext, submitJob } from './jobs.js';
+export { names } from './names.js';
+export { type NatsServerHandle, startNatsServer } from './nats-server.js';
+export { getResult, putResult } from './results.js';
+export {
+  findTeachers,
+  registerTeacher,
+  type TeacherRegistration,
+  waitForTeacher,
+} from './teacher-registry.js';
+export { ensureTopology, JOB_ACK_WAIT_SECONDS, JOB_MAX_DELIVER } from './topology.js';

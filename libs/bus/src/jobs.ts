@@ -1,7 +1,7 @@
-import { headers } from '@nats-io/transport-node';
 import type { JsMsg } from '@nats-io/jetstream';
-import type { z } from 'zod';
+import { headers } from '@nats-io/transport-node';
 import type { Logger } from '@vicinal/telemetry';
+import type { z } from 'zod';
 import type { Bus } from './connection.js';
 import { names } from './names.js';
 import { JOB_ACK_WAIT_SECONDS, JOB_MAX_DELIVER } from './topology.js';
@@ -67,7 +67,8 @@ export async function consumeJobs<S extends z.ZodType>(
     let job: z.output<S>;
     try {
       const parsed = schema.safeParse(JSON.parse(new TextDecoder().decode(msg.data)));
-      if (!parsed.success) throw new Error(parsed.error.issues.map(describeIssue).join('; '));
+      if (!parsed.success)
+        throw new Error(parsed.error.issues.map(describeIssue).join('; '));
       job = parsed.data;
     } catch (err) {
       await deadLetter(bus, msg, `undecodable job: ${(err as Error).message}`, log);

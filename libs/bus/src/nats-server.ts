@@ -14,7 +14,11 @@ export interface NatsServerHandle {
 
 /** Finds nats-server: $NATS_SERVER, Debian's /usr/sbin path, then PATH. */
 function natsServerBinary(): string {
-  const candidates = [process.env.NATS_SERVER, '/usr/sbin/nats-server', '/usr/bin/nats-server'];
+  const candidates = [
+    process.env.NATS_SERVER,
+    '/usr/sbin/nats-server',
+    '/usr/bin/nats-server',
+  ];
   for (const c of candidates) if (c && existsSync(c)) return c;
   for (const dir of (process.env.PATH ?? '').split(':')) {
     if (dir && existsSync(join(dir, 'nats-server'))) return join(dir, 'nats-server');
@@ -35,13 +39,25 @@ export async function startNatsServer(
 ): Promise<NatsServerHandle> {
   const temporary = !options.storeDir;
   const storeDir = options.storeDir ?? mkdtempSync(join(tmpdir(), 'vicinal-nats-'));
-  const args = ['-js', '-a', '127.0.0.1', '-p', String(options.port ?? -1), '-sd', storeDir];
+  const args = [
+    '-js',
+    '-a',
+    '127.0.0.1',
+    '-p',
+    String(options.port ?? -1),
+    '-sd',
+    storeDir,
+  ];
   const child = spawn(natsServerBinary(), args, { stdio: ['ignore', 'ignore', 'pipe'] });
   const port = await new Promise<number>((resolve, reject) => {
     let log = '';
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`nats-server did not start within ${options.timeoutMs ?? 10000} ms:\n${log}`));
+      reject(
+        new Error(
+          `nats-server did not start within ${options.timeoutMs ?? 10000} ms:\n${log}`,
+        ),
+      );
     }, options.timeoutMs ?? 10000);
     child.stderr?.on('data', (chunk: Buffer) => {
       log += chunk.toString();

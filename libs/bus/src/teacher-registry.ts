@@ -36,12 +36,15 @@ export async function registerTeacher(
 }
 
 /** Live teachers serving `model` (all live teachers when model is omitted). */
-export async function findTeachers(bus: Bus, model?: string): Promise<TeacherRegistration[]> {
+export async function findTeachers(
+  bus: Bus,
+  model?: string,
+): Promise<TeacherRegistration[]> {
   const found: TeacherRegistration[] = [];
   const keys = await bus.teachers.keys('teacher.*');
   for await (const key of keys) {
     const entry = await bus.teachers.get(key);
-    if (!entry || entry.operation !== 'PUT') continue;
+    if (entry?.operation !== 'PUT') continue;
     const reg = entry.json<TeacherRegistration>();
     if (!model || reg.model === model) found.push(reg);
   }
@@ -60,7 +63,9 @@ export async function waitForTeacher(
     const found = await findTeachers(bus, model);
     if (found.length) return found[Math.floor(Math.random() * found.length)];
     if (Date.now() > deadline || signal?.aborted) {
-      throw new Error(`no teacher serving model "${model}" registered within ${timeoutMs} ms`);
+      throw new Error(
+        `no teacher serving model "${model}" registered within ${timeoutMs} ms`,
+      );
     }
     await new Promise((r) => setTimeout(r, 250));
   }

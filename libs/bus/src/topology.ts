@@ -29,9 +29,9 @@ export async function ensureTopology(jsm: JetStreamManager): Promise<void> {
     storage: StorageType.File,
     max_age: 7 * 24 * 3600 * SECOND_NS,
   });
-  const existing = await jsm.consumers.info(names.jobsStream, names.studentsConsumer).catch(
-    () => null,
-  );
+  const existing = await jsm.consumers
+    .info(names.jobsStream, names.studentsConsumer)
+    .catch(() => null);
   if (!existing) {
     await jsm.consumers.add(names.jobsStream, {
       durable_name: names.studentsConsumer,

@@ -34,7 +34,10 @@ test('unknown keys and bad values are rejected by name, every field listed', () 
     assert.equal(err.source, 'study.yaml');
     assert.ok(err.issues.includes('epochz: unknown key'), err.message);
     assert.ok(err.issues.includes('teacher.lr: unknown key'), err.message);
-    assert.ok(err.issues.some((i) => i.startsWith('loss.beta:')), err.message);
+    assert.ok(
+      err.issues.some((i) => i.startsWith('loss.beta:')),
+      err.message,
+    );
     assert.match(err.message, /^invalid study\.yaml:/);
   }
 });
@@ -54,19 +57,29 @@ test('a job with a bad arm or id is refused', () => {
   };
   assert.equal(distillJobSchema.safeParse(job).success, false);
   assert.equal(distillJobSchema.safeParse({ ...job, jobId: 'ok-id' }).success, true);
-  assert.equal(distillJobSchema.safeParse({ ...job, jobId: 'ok', arm: 'kd2' }).success, false);
+  assert.equal(
+    distillJobSchema.safeParse({ ...job, jobId: 'ok', arm: 'kd2' }).success,
+    false,
+  );
 });
 
 test('service settings come from the environment and are validated', () => {
-  const t = teacherServerConfig({}, { VICINAL_TEACHER_MODEL: 'm', VICINAL_MAX_BATCH: '64' });
+  const t = teacherServerConfig(
+    {},
+    { VICINAL_TEACHER_MODEL: 'm', VICINAL_MAX_BATCH: '64' },
+  );
   assert.equal(t.model, 'm');
   assert.equal(t.maxBatch, 64);
   assert.throws(
-    () => teacherServerConfig({}, { VICINAL_TEACHER_MODEL: 'm', VICINAL_MAX_BATCH: 'lots' }),
+    () =>
+      teacherServerConfig({}, { VICINAL_TEACHER_MODEL: 'm', VICINAL_MAX_BATCH: 'lots' }),
     /maxBatch/,
   );
   assert.throws(() => teacherServerConfig({}, {}), /model/);
-  const s = studentTrainerConfig({}, { VICINAL_WORKER_NAME: 'w1', VICINAL_PREFETCH: '3' });
+  const s = studentTrainerConfig(
+    {},
+    { VICINAL_WORKER_NAME: 'w1', VICINAL_PREFETCH: '3' },
+  );
   assert.equal(s.name, 'w1');
   assert.equal(s.prefetch, 3);
   assert.throws(() => studentTrainerConfig({}, { VICINAL_BACKEND: 'gpu9' }), /backend/);

@@ -1,4 +1,4 @@
-export * from './study.js';
 export * from './job.js';
 export * from './services.js';
+export * from './study.js';
 export { ConfigError, parseConfig } from './validate.js';

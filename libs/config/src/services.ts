@@ -10,7 +10,10 @@ export const teacherServerConfigSchema = z
     /** host:port to listen on; port 0 picks a free one. */
     listen: z.string().regex(/^[^\s:]+:\d+$/, 'host:port'),
     /** host:port students should dial; defaults to the bound address. */
-    advertise: z.string().regex(/^[^\s:]+:\d+$/, 'host:port').optional(),
+    advertise: z
+      .string()
+      .regex(/^[^\s:]+:\d+$/, 'host:port')
+      .optional(),
     /** Object-store name of the teacher artifact to serve. */
     model: z.string().min(1),
     maxBatch: z.number().int().min(1).max(8192),
@@ -40,7 +43,8 @@ export const studentTrainerConfigSchema = z
   .strict();
 export type StudentTrainerConfig = z.infer<typeof studentTrainerConfigSchema>;
 
-const num = (v: string | undefined) => (v === undefined || v === '' ? undefined : Number(v));
+const num = (v: string | undefined) =>
+  v === undefined || v === '' ? undefined : Number(v);
 
 /** Teacher-server settings from VICINAL_* environment variables and overrides. */
 export function teacherServerConfig(

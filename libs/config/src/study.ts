@@ -9,12 +9,29 @@ export function armUses(arm: Arm): { mixup: boolean; teacher: boolean } {
   return { mixup: arm === 'mixup' || arm === 'kd+mixup', teacher: arm.startsWith('kd') };
 }
 
-export const datasetSchema = z
+const datasetOptionsSchema = z
   .object({
-    name: z.literal('fashion-mnist'),
-    dir: z.string().min(1).default('/usr/share/datasets/fashion-mnist'),
+    labels: z.enum(['fine', 'coarse']).optional(),
+    size: z.tuple([z.number().int().min(1), z.number().int().min(1)]).optional(),
+    channels: z.union([z.literal(1), z.literal(3)]).optional(),
+    testFraction: z.number().gt(0).lt(1).optional(),
+    seed: z.number().int().min(0).optional(),
   })
   .strict();
+
+/** Which data set, where its files are, and loader options. */
+export const datasetSchema = z
+  .object({
+    name: z.enum(['fashion-mnist', 'cifar10', 'cifar100', 'image-folder']),
+    /** Directory of the files; Fashion-MNIST defaults to Debian's location. */
+    dir: z.string().min(1).optional(),
+    options: datasetOptionsSchema.optional(),
+  })
+  .strict()
+  .refine((d) => d.name === 'fashion-mnist' || d.dir !== undefined, {
+    message: 'dir is required for every data set but fashion-mnist',
+    path: ['dir'],
+  });
 
 /** How one network is trained: architecture and optimisation recipe. */
 export const recipeSchema = z
@@ -47,7 +64,9 @@ export const mixupSchema = z
 
 export const studySchema = z
   .object({
-    name: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'lowercase letters, digits and dashes'),
+    name: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9-]*$/, 'lowercase letters, digits and dashes'),
     seed: z.number().int().min(0),
     dataset: datasetSchema,
     teacher: recipeSchema,

@@ -22,11 +22,33 @@ export interface Dataset {
   std: number[];
 }
 
+/**
+ * Loader options, each read only by the loaders it names; the others ignore
+ * it. Every field is optional and has a documented default.
+ */
+export interface DatasetOptions {
+  /** cifar100: the fine labels (100 classes, default) or the coarse ones (20). */
+  labels?: 'fine' | 'coarse';
+  /**
+   * image-folder: [height, width] every image is resized to (area averaging).
+   * Default: the size of the first image, which all others must then share.
+   */
+  size?: readonly [number, number];
+  /** image-folder: 1 (grey) or 3 (RGB); default 1 only if every file is grey. */
+  channels?: 1 | 3;
+  /** image-folder without train/test folders: share of each class held out. */
+  testFraction?: number;
+  /** image-folder without train/test folders: seed of the held-out choice. */
+  seed?: number;
+}
+
 /** Where a data set lives and which loader reads it. */
 export interface DatasetSettings {
   name: string;
   /** Directory of the files; each loader has its own default. */
   dir?: string;
+  /** Loader options; see {@link DatasetOptions}. */
+  options?: DatasetOptions;
 }
 
 /** Pixels in one image of a data set of this shape. */

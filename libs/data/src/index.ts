@@ -1,9 +1,28 @@
+export { type ChannelStats, channelStats } from './channel-stats.js';
+export {
+  CIFAR_PIXEL_BYTES,
+  CIFAR10_CLASSES,
+  type Cifar100Options,
+  type CifarVariant,
+  checkCifarBatch,
+  cifarRecordBytes,
+  loadCifar10,
+  loadCifar100,
+  parseCifarBatch,
+} from './cifar.js';
 export {
   type Dataset,
+  type DatasetOptions,
   type DatasetSettings,
   type ImageSplit,
   pixelsPerImage,
 } from './dataset.js';
+export {
+  type DatasetDescription,
+  describeDataset,
+  SPLIT_NAMES,
+  type SplitName,
+} from './describe.js';
 export { DatasetError } from './errors.js';
 export {
   checkSplit,
@@ -22,6 +41,18 @@ export {
   parseIdx,
   readIdxFile,
 } from './idx.js';
+export {
+  type DecodedImage,
+  decodeImage,
+  type ImageFormat,
+  imageFormat,
+  jpegComponents,
+} from './image-decode.js';
+export {
+  IMAGE_EXTENSIONS,
+  type ImageFolderOptions,
+  loadImageFolder,
+} from './image-folder.js';
 export { normalisePixels, toNormalisedTensor } from './normalise.js';
 export { seededRandom } from './random.js';
 export {
@@ -30,4 +61,5 @@ export {
   loadDataset,
   registerDataset,
 } from './registry.js';
+export { resizeArea } from './resize.js';
 export { subset } from './subset.js';

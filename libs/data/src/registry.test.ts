@@ -20,7 +20,9 @@ test('registered loaders are found by name and get the directory', async () => {
     seenDir = dir;
     return tiny;
   });
-  assert.ok(datasetNames().includes('fashion-mnist'));
+  for (const name of ['fashion-mnist', 'cifar10', 'cifar100', 'image-folder', 'tiny']) {
+    assert.ok(datasetNames().includes(name), name);
+  }
   assert.equal(await loadDataset({ name: 'tiny', dir: '/d' }), tiny);
   assert.equal(seenDir, '/d');
 });

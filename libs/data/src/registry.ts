@@ -1,9 +1,14 @@
-import type { Dataset, DatasetSettings } from './dataset.js';
+import { loadCifar10, loadCifar100 } from './cifar.js';
+import type { Dataset, DatasetOptions, DatasetSettings } from './dataset.js';
 import { DatasetError } from './errors.js';
 import { loadFashionMnist } from './fashion-mnist.js';
+import { loadImageFolder } from './image-folder.js';
 
-/** Reads a data set from a directory (undefined: the loader's default). */
-export type DatasetLoader = (dir?: string) => Promise<Dataset>;
+/**
+ * Reads a data set from a directory (undefined: the loader's default), with
+ * the options it understands (it ignores the others).
+ */
+export type DatasetLoader = (dir?: string, options?: DatasetOptions) => Promise<Dataset>;
 
 const loaders = new Map<string, DatasetLoader>();
 
@@ -26,7 +31,30 @@ export async function loadDataset(settings: DatasetSettings): Promise<Dataset> {
       `expected one of ${datasetNames().join(', ')}, got "${settings.name}"`,
     );
   }
-  return loader(settings.dir);
+  return loader(settings.dir, settings.options);
+}
+
+/** The directory a loader without a default location was given, or an error. */
+function required(name: string, dir: string | undefined): string {
+  if (dir === undefined || dir === '') {
+    throw new DatasetError(
+      'dataset.dir',
+      `expected the directory of the ${name} files, got none (${name} has no default)`,
+    );
+  }
+  return dir;
 }
 
 registerDataset('fashion-mnist', (dir) => loadFashionMnist(dir));
+registerDataset('cifar10', async (dir) => loadCifar10(required('cifar10', dir)));
+registerDataset('cifar100', async (dir, options) =>
+  loadCifar100(required('cifar100', dir), { labels: options?.labels }),
+);
+registerDataset('image-folder', async (dir, options) =>
+  loadImageFolder(required('image-folder', dir), {
+    size: options?.size,
+    channels: options?.channels,
+    testFraction: options?.testFraction,
+    seed: options?.seed,
+  }),
+);

@@ -1,7 +1,7 @@
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { tf } from '@vicinal/backend';
-import { type CalibrationReport, calibrationReport } from '@vicinal/metrics';
 import { type ImageSplit, toNormalisedTensor } from '@vicinal/data';
+import { type CalibrationReport, calibrationReport } from '@vicinal/metrics';
 import type { ImageSpec } from './train.js';
 
 /** Logits [N,K] of `model` on every image of the split, in inference mode. */

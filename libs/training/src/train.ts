@@ -1,15 +1,15 @@
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { tf } from '@vicinal/backend';
 import type { LossSettings, MixupSettings, Recipe } from '@vicinal/config';
+import { type ImageSplit, toNormalisedTensor } from '@vicinal/data';
 import {
-  type Random,
   blendedLoss,
   createRandom,
-  mixImages,
   mixedHardLabels,
+  mixImages,
+  type Random,
   sampleMixing,
 } from '@vicinal/distillation';
-import { type ImageSplit, toNormalisedTensor } from '@vicinal/data';
 import { type Batch, batchesInOrder, stepsPerEpoch } from './batches.js';
 import type { MixedBatchQuery, TeacherSource } from './teacher-source.js';
 
@@ -111,7 +111,15 @@ export async function trainNetwork(options: TrainOptions): Promise<TrainSummary>
       if (!step) break;
       if (signal?.aborted) throw signal.reason ?? new Error('training aborted');
       const teacherLogits = step.teacherLogits ? await step.teacherLogits : null;
-      const loss = trainStep(model, optimizer, step, teacherLogits, spec, options.loss, beta);
+      const loss = trainStep(
+        model,
+        optimizer,
+        step,
+        teacherLogits,
+        spec,
+        options.loss,
+        beta,
+      );
       epochLoss += loss;
       epochSteps += 1;
       steps += 1;
@@ -194,7 +202,12 @@ function trainStep(
     const { batch } = step;
     const clean = toNormalisedTensor(tf, batch.images, spec.mean, spec.std, spec.shape);
     const mixed = mixImages(clean, step.partner, step.lambda);
-    const yMix = mixedHardLabels(batch.labels, step.partner, step.lambda, spec.numClasses);
+    const yMix = mixedHardLabels(
+      batch.labels,
+      step.partner,
+      step.lambda,
+      spec.numClasses,
+    );
     const teacher = teacherLogits
       ? tf.tensor2d(teacherLogits, [batch.size, spec.numClasses])
       : undefined;

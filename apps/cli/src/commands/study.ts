@@ -1,8 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import {
+  defaultStudy,
+  parseConfig,
+  type StudySettings,
+  studySchema,
+} from '@vicinal/config';
 import { Command, Option } from 'commander';
 import { parse as parseYaml } from 'yaml';
-import { type StudySettings, defaultStudy, parseConfig, studySchema } from '@vicinal/config';
 import { runStudy } from '../study/run-study.js';
 import { summaryTable, writeSummary } from '../study/summary.js';
 
@@ -16,7 +21,12 @@ export function studyCommand(): Command {
     .argument('[config]', 'study settings (YAML); default: the built-in default study')
     .option('--full', 'the full-size study (all 60k training images, more epochs)')
     .option('--out <dir>', 'output directory', 'out/study')
-    .option('--workers <n>', 'student trainer processes', (v) => positiveInt(v, '--workers'), 2)
+    .option(
+      '--workers <n>',
+      'student trainer processes',
+      (v) => positiveInt(v, '--workers'),
+      2,
+    )
     .option('--retrain', 'train the teacher even if one with these settings is cached')
     .option('--nats <url>', 'use this NATS server instead of starting a local one')
     .option('--cache-dir <dir>', 'where trained teachers are cached', '.vicinal/cache')
@@ -31,7 +41,9 @@ export function studyCommand(): Command {
         : defaultStudy(opts.full ? 'full' : 'default');
       const controller = new AbortController();
       const interrupt = () => {
-        process.stderr.write('\ninterrupted: stopping every process this study started\n');
+        process.stderr.write(
+          '\ninterrupted: stopping every process this study started\n',
+        );
         controller.abort(new Error('interrupted'));
       };
       process.once('SIGINT', interrupt);
@@ -50,7 +62,9 @@ export function studyCommand(): Command {
       });
       writeSummary(out, summary);
       process.stdout.write(`\n${summaryTable(summary)}\n\n`);
-      process.stdout.write(`wrote ${out}/summary.json and summary.md (${summary.wall_seconds} s)\n`);
+      process.stdout.write(
+        `wrote ${out}/summary.json and summary.md (${summary.wall_seconds} s)\n`,
+      );
     });
 }
 
@@ -67,6 +81,7 @@ export function loadStudyFile(path: string): StudySettings {
 
 function positiveInt(value: string, flag: string): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`${flag} expects a positive integer, got "${value}"`);
+  if (!Number.isInteger(n) || n < 1)
+    throw new Error(`${flag} expects a positive integer, got "${value}"`);
   return n;
 }

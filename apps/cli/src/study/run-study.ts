@@ -4,29 +4,34 @@ import { join } from 'node:path';
 import { type BackendName, initBackend } from '@vicinal/backend';
 import {
   type Bus,
-  type NatsServerHandle,
-  type TeacherMeta,
   connectBus,
-  publishTeacher,
   getResult,
+  type NatsServerHandle,
   names,
+  publishTeacher,
   startNatsServer,
   submitJob,
+  type TeacherMeta,
   waitForTeacher,
   watchEvents,
 } from '@vicinal/bus';
 import {
   type Arm,
+  armUses,
   type DistillJob,
   type DistillResult,
   type StudySettings,
-  armUses,
 } from '@vicinal/config';
 import { loadDataset, subset } from '@vicinal/data';
-import { buildModel, countParameters, encodeArtifact, decodeArtifact } from '@vicinal/models';
+import {
+  buildModel,
+  countParameters,
+  decodeArtifact,
+  encodeArtifact,
+} from '@vicinal/models';
 import { evaluateModel, trainNetwork } from '@vicinal/training';
 import { type ServiceHandle, startService } from './services.js';
-import { type StudySummary, buildSummary } from './summary.js';
+import { buildSummary, type StudySummary } from './summary.js';
 import { TeacherCache, type TeacherRecord, teacherKey } from './teacher-cache.js';
 
 export interface StudyRunOptions {
@@ -53,7 +58,12 @@ export async function runStudy(options: StudyRunOptions): Promise<StudySummary> 
   const backend = await initBackend(options.backend);
   print(`backend: ${backend.name}`);
   const data = await loadDataset(settings.dataset);
-  const spec = { shape: data.shape, numClasses: data.numClasses, mean: data.mean, std: data.std };
+  const spec = {
+    shape: data.shape,
+    numClasses: data.numClasses,
+    mean: data.mean,
+    std: data.std,
+  };
   print(
     `dataset: ${settings.dataset.name}, ${data.train.count} training and ` +
       `${data.test.count} test images`,
@@ -100,7 +110,9 @@ export async function runStudy(options: StudyRunOptions): Promise<StudySummary> 
     const registration = await Promise.race([
       waitForTeacher(bus, modelName, 120_000, signal),
       server.exited.then((code) => {
-        throw new Error(`teacher server exited (${code}) before registering; see ${server.logFile}`);
+        throw new Error(
+          `teacher server exited (${code}) before registering; see ${server.logFile}`,
+        );
       }),
     ]);
     print(`teacher server ready at ${registration.address}`);
@@ -120,11 +132,22 @@ export async function runStudy(options: StudyRunOptions): Promise<StudySummary> 
     const jobs = settings.arms.map((arm) => makeJob(studyId, settings, arm, modelName));
     for (const job of jobs) await submitJob(bus, names.distillSubject, job.jobId, job);
     print(`submitted ${jobs.length} jobs for study ${studyId}`);
-    const results = await waitForResults(bus, studyId, jobs, started_.slice(1), print, signal);
+    const results = await waitForResults(
+      bus,
+      studyId,
+      jobs,
+      started_.slice(1),
+      print,
+      signal,
+    );
     return buildSummary({
       settings,
       backend: backend.name,
-      data: { train: data.train.count, test: data.test.count, trainSubset: jobs[0].student },
+      data: {
+        train: data.train.count,
+        test: data.test.count,
+        trainSubset: jobs[0].student,
+      },
       teacher: teacher.record,
       results,
       wallSeconds: (performance.now() - started) / 1000,
@@ -276,7 +299,9 @@ async function waitForResults(
         const result = await getResult<DistillResult>(bus, studyId, job.jobId);
         if (result) done.set(job.jobId, result);
       }
-      const alive = workers.filter((w) => w.child.exitCode === null && !w.child.signalCode);
+      const alive = workers.filter(
+        (w) => w.child.exitCode === null && !w.child.signalCode,
+      );
       if (done.size < jobs.length && alive.length === 0) {
         throw new Error(
           `every student trainer exited before the study finished; see ${workers

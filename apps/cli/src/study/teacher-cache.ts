@@ -25,8 +25,12 @@ export interface TeacherRecord {
 }
 
 /** The cache key of a teacher: a hash of everything that shapes its weights. */
-export function teacherKey(dataset: DatasetSettings, recipe: Recipe, seed: number): string {
-  const identity = JSON.stringify({ format: TEACHER_FORMAT, dataset: dataset.name, recipe, seed });
+export function teacherKey(
+  dataset: DatasetSettings,
+  recipe: Recipe,
+  seed: number,
+): string {
+  const identity = JSON.stringify({ format: TEACHER_FORMAT, dataset, recipe, seed });
   return createHash('sha256').update(identity).digest('hex').slice(0, 16);
 }
 
