@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import type { JobContext } from '@vicinal/bus';
 import {
   type Bus,
+  getArtifact,
   publishEvent,
   putArtifact,
   putResult,
@@ -11,7 +12,13 @@ import { armUses, type DistillJob, type DistillResult } from '@vicinal/config';
 import { type Dataset, loadDataset, subset } from '@vicinal/data';
 import { buildModel, countParameters, encodeArtifact } from '@vicinal/models';
 import type { Logger } from '@vicinal/telemetry';
-import { evaluateModel, RemoteTeacher, trainNetwork } from '@vicinal/training';
+import {
+  decodeCheckpoint,
+  encodeCheckpoint,
+  evaluateModel,
+  RemoteTeacher,
+  trainNetwork,
+} from '@vicinal/training';
 
 export interface WorkerContext {
   bus: Bus;
@@ -38,11 +45,16 @@ export async function runDistillJob(
 ): Promise<DistillResult> {
   const { bus, log } = ctx;
   const uses = armUses(job.arm);
+  // A redelivered job continues from the last epoch a previous worker stored.
+  const checkpointName = `checkpoint-${job.jobId}`;
+  const stored = await getArtifact(bus, checkpointName);
+  const resumeFrom = stored ? decodeCheckpoint(stored) : null;
   await publishEvent(bus, job.studyId, {
     type: 'job-started',
     jobId: job.jobId,
     worker: ctx.worker,
     deliveryCount: jobCtx.deliveryCount,
+    resumedAfterEpoch: resumeFrom?.epoch ?? 0,
   });
   const key = JSON.stringify(job.dataset);
   if (!datasets.has(key)) datasets.set(key, loadDataset(job.dataset));
@@ -87,6 +99,10 @@ export async function runDistillJob(
       seed: job.seed,
       prefetch: ctx.prefetch,
       signal: jobCtx.signal,
+      resumeFrom,
+      onCheckpoint: async (checkpoint) => {
+        await putArtifact(bus, checkpointName, encodeCheckpoint(checkpoint));
+      },
       onEpoch: async (p) => {
         log.info({ job: job.jobId, ...p }, 'epoch finished');
         await publishEvent(bus, job.studyId, {

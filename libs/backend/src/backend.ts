@@ -1,4 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
+// tfjs-core's Node build registers no gradient functions; the layers bundle
+// registers all of them (tf.grad and optimizers need them even without layers).
+import '@tensorflow/tfjs-layers';
 import { createLogger } from '@vicinal/telemetry';
 import {
   type RegisteredKernel,

@@ -26,6 +26,11 @@ export interface BusOptions {
   name: string;
   /** Seconds a teacher registration lives without a heartbeat. */
   teacherTtlSeconds?: number;
+  /**
+   * Seconds a job may go without an ack or a "working" signal before it is
+   * redelivered; applies when this connection creates the consumer.
+   */
+  jobAckWaitSeconds?: number;
 }
 
 /**
@@ -42,7 +47,7 @@ export async function connectBus(url: string, options: BusOptions): Promise<Bus>
     throw new Error(`cannot reach NATS at ${url}: ${err.message}`);
   });
   const jsm = await jetstreamManager(nc);
-  await ensureTopology(jsm);
+  await ensureTopology(jsm, { ackWaitSeconds: options.jobAckWaitSeconds });
   const js = jetstream(nc);
   const kvm = new Kvm(nc);
   const teachers = await kvm.create(names.teachersBucket, {

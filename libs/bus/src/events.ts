@@ -4,7 +4,14 @@ import { names } from './names.js';
 
 /** A progress event of a study, in the order a worker emits them. */
 export type StudyEvent =
-  | { type: 'job-started'; jobId: string; worker: string; deliveryCount: number }
+  | {
+      type: 'job-started';
+      jobId: string;
+      worker: string;
+      deliveryCount: number;
+      /** Epochs a previous delivery finished and checkpointed (0: fresh start). */
+      resumedAfterEpoch: number;
+    }
   | {
       type: 'epoch';
       jobId: string;

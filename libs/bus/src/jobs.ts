@@ -4,7 +4,7 @@ import type { Logger } from '@vicinal/telemetry';
 import type { z } from 'zod';
 import type { Bus } from './connection.js';
 import { names } from './names.js';
-import { JOB_ACK_WAIT_SECONDS, JOB_MAX_DELIVER } from './topology.js';
+import { JOB_MAX_DELIVER } from './topology.js';
 
 /**
  * Publishes a job. The job id is the JetStream message id, so submitting the
@@ -51,6 +51,8 @@ export async function consumeJobs<S extends z.ZodType>(
 ): Promise<number> {
   const { schema, handler, log, pollMs, signal } = options;
   const consumer = await bus.js.consumers.get(names.jobsStream, names.studentsConsumer);
+  // "Working" signals go out four times per ack wait of the consumer.
+  const ackWaitMs = ((await consumer.info()).config.ack_wait ?? 30e9) / 1e6;
   let handled = 0;
   while (!signal.aborted && (!options.maxJobs || handled < options.maxJobs)) {
     let msg: JsMsg | null;
@@ -74,7 +76,7 @@ export async function consumeJobs<S extends z.ZodType>(
       await deadLetter(bus, msg, `undecodable job: ${(err as Error).message}`, log);
       continue;
     }
-    const working = setInterval(() => msg.working(), (JOB_ACK_WAIT_SECONDS * 1000) / 4);
+    const working = setInterval(() => msg.working(), ackWaitMs / 4);
     try {
       await handler(job, { deliveryCount, signal });
       await msg.ackAck();

@@ -16,7 +16,10 @@ export const JOB_ACK_WAIT_SECONDS = 60;
 export const JOB_MAX_DELIVER = 5;
 
 /** Creates the jobs and events streams and the students' consumer if missing. */
-export async function ensureTopology(jsm: JetStreamManager): Promise<void> {
+export async function ensureTopology(
+  jsm: JetStreamManager,
+  options: { ackWaitSeconds?: number } = {},
+): Promise<void> {
   await addStreamIfMissing(jsm, names.jobsStream, {
     subjects: ['vicinal.jobs.>', 'vicinal.dead.>'],
     retention: RetentionPolicy.Workqueue,
@@ -38,7 +41,7 @@ export async function ensureTopology(jsm: JetStreamManager): Promise<void> {
       ack_policy: AckPolicy.Explicit,
       deliver_policy: DeliverPolicy.All,
       filter_subject: names.distillSubject,
-      ack_wait: JOB_ACK_WAIT_SECONDS * SECOND_NS,
+      ack_wait: (options.ackWaitSeconds ?? JOB_ACK_WAIT_SECONDS) * SECOND_NS,
       max_deliver: JOB_MAX_DELIVER,
       max_ack_pending: 64,
     });

@@ -16,21 +16,28 @@ export class LayerKit {
     return layerSeed(this.seed, this.next++);
   }
 
-  /** 3x3 'same' convolution (no bias: batchnorm follows), batchnorm, ReLU. */
-  convBnRelu(x: Node, name: string, filters: number): Node {
-    const conv = tfl.layers.conv2d({
-      name: `${name}_conv`,
-      filters,
-      kernelSize: 3,
-      padding: 'same',
-      useBias: false,
-      kernelInitializer: tfl.initializers.heNormal({ seed: this.seedNext() }),
-    });
+  /**
+   * 3x3 'same' convolution (no bias: batchnorm follows), optionally 2x2 max
+   * pooling, then batchnorm and ReLU. Pooling straight after the convolution
+   * (max pooling commutes with ReLU) lets batchnorm and the pooling gradient
+   * work on a quarter of the values.
+   */
+  convBlock(x: Node, name: string, filters: number, pool: boolean): Node {
+    let y = tfl.layers
+      .conv2d({
+        name: `${name}_conv`,
+        filters,
+        kernelSize: 3,
+        padding: 'same',
+        useBias: false,
+        kernelInitializer: tfl.initializers.heNormal({ seed: this.seedNext() }),
+      })
+      .apply(x) as Node;
+    if (pool) y = this.pool(y, `${name}_pool`);
     // Momentum 0.9: the moving statistics settle within a few hundred steps,
     // which is all a short training run gives them.
-    const bn = tfl.layers.batchNormalization({ name: `${name}_bn`, momentum: 0.9 });
-    const relu = tfl.layers.activation({ name: `${name}_relu`, activation: 'relu' });
-    return relu.apply(bn.apply(conv.apply(x))) as Node;
+    y = tfl.layers.batchNormalization({ name: `${name}_bn`, momentum: 0.9 }).apply(y) as Node;
+    return tfl.layers.activation({ name: `${name}_relu`, activation: 'relu' }).apply(y) as Node;
   }
 
   /** 2x2 max pooling with stride 2. */

@@ -1,9 +1,17 @@
 export { type Batch, batchesInOrder, stepsPerEpoch } from './batches.js';
+export {
+  captureCheckpoint,
+  decodeCheckpoint,
+  encodeCheckpoint,
+  restoreCheckpoint,
+  type TrainingCheckpoint,
+} from './checkpoint.js';
 export { evaluateModel, predictLogits } from './evaluate.js';
 export { RemoteTeacher } from './remote-teacher.js';
 export type { MixedBatchQuery, TeacherSource } from './teacher-source.js';
 export {
   type EpochProgress,
+  epochSeed,
   type ImageSpec,
   type TrainOptions,
   type TrainSummary,

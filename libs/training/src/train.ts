@@ -11,6 +11,11 @@ import {
   sampleMixing,
 } from '@vicinal/distillation';
 import { type Batch, batchesInOrder, stepsPerEpoch } from './batches.js';
+import {
+  captureCheckpoint,
+  restoreCheckpoint,
+  type TrainingCheckpoint,
+} from './checkpoint.js';
 import type { MixedBatchQuery, TeacherSource } from './teacher-source.js';
 
 /** The image geometry and normalisation of a data set. */
@@ -47,6 +52,10 @@ export interface TrainOptions {
   onStep?: (progress: EpochProgress) => void;
   progressEvery?: number;
   signal?: AbortSignal;
+  /** Continue a run from the checkpoint taken after one of its epochs. */
+  resumeFrom?: TrainingCheckpoint | null;
+  /** Called after every epoch but the last with a checkpoint to store. */
+  onCheckpoint?: (checkpoint: TrainingCheckpoint) => Promise<void>;
 }
 
 export interface TrainSummary {
@@ -75,7 +84,6 @@ export async function trainNetwork(options: TrainOptions): Promise<TrainSummary>
   const { model, train, spec, recipe, teacher, signal } = options;
   const [h, w, c] = spec.shape;
   const pixels = h * w * c;
-  const random = createRandom(options.seed);
   const optimizer = tf.train.adam(recipe.learningRate);
   const beta = teacher ? options.loss.beta : 0;
   const prefetch = Math.max(1, options.prefetch ?? 2);
@@ -85,12 +93,17 @@ export async function trainNetwork(options: TrainOptions): Promise<TrainSummary>
       `training set has ${train.count} images, fewer than one batch of ${recipe.batchSize}`,
     );
   }
-  let steps = 0;
-  let samples = 0;
+  const resume = options.resumeFrom ?? null;
+  if (resume) await restoreCheckpoint(resume, model, optimizer);
+  let steps = resume?.steps ?? 0;
+  let samples = resume?.samples ?? 0;
   let lastLoss = Number.NaN;
-  const started = performance.now();
-  for (let epoch = 1; epoch <= recipe.epochs; epoch++) {
+  const started = performance.now() - (resume?.trainSeconds ?? 0) * 1000;
+  for (let epoch = (resume?.epoch ?? 0) + 1; epoch <= recipe.epochs; epoch++) {
     const epochStart = performance.now();
+    // Each epoch's shuffle and mixing depend only on (seed, epoch), so a run
+    // resumed from a checkpoint draws exactly what an unbroken run would.
+    const random = createRandom(epochSeed(options.seed, epoch));
     const order = random.permutation(train.count);
     const plan = planSteps(batchesInOrder(train, order, recipe.batchSize, pixels), {
       random,
@@ -144,6 +157,17 @@ export async function trainNetwork(options: TrainOptions): Promise<TrainSummary>
       loss: epochLoss / epochSteps,
       samplesPerSecond: (epochSteps * recipe.batchSize) / secondsSince(epochStart),
     });
+    if (options.onCheckpoint && epoch < recipe.epochs) {
+      const trainSeconds = secondsSince(started);
+      await options.onCheckpoint(
+        await captureCheckpoint(model, optimizer, {
+          epoch,
+          steps,
+          samples,
+          trainSeconds,
+        }),
+      );
+    }
   }
   optimizer.dispose();
   const trainSeconds = secondsSince(started);
@@ -181,6 +205,11 @@ function* planSteps(
     teacherLogits?.catch(() => {});
     yield { batch, partner: mixing.partner, lambda: mixing.lambda, teacherLogits };
   }
+}
+
+/** The seed of one epoch's shuffle and mixing, derived from the run's seed. */
+export function epochSeed(seed: number, epoch: number): number {
+  return (Math.imul(seed >>> 0, 0x9e3779b1) ^ Math.imul(epoch, 0x85ebca6b)) >>> 0;
 }
 
 function identityMixing(n: number) {

@@ -277,7 +277,12 @@ async function waitForResults(
   const progress = (async () => {
     for await (const ev of watchEvents(bus, studyId, follow.signal)) {
       const arm = armOf.get(ev.jobId) ?? ev.jobId;
-      if (ev.type === 'job-started') print(`  [${arm}] started on ${ev.worker}`);
+      if (ev.type === 'job-started') {
+        const resumed = ev.resumedAfterEpoch
+          ? `, resuming after epoch ${ev.resumedAfterEpoch}`
+          : '';
+        print(`  [${arm}] started on ${ev.worker}${resumed}`);
+      }
       if (ev.type === 'epoch') {
         print(
           `  [${arm}] epoch ${ev.epoch}/${ev.epochs}: loss ${ev.loss.toFixed(4)}, ` +

@@ -66,7 +66,8 @@ export function maxPoolGradWasm(args: KernelArgs): tf.TensorInfo {
     top,
     left,
   };
-  if (fh === 2 && fw === 2 && sh === 2 && sw === 2 && top === 0 && left === 0) {
+  const fullWindows = 2 * oh <= ih && 2 * ow <= iw;
+  if (fh === 2 && fw === 2 && sh === 2 && sw === 2 && top === 0 && left === 0 && fullWindows) {
     routeTwoByTwo(xs, g, dx, geometry);
   } else {
     routeGeneral(xs, g, dx, geometry);
@@ -135,9 +136,10 @@ function routeGeneral(
 }
 
 /**
- * 2x2 windows, stride 2, no padding (the usual downsampling): windows do
- * not overlap, so every input element is written exactly once, either the
- * routed gradient or zero. Rows/columns beyond the last window get zeros.
+ * 2x2 windows, stride 2, every window inside the input (the usual
+ * downsampling): windows do not overlap, so every input element is written
+ * exactly once, the routed gradient or zero. Rows/columns beyond the last
+ * window (odd sizes, 'valid') get zeros.
  */
 function routeTwoByTwo(
   xs: Float32Array,
