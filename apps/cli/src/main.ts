@@ -3,13 +3,16 @@ import { Command } from 'commander';
 import { checkVectorsCommand } from './commands/check-vectors.js';
 import { datasetCommand } from './commands/dataset.js';
 import { studyCommand } from './commands/study.js';
+import { statusCommand, watchCommand } from './commands/watch.js';
 
 const program = new Command('vicinal')
   .description('Online knowledge distillation with mixup: teachers, students, the study.')
   .showHelpAfterError()
   .addCommand(studyCommand())
   .addCommand(checkVectorsCommand())
-  .addCommand(datasetCommand());
+  .addCommand(datasetCommand())
+  .addCommand(statusCommand())
+  .addCommand(watchCommand());
 
 try {
   await program.parseAsync(process.argv);

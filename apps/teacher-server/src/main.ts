@@ -1,20 +1,35 @@
 import { hostname } from 'node:os';
 import { initBackend } from '@vicinal/backend';
 import { connectBus, fetchTeacher, registerTeacher } from '@vicinal/bus';
-import { teacherServerConfig } from '@vicinal/config';
+import {
+  natsClientSecurity,
+  serverTransportSecurity,
+  teacherServerConfig,
+} from '@vicinal/config';
 import { decodeArtifact } from '@vicinal/models';
 import { createLogger } from '@vicinal/telemetry';
+import { checkPlaintextAllowed, serverCredentials } from '@vicinal/wire';
 import { startTeacherServer } from './server.js';
 
 /**
  * Teacher server process: fetches the teacher from the object store, serves
- * it over gRPC, registers in the teachers bucket with a heartbeat, and on
- * SIGTERM deregisters, finishes in-flight calls and exits.
+ * it over gRPC (TLS when VICINAL_TLS_CERT/KEY are set; plaintext only on
+ * loopback or with VICINAL_INSECURE=1), registers in the teachers bucket
+ * with a heartbeat, and on SIGTERM deregisters, finishes in-flight calls and
+ * exits.
  */
 const config = teacherServerConfig();
 const log = createLogger('teacher-server');
+// Transport security is settled before any other work: unreadable or
+// mismatched TLS files, or plaintext on a public address, stop the start.
+const security = serverTransportSecurity(config);
+if (security.tls) serverCredentials(security.tls);
+else checkPlaintextAllowed(config.listen, security.insecure, 'listen on');
 const backend = await initBackend(config.backend);
-const bus = await connectBus(config.natsUrl, { name: `teacher-server-${process.pid}` });
+const bus = await connectBus(config.natsUrl, {
+  name: `teacher-server-${process.pid}`,
+  ...natsClientSecurity(config),
+});
 const { meta, artifact } = await fetchTeacher(bus, config.model);
 const model = await decodeArtifact(artifact);
 const server = await startTeacherServer({
@@ -37,6 +52,7 @@ const server = await startTeacherServer({
   maxDelayMs: config.maxDelayMs,
   queueLimit: config.queueLimit,
   maxMessageBytes: config.maxMessageBytes,
+  ...security,
 });
 const advertise = config.advertise ?? `${config.listen.split(':')[0]}:${server.port}`;
 const deregister = await registerTeacher(

@@ -1,14 +1,17 @@
 import * as grpc from '@grpc/grpc-js';
 import { createLogger, type Logger } from '@vicinal/telemetry';
 import {
+  checkPlaintextAllowed,
   type DescribeRequestMessage,
   type DescribeResponseMessage,
   DTYPES,
   dtypeEnum,
   encodeTensor,
   fieldMetadata,
+  type ServerTlsOptions,
   type SoftLabelsRequestMessage,
   type SoftLabelsResponseMessage,
+  serverCredentials,
   TEACHER_SERVICE,
   teacherServiceDefinition,
 } from '@vicinal/wire';
@@ -33,6 +36,13 @@ export interface TeacherServerOptions {
   queueLimit?: number;
   /** Largest request message accepted (default 16 MiB). */
   maxMessageBytes?: number;
+  /** Serve over TLS; with `tls.clientCa`, clients need a certificate (mTLS). */
+  tls?: ServerTlsOptions;
+  /**
+   * Allow plaintext on a non-loopback address. Without TLS and without this,
+   * listening on anything but loopback is refused (InsecureTransportError).
+   */
+  insecure?: boolean;
   logger?: Logger;
 }
 
@@ -41,6 +51,8 @@ export interface TeacherServer {
   readonly port: number;
   /** host:port as bound (host from the options). */
   readonly address: string;
+  /** How clients reach it: plaintext, TLS, or TLS with client certificates. */
+  readonly transport: 'plaintext' | 'tls' | 'mutual-tls';
   /** Queue and throughput counters of the batcher. */
   stats(): BatcherStats;
   /**
@@ -55,12 +67,18 @@ export interface TeacherServer {
  * Serves one model over gRPC: TeacherService (SoftLabels, SoftLabelsStream,
  * Describe) and grpc.health.v1, with dynamic batching behind both soft-label
  * methods. Bad requests get a precise status and never stop the server.
+ * Plaintext only on loopback unless `insecure`; TLS or mutual TLS with `tls`.
  */
 export async function startTeacherServer(
   options: TeacherServerOptions,
 ): Promise<TeacherServer> {
   const { metadata } = options;
   checkMetadata(metadata);
+  if (!options.tls) {
+    checkPlaintextAllowed(options.address, options.insecure ?? false, 'listen on');
+  }
+  const security = serverCredentials(options.tls);
+  const transport = !options.tls ? 'plaintext' : security.mutual ? 'mutual-tls' : 'tls';
   const maxBatch = options.maxBatch ?? 256;
   const maxMessageBytes = options.maxMessageBytes ?? 16 * 1024 * 1024;
   const log = options.logger ?? createLogger('teacher-server');
@@ -252,18 +270,15 @@ export async function startTeacherServer(
   health.addToServer(server);
 
   const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(
-      options.address,
-      grpc.ServerCredentials.createInsecure(),
-      (err, bound) =>
-        err
-          ? reject(new Error(`listen ${options.address}: ${err.message}`))
-          : resolve(bound),
+    server.bindAsync(options.address, security.credentials, (err, bound) =>
+      err
+        ? reject(new Error(`listen ${options.address}: ${err.message}`))
+        : resolve(bound),
     );
   });
   const host = options.address.slice(0, options.address.lastIndexOf(':'));
   log.info(
-    { address: `${host}:${port}`, model: metadata.model, maxBatch },
+    { address: `${host}:${port}`, model: metadata.model, maxBatch, transport },
     'teacher listening',
   );
 
@@ -271,6 +286,7 @@ export async function startTeacherServer(
   return {
     port,
     address: `${host}:${port}`,
+    transport,
     stats: () => batcher.stats(),
     stop(graceMs = 10_000) {
       stopping ??= new Promise<void>((resolve) => {

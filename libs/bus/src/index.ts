@@ -5,12 +5,29 @@ export {
   putArtifact,
   type TeacherMeta,
 } from './artifacts.js';
-export { type Bus, type BusOptions, connectBus } from './connection.js';
+export {
+  type Bus,
+  type BusOptions,
+  type BusTlsOptions,
+  connectBus,
+} from './connection.js';
 export { publishEvent, type StudyEvent, watchEvents } from './events.js';
 export { type ConsumeOptions, consumeJobs, type JobContext, submitJob } from './jobs.js';
 export { names } from './names.js';
-export { type NatsServerHandle, startNatsServer } from './nats-server.js';
-export { getResult, putResult } from './results.js';
+export {
+  authorizationBlock,
+  type BusRole,
+  type NatsUser,
+  rolePermissions,
+  type SubjectPermissions,
+} from './nats-auth.js';
+export {
+  type NatsServerHandle,
+  type NatsServerOptions,
+  type NatsServerTls,
+  startNatsServer,
+} from './nats-server.js';
+export { getResult, listResults, putResult } from './results.js';
 export {
   findTeachers,
   registerTeacher,

@@ -21,3 +21,14 @@ export async function getResult<T>(
   const entry = await bus.results.get(key(studyId, jobId));
   return entry && entry.operation === 'PUT' ? entry.json<T>() : null;
 }
+
+/** Every stored result of a study, by job id. */
+export async function listResults<T>(bus: Bus, studyId: string): Promise<Map<string, T>> {
+  const found = new Map<string, T>();
+  const prefix = `result.${studyId}.`;
+  for await (const k of await bus.results.keys(`${prefix}*`)) {
+    const entry = await bus.results.get(k);
+    if (entry?.operation === 'PUT') found.set(k.slice(prefix.length), entry.json<T>());
+  }
+  return found;
+}

@@ -1,4 +1,5 @@
 export * from './job.js';
 export * from './services.js';
 export * from './study.js';
+export * from './transport.js';
 export { ConfigError, parseConfig } from './validate.js';

@@ -1,4 +1,14 @@
 import { z } from 'zod';
+import {
+  checkNatsClient,
+  checkServerTls,
+  checkTeacherClientTls,
+  insecureFlag,
+  natsClientEnv,
+  natsClientFields,
+  serverTlsFields,
+  teacherClientTlsFields,
+} from './transport.js';
 import { parseConfig } from './validate.js';
 
 const backend = z.enum(['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu']);
@@ -23,8 +33,14 @@ export const teacherServerConfigSchema = z
     heartbeatMs: z.number().int().min(100),
     drainMs: z.number().int().min(0),
     backend,
+    ...natsClientFields,
+    ...serverTlsFields,
   })
-  .strict();
+  .strict()
+  .superRefine((value, ctx) => {
+    checkNatsClient(value, ctx);
+    checkServerTls(value, ctx);
+  });
 export type TeacherServerConfig = z.infer<typeof teacherServerConfigSchema>;
 
 export const studentTrainerConfigSchema = z
@@ -39,8 +55,16 @@ export const studentTrainerConfigSchema = z
     maxJobs: z.number().int().min(0),
     /** Teacher queries kept in flight ahead of the training step. */
     prefetch: z.number().int().min(1).max(16),
+    /** Longest a job waits for a teacher, in one stretch, before it fails. */
+    teacherWaitSeconds: z.number().min(1),
+    ...natsClientFields,
+    ...teacherClientTlsFields,
   })
-  .strict();
+  .strict()
+  .superRefine((value, ctx) => {
+    checkNatsClient(value, ctx);
+    checkTeacherClientTls(value, ctx);
+  });
 export type StudentTrainerConfig = z.infer<typeof studentTrainerConfigSchema>;
 
 const num = (v: string | undefined) =>
@@ -65,6 +89,11 @@ export function teacherServerConfig(
       heartbeatMs: num(env.VICINAL_HEARTBEAT_MS) ?? 2000,
       drainMs: num(env.VICINAL_DRAIN_MS) ?? 10000,
       backend: env.VICINAL_BACKEND ?? 'auto',
+      ...natsClientEnv(env),
+      tlsCert: env.VICINAL_TLS_CERT || undefined,
+      tlsKey: env.VICINAL_TLS_KEY || undefined,
+      tlsClientCa: env.VICINAL_TLS_CLIENT_CA || undefined,
+      insecure: insecureFlag(env.VICINAL_INSECURE),
       ...dropUndefined(overrides),
     }),
     'teacher-server settings',
@@ -78,15 +107,22 @@ export function studentTrainerConfig(
 ): StudentTrainerConfig {
   return parseConfig(
     studentTrainerConfigSchema,
-    {
+    dropUndefined({
       natsUrl: env.VICINAL_NATS_URL ?? 'nats://127.0.0.1:4222',
       name: env.VICINAL_WORKER_NAME ?? `student-${process.pid}`,
       backend: env.VICINAL_BACKEND ?? 'auto',
       pollMs: num(env.VICINAL_POLL_MS) ?? 2000,
       maxJobs: num(env.VICINAL_MAX_JOBS) ?? 0,
       prefetch: num(env.VICINAL_PREFETCH) ?? 2,
+      teacherWaitSeconds: num(env.VICINAL_TEACHER_WAIT_SECONDS) ?? 120,
+      ...natsClientEnv(env),
+      teacherTlsCa: env.VICINAL_TEACHER_TLS_CA || undefined,
+      teacherTlsCert: env.VICINAL_TEACHER_TLS_CERT || undefined,
+      teacherTlsKey: env.VICINAL_TEACHER_TLS_KEY || undefined,
+      teacherTlsServerName: env.VICINAL_TEACHER_TLS_SERVER_NAME || undefined,
+      insecure: insecureFlag(env.VICINAL_INSECURE),
       ...dropUndefined(overrides),
-    },
+    }),
     'student-trainer settings',
   );
 }

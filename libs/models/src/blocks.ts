@@ -36,8 +36,12 @@ export class LayerKit {
     if (pool) y = this.pool(y, `${name}_pool`);
     // Momentum 0.9: the moving statistics settle within a few hundred steps,
     // which is all a short training run gives them.
-    y = tfl.layers.batchNormalization({ name: `${name}_bn`, momentum: 0.9 }).apply(y) as Node;
-    return tfl.layers.activation({ name: `${name}_relu`, activation: 'relu' }).apply(y) as Node;
+    y = tfl.layers
+      .batchNormalization({ name: `${name}_bn`, momentum: 0.9 })
+      .apply(y) as Node;
+    return tfl.layers
+      .activation({ name: `${name}_relu`, activation: 'relu' })
+      .apply(y) as Node;
   }
 
   /** 2x2 max pooling with stride 2. */

@@ -7,6 +7,7 @@ export {
   type TrainingCheckpoint,
 } from './checkpoint.js';
 export { evaluateModel, predictLogits } from './evaluate.js';
+export { InProcessTeacher, type InProcessTeacherOptions } from './in-process-teacher.js';
 export { RemoteTeacher } from './remote-teacher.js';
 export type { MixedBatchQuery, TeacherSource } from './teacher-source.js';
 export {

@@ -44,6 +44,18 @@ export {
   type TeacherClientOptions,
 } from './teacher-client.js';
 export {
+  addressHost,
+  type ClientTlsOptions,
+  channelCredentials,
+  checkPlaintextAllowed,
+  InsecureTransportError,
+  isLoopbackAddress,
+  type Pem,
+  type ServerTlsOptions,
+  serverCredentials,
+  TlsConfigError,
+} from './transport-security.js';
+export {
   type DecodedTensor,
   DTYPES,
   type DType,

@@ -16,6 +16,11 @@ import {
   type SoftLabelsResult,
 } from './soft-labels.js';
 import { SoftLabelsStream } from './soft-labels-stream.js';
+import {
+  type ClientTlsOptions,
+  channelCredentials,
+  checkPlaintextAllowed,
+} from './transport-security.js';
 
 export interface TeacherClientOptions {
   /** How long connect() waits for the channel to be ready (default 10 s). */
@@ -24,6 +29,13 @@ export interface TeacherClientOptions {
   deadlineMs?: number;
   /** Largest response accepted (default 64 MiB). */
   maxMessageBytes?: number;
+  /** TLS (and a client certificate for mutual TLS); without it, plaintext. */
+  tls?: ClientTlsOptions;
+  /**
+   * Allow plaintext to a non-loopback address. Without TLS and without this,
+   * dialling anything but loopback is refused (InsecureTransportError).
+   */
+  insecure?: boolean;
 }
 
 export interface CallOptions {
@@ -37,7 +49,8 @@ export type ServingStatus = 'UNKNOWN' | 'SERVING' | 'NOT_SERVING' | 'SERVICE_UNK
 type Unary<Req, Res> = (request: Req, deadlineMs: number) => Promise<Res>;
 
 /**
- * A client of one teacher server (plain-text gRPC). Every failed call rejects
+ * A client of one teacher server, over TLS when `tls` is given and plaintext
+ * otherwise (loopback only, unless `insecure`). Every failed call rejects
  * with a TeacherCallError carrying the status code and, when the server
  * named it, the request field at fault.
  */
@@ -50,33 +63,44 @@ export class TeacherClient {
     options: TeacherClientOptions,
   ) {
     const maxBytes = options.maxMessageBytes ?? 64 * 1024 * 1024;
-    this.client = new grpc.Client(address, grpc.credentials.createInsecure(), {
+    if (!options.tls) checkPlaintextAllowed(address, options.insecure ?? false, 'dial');
+    const transport = channelCredentials(options.tls);
+    this.client = new grpc.Client(address, transport.credentials, {
+      ...transport.options,
       'grpc.max_receive_message_length': maxBytes,
       'grpc.max_send_message_length': -1,
     });
     this.deadlineMs = options.deadlineMs ?? 30_000;
   }
 
-  /** Opens a channel to `address` (host:port) and waits until it is ready. */
+  /**
+   * Opens a channel to `address` (host:port) and waits until it is ready.
+   * A TLS setup that cannot work (unreadable or expired certificate, key not
+   * matching) rejects with a TlsConfigError; plaintext to a non-loopback
+   * address without `insecure` with an InsecureTransportError.
+   */
   static async connect(
     address: string,
     options: TeacherClientOptions = {},
   ): Promise<TeacherClient> {
     const client = new TeacherClient(address, options);
     const timeout = options.connectTimeoutMs ?? 10_000;
-    await new Promise<void>((resolve, reject) => {
-      client.client.waitForReady(Date.now() + timeout, (err) => {
-        if (!err) return resolve();
-        client.close();
-        reject(
-          new TeacherCallError(
-            grpc.status.UNAVAILABLE,
-            `teacher at ${address} not reachable within ${timeout} ms (${err.message})`,
-          ),
-        );
-      });
+    const ready = await new Promise<Error | null>((resolve) => {
+      client.client.waitForReady(Date.now() + timeout, (err) => resolve(err ?? null));
     });
-    return client;
+    if (!ready) return client;
+    // waitForReady only says "deadline"; one fail-fast call returns the
+    // channel's last connection error (refused, TLS alert, unknown CA...).
+    const reason = await client.health('', { deadlineMs: 1000 }).then(
+      () => null,
+      (err: TeacherCallError) => connectionFailure(err.message) ?? ready.message,
+    );
+    if (reason === null) return client; // became ready meanwhile
+    client.close();
+    throw new TeacherCallError(
+      grpc.status.UNAVAILABLE,
+      `teacher at ${address} not reachable within ${timeout} ms (${reason})`,
+    );
   }
 
   /** Soft labels for one batch (unary call). */
@@ -177,4 +201,14 @@ export class TeacherClient {
       );
     });
   }
+}
+
+/** The "Last error" grpc-js reports for a channel that never connected, tidied. */
+function connectionFailure(details: string): string | null {
+  const m = /Last error: ([\s\S]*?)(?:\s*\(\d{4}-\d\d-\d\dT[^)]*\))?\.?\s*(?:Resolution note:[\s\S]*)?$/.exec(
+    details,
+  );
+  if (!m) return null;
+  const openssl = /SSL routines:[^:]*:([^:]+)/.exec(m[1]);
+  return openssl ? openssl[1] : m[1].replace(/\s+/g, ' ').replace(/^Error: /, '').trim();
 }

@@ -79,7 +79,7 @@ export async function runStudy(options: StudyRunOptions): Promise<StudySummary> 
       bus = await connectBus(options.natsUrl, { name: 'vicinal-coordinator' });
     } else {
       nats = await startNatsServer();
-      print(`nats-server with JetStream on ${nats.url}`);
+      print(`nats-server with JetStream on ${nats.url} (pid ${nats.process.pid})`);
       bus = await connectBus(nats.url, { name: 'vicinal-coordinator' });
     }
     const natsUrl = options.natsUrl ?? nats!.url;
@@ -115,7 +115,7 @@ export async function runStudy(options: StudyRunOptions): Promise<StudySummary> 
         );
       }),
     ]);
-    print(`teacher server ready at ${registration.address}`);
+    print(`teacher server ready at ${registration.address} (pid ${server.child.pid})`);
     for (let i = 1; i <= options.workers; i++) {
       started_.push(
         startService(
@@ -126,7 +126,10 @@ export async function runStudy(options: StudyRunOptions): Promise<StudySummary> 
         ),
       );
     }
-    print(`${options.workers} student trainer(s) started; logs in ${logDir}`);
+    const pids = started_.slice(1).map((s) => s.child.pid);
+    print(
+      `${options.workers} student trainer(s) started (pids ${pids.join(', ')}); logs in ${logDir}`,
+    );
 
     const studyId = studyIdentity(settings);
     const jobs = settings.arms.map((arm) => makeJob(studyId, settings, arm, modelName));

@@ -8,7 +8,9 @@ const NAME = 'Cast';
  * (tfjs-layers casts every layer input to float32); real conversions run the
  * shipped kernel.
  */
-export function makeCastWasm(original: tf.KernelFunc): (args: KernelArgs) => tf.TensorInfo {
+export function makeCastWasm(
+  original: tf.KernelFunc,
+): (args: KernelArgs) => tf.TensorInfo {
   return (args) => {
     const x = input(NAME, args, 'x');
     const dtype = (args.attrs as unknown as tf.CastAttrs | undefined)?.dtype;

@@ -1,6 +1,10 @@
 import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
+import {
+  type FilterGradientStrategy,
+  setFilterGradientStrategy,
+} from './conv2d-backprop-filter.js';
 import { compareWithCpu, randomValues, readyBackends, sizeOf } from './reference.js';
 import { UnsupportedKernelCaseError } from './wasm-kernel-utils.js';
 
@@ -50,27 +54,40 @@ const cases: Case[] = [
 
 before(readyBackends);
 
+const strategies: FilterGradientStrategy[] = [
+  'auto',
+  'gradient-as-filter',
+  'input-as-filter',
+];
+
 for (const c of cases) {
   test(`Conv2DBackpropFilter matches cpu: x [${c.x}] filter [${c.filter}] strides ${JSON.stringify(c.strides)} pad ${JSON.stringify(c.pad)}`, async () => {
     const xv = randomValues(sizeOf(c.x), 1);
     const dyShape = await outputShape(c);
     const dyv = randomValues(sizeOf(dyShape), 2);
-    const { error, wasm } = await compareWithCpu(() =>
-      tf
-        .engine()
-        .runKernel(
-          'Conv2DBackpropFilter',
-          { x: tf.tensor4d(xv, c.x), dy: tf.tensor(dyv, dyShape) },
-          {
-            strides: c.strides,
-            pad: c.pad,
-            dataFormat: 'NHWC',
-            filterShape: c.filter,
-          } as never,
-        ),
-    );
-    assert.deepEqual(wasm.shape, c.filter);
-    assert.ok(error < BOUND, `relative error ${error} >= ${BOUND}`);
+    for (const strategy of strategies) {
+      const previous = setFilterGradientStrategy(strategy);
+      try {
+        const { error, wasm } = await compareWithCpu(() =>
+          tf
+            .engine()
+            .runKernel(
+              'Conv2DBackpropFilter',
+              { x: tf.tensor4d(xv, c.x), dy: tf.tensor(dyv, dyShape) },
+              {
+                strides: c.strides,
+                pad: c.pad,
+                dataFormat: 'NHWC',
+                filterShape: c.filter,
+              } as never,
+            ),
+        );
+        assert.deepEqual(wasm.shape, c.filter);
+        assert.ok(error < BOUND, `${strategy}: relative error ${error} >= ${BOUND}`);
+      } finally {
+        setFilterGradientStrategy(previous);
+      }
+    }
   });
 }
 

@@ -46,14 +46,14 @@ export function conv2DBackpropFilterWasm(args: KernelArgs): tf.TensorInfo {
     false,
     'channelsLast',
   );
-  const { batchSize, inHeight, inWidth, inChannels, outChannels } = info;
-  const { outHeight, outWidth, strideHeight, strideWidth, filterHeight, filterWidth } =
-    info;
+  const { batchSize, outChannels, outHeight, outWidth } = info;
   requireShape(NAME, 'dy', dy.shape, [batchSize, outHeight, outWidth, outChannels]);
 
   const geometry: Geometry = { info, top: info.padInfo.top, left: info.padInfo.left };
   if (geometry.top < 0 || geometry.left < 0) {
-    throw new RangeError(`${NAME}: negative padding (top ${geometry.top}, left ${geometry.left})`);
+    throw new RangeError(
+      `${NAME}: negative padding (top ${geometry.top}, left ${geometry.left})`,
+    );
   }
   const scope = new Intermediates(backend);
   try {
@@ -67,6 +67,22 @@ export function conv2DBackpropFilterWasm(args: KernelArgs): tf.TensorInfo {
     scope.release();
     throw err;
   }
+}
+
+/** How the filter gradient is formulated; 'auto' picks by size (see below). */
+export type FilterGradientStrategy = 'auto' | 'gradient-as-filter' | 'input-as-filter';
+let strategy: FilterGradientStrategy = 'auto';
+
+/**
+ * Forces one formulation (for tests and benchmarks; 'input-as-filter'
+ * applies to stride 1 only). Returns the previous setting.
+ */
+export function setFilterGradientStrategy(
+  next: FilterGradientStrategy,
+): FilterGradientStrategy {
+  const previous = strategy;
+  strategy = next;
+  return previous;
 }
 
 interface Geometry {
@@ -87,15 +103,11 @@ function useInputAsFilter(
   x: tf.TensorInfo,
   dy: tf.TensorInfo,
 ): boolean {
+  if (info.strideHeight !== 1 || info.strideWidth !== 1) return false;
+  if (strategy !== 'auto') return strategy === 'input-as-filter';
   const xSize = x.shape.reduce((a, b) => a * b, 1);
   const dySize = dy.shape.reduce((a, b) => a * b, 1);
-  return (
-    info.strideHeight === 1 &&
-    info.strideWidth === 1 &&
-    info.inChannels >= 16 &&
-    dySize >= 1_000_000 &&
-    xSize < dySize
-  );
+  return info.inChannels >= 16 && dySize >= 1_000_000 && xSize < dySize;
 }
 
 /**

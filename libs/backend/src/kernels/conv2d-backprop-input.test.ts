@@ -45,6 +45,8 @@ const cases: Case[] = [
     ],
   },
   { x: [4, 28, 28, 1], filter: [3, 3, 1, 8], strides: 1, pad: 'same' },
+  { x: [2, 9, 8, 1], filter: [3, 3, 1, 4], strides: 2, pad: 'same' },
+  { x: [2, 9, 8, 1], filter: [2, 3, 1, 4], strides: [1, 2], pad: 'valid' },
   { x: [8, 14, 14, 8], filter: [3, 3, 8, 16], strides: 1, pad: 'same' },
 ];
 

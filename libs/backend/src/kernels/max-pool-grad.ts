@@ -67,7 +67,15 @@ export function maxPoolGradWasm(args: KernelArgs): tf.TensorInfo {
     left,
   };
   const fullWindows = 2 * oh <= ih && 2 * ow <= iw;
-  if (fh === 2 && fw === 2 && sh === 2 && sw === 2 && top === 0 && left === 0 && fullWindows) {
+  if (
+    fh === 2 &&
+    fw === 2 &&
+    sh === 2 &&
+    sw === 2 &&
+    top === 0 &&
+    left === 0 &&
+    fullWindows
+  ) {
     routeTwoByTwo(xs, g, dx, geometry);
   } else {
     routeGeneral(xs, g, dx, geometry);

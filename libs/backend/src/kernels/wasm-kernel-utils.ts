@@ -57,7 +57,7 @@ export function runWasmKernel(
 export class Intermediates {
   private readonly held: tf.TensorInfo[] = [];
 
-  constructor(private readonly backend: WasmBackend) {}
+  constructor(readonly backend: WasmBackend) {}
 
   /** Remembers `t` for disposal and returns it. */
   keep(t: tf.TensorInfo): tf.TensorInfo {

@@ -1,0 +1,73 @@
+import type { ModelSettings } from './models.js';
+import type { ModelTimingResult } from './model-timing.js';
+import type { RawInferenceResult } from './raw-inference.js';
+import type { ServeTeacherReady } from './serve-teacher.js';
+import type { ServerLoadResult } from './server-load.js';
+import type { StudentResult } from './student-throughput.js';
+import type { WireSize } from './wire-bytes.js';
+
+/** The machine a bench ran on. */
+export interface MachineInfo {
+  cpus: number;
+  cpuModel: string;
+  platform: string;
+  arch: string;
+  node: string;
+  totalMemoryGiB: number;
+  /** 1-minute load average when the bench started and when it ended. */
+  loadAverageStart: number;
+  loadAverageEnd: number;
+}
+
+/** What pytorch_reference.py printed (or why it could not run). */
+export type PytorchResult =
+  | {
+      available: true;
+      torchVersion: string;
+      threads: number;
+      batch: number;
+      timings: {
+        architecture: string;
+        shape: [number, number, number];
+        parameters: number;
+        trainStepMs: number[];
+        inferenceMs: number[];
+      }[];
+    }
+  | { available: false; reason: string };
+
+/** The bench's sections; each can be left out while developing. */
+export const SECTIONS = ['wire', 'student', 'server', 'pytorch'] as const;
+export type Section = (typeof SECTIONS)[number];
+
+/** How a run was configured. */
+export interface BenchSettings {
+  preset: 'full' | 'quick';
+  reps: number;
+  sections: Section[];
+  batch: number;
+  studentSteps: number;
+  serverBatches: number[];
+  serverClients: number[];
+  serverRowsPerRun: number;
+  timingStepsPerRep: number;
+  pytorchThreads: number;
+}
+
+/** Everything a bench run measured, before summarising. */
+export interface BenchMeasurements {
+  settings: BenchSettings;
+  startedAt: string;
+  durationSeconds: number;
+  machine: MachineInfo;
+  pinning: { available: boolean; reason: string };
+  teacher: ModelSettings;
+  student: ModelSettings;
+  wire: WireSize[] | null;
+  server: ServeTeacherReady | null;
+  studentThroughput: StudentResult | null;
+  rawInference: RawInferenceResult | null;
+  serverLoad: ServerLoadResult | null;
+  vicinalTiming: ModelTimingResult | null;
+  pytorch: PytorchResult | null;
+}

@@ -1,0 +1,339 @@
+import type { BenchMeasurements, BenchSettings, MachineInfo } from './measurements.js';
+import {
+  quantile,
+  type RatioSummary,
+  ratio,
+  type Summary,
+  significant,
+  summarise,
+} from './stats.js';
+
+/** p50 and p99 of a set of latencies, ms. */
+export interface Latency {
+  p50: number;
+  p99: number;
+  n: number;
+}
+
+/** A ratio's target from issue 3 and whether this run meets it. */
+export interface TargetCheck {
+  target: string;
+  value: number | null;
+  /** null when the figure was not measured. */
+  met: boolean | null;
+}
+
+export interface StudentModeReport {
+  samples_per_second: Summary;
+  teacher_latency_ms: Latency | null;
+}
+
+export interface ServerRunReport {
+  batch: number;
+  clients: number;
+  requests_per_client: number;
+  samples_per_second: Summary;
+  latency_ms: Latency;
+  /** Median rows of the coalesced batches the server ran. */
+  served_batch_rows_median: number;
+  vs_raw: RatioSummary | null;
+}
+
+export interface RawRunReport {
+  batch: number;
+  calls: number;
+  samples_per_second: Summary;
+  latency_ms: Latency;
+}
+
+export interface ComparisonReport {
+  architecture: string;
+  shape: [number, number, number];
+  parameters: { vicinal: number; pytorch: number };
+  train_step_ms: { vicinal: Summary; pytorch: Summary };
+  inference_ms: { vicinal: Summary; pytorch: Summary };
+  /** vicinal time / PyTorch time. */
+  train_step_ratio: RatioSummary;
+  inference_ratio: RatioSummary;
+}
+
+/** The bench's JSON output (`vicinal bench --json`). */
+export interface BenchReport {
+  train_step_ratio_vs_pytorch: number | null;
+  inference_ratio_vs_pytorch: number | null;
+  remote_vs_no_teacher: number | null;
+  remote_vs_in_process: number | null;
+  server_vs_raw_b128: number | null;
+  uint8_bytes_fraction: number | null;
+  targets: Record<string, TargetCheck>;
+  settings: BenchSettings;
+  started_at: string;
+  duration_seconds: number;
+  machine: MachineInfo & { pinning: { available: boolean; reason: string } };
+  backend: { name: string | null; registered_kernels: number | null };
+  student_throughput: {
+    architecture: string;
+    teacher_architecture: string;
+    batch: number;
+    steps_per_rep: number;
+    train_images: number;
+    modes: Record<string, StudentModeReport>;
+    ratios: Record<string, RatioSummary>;
+  } | null;
+  teacher_server: {
+    architecture: string;
+    shape: [number, number, number];
+    request_mode: 'uint8-mix';
+    max_batch: number;
+    max_delay_ms: number;
+    raw: RawRunReport[];
+    server: ServerRunReport[];
+  } | null;
+  wire: {
+    modes: {
+      mode: string;
+      batch: number;
+      shape: [number, number, number];
+      request_bytes: number;
+      request_bytes_per_sample: number;
+      fraction_of_float32: number;
+      response_bytes: number;
+    }[];
+  } | null;
+  pytorch: {
+    available: boolean;
+    reason: string | null;
+    torch_version: string | null;
+    threads: number | null;
+    comparisons: ComparisonReport[];
+  } | null;
+}
+
+/** The shape of the default student the headline PyTorch ratios are for. */
+export const HEADLINE_SHAPE = '32x32x3';
+/** Batch and client count of the server_vs_raw headline. */
+export const HEADLINE_SERVER = { batch: 128, clients: 2 };
+/** Batch and shape of the uint8_bytes_fraction headline. */
+export const HEADLINE_WIRE = { batch: 128, shape: '28x28x1' };
+
+function latency(values: readonly number[]): Latency | null {
+  if (values.length === 0) return null;
+  return {
+    p50: significant(quantile(values, 0.5)),
+    p99: significant(quantile(values, 0.99)),
+    n: values.length,
+  };
+}
+
+function rounded(s: Summary): Summary {
+  return {
+    n: s.n,
+    median: significant(s.median),
+    min: significant(s.min),
+    max: significant(s.max),
+    p25: significant(s.p25),
+    p75: significant(s.p75),
+  };
+}
+
+function roundedRatio(r: RatioSummary): RatioSummary {
+  return { value: significant(r.value), low: significant(r.low), high: significant(r.high) };
+}
+
+const shapeKey = (shape: readonly number[]) => shape.join('x');
+
+function studentSection(m: BenchMeasurements): BenchReport['student_throughput'] {
+  const r = m.studentThroughput;
+  if (!r) return null;
+  const modes: Record<string, StudentModeReport> = {};
+  const raw: Record<string, Summary> = {};
+  for (const [mode, values] of Object.entries(r.samplesPerSecond)) {
+    raw[mode] = summarise(values);
+    const lat = r.teacherLatencyMs[mode];
+    modes[mode] = {
+      samples_per_second: rounded(raw[mode]),
+      teacher_latency_ms: lat ? latency(lat) : null,
+    };
+  }
+  const ratios: Record<string, RatioSummary> = {};
+  const pairs: [string, string, string][] = [
+    ['remote_vs_no_teacher', 'remote', 'none'],
+    ['remote_vs_in_process', 'remote', 'in-process'],
+    ['in_process_vs_no_teacher', 'in-process', 'none'],
+  ];
+  for (const [name, a, b] of pairs) {
+    if (raw[a] && raw[b]) ratios[name] = roundedRatio(ratio(raw[a], raw[b]));
+  }
+  return {
+    architecture: m.student.architecture,
+    teacher_architecture: m.teacher.architecture,
+    batch: r.batchSize,
+    steps_per_rep: r.steps,
+    train_images: r.trainImages,
+    modes,
+    ratios,
+  };
+}
+
+function serverSection(m: BenchMeasurements): BenchReport['teacher_server'] {
+  if (!m.serverLoad || !m.rawInference || !m.server) return null;
+  const raw = new Map(m.rawInference.runs.map((r) => [r.batch, summarise(r.samplesPerSecond)]));
+  return {
+    architecture: m.teacher.architecture,
+    shape: m.teacher.shape,
+    request_mode: 'uint8-mix',
+    max_batch: m.server.maxBatch,
+    max_delay_ms: m.server.maxDelayMs,
+    raw: m.rawInference.runs.map((r) => ({
+      batch: r.batch,
+      calls: r.calls,
+      samples_per_second: rounded(raw.get(r.batch)!),
+      latency_ms: latency(r.latencyMs)!,
+    })),
+    server: m.serverLoad.runs.map((r) => {
+      const s = summarise(r.samplesPerSecond);
+      const base = raw.get(r.batch);
+      return {
+        batch: r.batch,
+        clients: r.clients,
+        requests_per_client: r.requestsPerClient,
+        samples_per_second: rounded(s),
+        latency_ms: latency(r.latencyMs)!,
+        served_batch_rows_median: quantile(r.servedBatchRows, 0.5),
+        vs_raw: base ? roundedRatio(ratio(s, base)) : null,
+      };
+    }),
+  };
+}
+
+function wireSection(m: BenchMeasurements): BenchReport['wire'] {
+  if (!m.wire) return null;
+  const float32 = new Map(
+    m.wire
+      .filter((w) => w.mode === 'float32')
+      .map((w) => [`${w.batch}/${shapeKey(w.shape)}`, w.requestBytes]),
+  );
+  return {
+    modes: m.wire.map((w) => ({
+      mode: w.mode,
+      batch: w.batch,
+      shape: w.shape,
+      request_bytes: w.requestBytes,
+      request_bytes_per_sample: significant(w.requestBytesPerSample, 6),
+      fraction_of_float32: significant(
+        w.requestBytes / (float32.get(`${w.batch}/${shapeKey(w.shape)}`) ?? Number.NaN),
+      ),
+      response_bytes: w.responseBytes,
+    })),
+  };
+}
+
+function pytorchSection(m: BenchMeasurements): BenchReport['pytorch'] {
+  const p = m.pytorch;
+  if (!p) return null;
+  if (!p.available) {
+    return {
+      available: false,
+      reason: p.reason,
+      torch_version: null,
+      threads: null,
+      comparisons: [],
+    };
+  }
+  const ours = new Map(
+    (m.vicinalTiming?.timings ?? []).map((t) => [
+      `${t.architecture}/${shapeKey(t.shape)}`,
+      t,
+    ]),
+  );
+  const comparisons: ComparisonReport[] = [];
+  for (const theirs of p.timings) {
+    const mine = ours.get(`${theirs.architecture}/${shapeKey(theirs.shape)}`);
+    if (!mine) continue;
+    const train = { vicinal: summarise(mine.trainStepMs), pytorch: summarise(theirs.trainStepMs) };
+    const infer = { vicinal: summarise(mine.inferenceMs), pytorch: summarise(theirs.inferenceMs) };
+    comparisons.push({
+      architecture: theirs.architecture,
+      shape: theirs.shape,
+      parameters: { vicinal: mine.parameters, pytorch: theirs.parameters },
+      train_step_ms: { vicinal: rounded(train.vicinal), pytorch: rounded(train.pytorch) },
+      inference_ms: { vicinal: rounded(infer.vicinal), pytorch: rounded(infer.pytorch) },
+      train_step_ratio: roundedRatio(ratio(train.vicinal, train.pytorch)),
+      inference_ratio: roundedRatio(ratio(infer.vicinal, infer.pytorch)),
+    });
+  }
+  return {
+    available: true,
+    reason: null,
+    torch_version: p.torchVersion,
+    threads: p.threads,
+    comparisons,
+  };
+}
+
+function check(value: number | null, target: string, ok: (v: number) => boolean) {
+  return { target, value, met: value === null ? null : ok(value) };
+}
+
+/** Summarises a run's measurements into the bench's JSON report. */
+export function buildReport(m: BenchMeasurements): BenchReport {
+  const student = studentSection(m);
+  const server = serverSection(m);
+  const wire = wireSection(m);
+  const pytorch = pytorchSection(m);
+  const headline = pytorch?.comparisons.find(
+    (c) => c.architecture === m.student.architecture && shapeKey(c.shape) === HEADLINE_SHAPE,
+  );
+  const serverHeadline = server?.server.find(
+    (r) => r.batch === HEADLINE_SERVER.batch && r.clients === HEADLINE_SERVER.clients,
+  );
+  const wireHeadline = wire?.modes.find(
+    (w) =>
+      w.mode === 'uint8-mix' &&
+      w.batch === HEADLINE_WIRE.batch &&
+      shapeKey(w.shape) === HEADLINE_WIRE.shape,
+  );
+  const report = {
+    train_step_ratio_vs_pytorch: headline?.train_step_ratio.value ?? null,
+    inference_ratio_vs_pytorch: headline?.inference_ratio.value ?? null,
+    remote_vs_no_teacher: student?.ratios.remote_vs_no_teacher?.value ?? null,
+    remote_vs_in_process: student?.ratios.remote_vs_in_process?.value ?? null,
+    server_vs_raw_b128: serverHeadline?.vs_raw?.value ?? null,
+    uint8_bytes_fraction: wireHeadline?.fraction_of_float32 ?? null,
+  };
+  return {
+    ...report,
+    targets: {
+      train_step_ratio_vs_pytorch: check(
+        report.train_step_ratio_vs_pytorch,
+        '<= 2.0',
+        (v) => v <= 2,
+      ),
+      inference_ratio_vs_pytorch: check(
+        report.inference_ratio_vs_pytorch,
+        '<= 1.5',
+        (v) => v <= 1.5,
+      ),
+      remote_vs_no_teacher: check(report.remote_vs_no_teacher, '>= 0.95', (v) => v >= 0.95),
+      remote_vs_in_process: check(report.remote_vs_in_process, '> 1.0', (v) => v > 1),
+      server_vs_raw_b128: check(report.server_vs_raw_b128, '>= 0.9', (v) => v >= 0.9),
+      uint8_bytes_fraction: check(report.uint8_bytes_fraction, '<= 0.30', (v) => v <= 0.3),
+    },
+    settings: m.settings,
+    started_at: m.startedAt,
+    duration_seconds: significant(m.durationSeconds),
+    machine: { ...m.machine, pinning: m.pinning },
+    backend: {
+      name:
+        m.vicinalTiming?.backend ??
+        m.studentThroughput?.backend ??
+        m.rawInference?.backend ??
+        null,
+      registered_kernels: m.vicinalTiming?.kernels ?? null,
+    },
+    student_throughput: student,
+    teacher_server: server,
+    wire,
+    pytorch,
+  };
+}

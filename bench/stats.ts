@@ -1,0 +1,92 @@
+/**
+ * Summary statistics of repeated measurements: the median as the figure and
+ * min-max plus the interquartile range as its spread.
+ */
+
+/** Median and spread of a set of repetitions. */
+export interface Summary {
+  /** Number of repetitions. */
+  n: number;
+  median: number;
+  min: number;
+  max: number;
+  /** 25th and 75th percentiles (linear interpolation between order statistics). */
+  p25: number;
+  p75: number;
+}
+
+/**
+ * The q-quantile (0 <= q <= 1) of `values` by linear interpolation between
+ * the sorted values (the "type 7" definition most tools use).
+ */
+export function quantile(values: readonly number[], q: number): number {
+  if (values.length === 0) throw new RangeError('values: expected at least one, got 0');
+  if (!(q >= 0 && q <= 1)) throw new RangeError(`q: expected a value in [0, 1], got ${q}`);
+  const sorted = sortedFinite(values);
+  const pos = (sorted.length - 1) * q;
+  const lo = Math.floor(pos);
+  const hi = Math.ceil(pos);
+  return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo);
+}
+
+/** The median (the 0.5-quantile) of `values`. */
+export function median(values: readonly number[]): number {
+  return quantile(values, 0.5);
+}
+
+/** Median, extremes and quartiles of one set of repetitions. */
+export function summarise(values: readonly number[]): Summary {
+  const sorted = sortedFinite(values);
+  if (sorted.length === 0) throw new RangeError('values: expected at least one, got 0');
+  return {
+    n: sorted.length,
+    median: quantile(sorted, 0.5),
+    min: sorted[0],
+    max: sorted[sorted.length - 1],
+    p25: quantile(sorted, 0.25),
+    p75: quantile(sorted, 0.75),
+  };
+}
+
+/** A ratio of two measured quantities: of the medians, with its plausible range. */
+export interface RatioSummary {
+  /** median(numerator) / median(denominator). */
+  value: number;
+  /** Smallest and largest ratio the two min-max ranges allow. */
+  low: number;
+  high: number;
+}
+
+/**
+ * The ratio of two summaries. `value` is the ratio of the medians; `low` and
+ * `high` bound it using the extremes (min / max and max / min), so a ratio
+ * whose range straddles a target has not been shown to meet it.
+ */
+export function ratio(numerator: Summary, denominator: Summary): RatioSummary {
+  if (!(denominator.median > 0) || !(denominator.min > 0)) {
+    throw new RangeError(
+      `denominator: expected positive measurements, got median ${denominator.median} ` +
+        `and min ${denominator.min}`,
+    );
+  }
+  return {
+    value: numerator.median / denominator.median,
+    low: numerator.min / denominator.max,
+    high: numerator.max / denominator.min,
+  };
+}
+
+/** Rounds to `digits` significant digits (for printing and compact JSON). */
+export function significant(value: number, digits = 4): number {
+  if (value === 0 || !Number.isFinite(value)) return value;
+  return Number(value.toPrecision(digits));
+}
+
+function sortedFinite(values: readonly number[]): number[] {
+  values.forEach((v, i) => {
+    if (!Number.isFinite(v)) {
+      throw new RangeError(`values[${i}]: expected a finite number, got ${v}`);
+    }
+  });
+  return [...values].sort((a, b) => a - b);
+}

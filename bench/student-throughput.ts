@@ -1,0 +1,162 @@
+/**
+ * Bench child: student training throughput of the kd+mixup arm on a real
+ * Fashion-MNIST subset with (a) no teacher, (b) the teacher in this process,
+ * (c) a teacher server over loopback gRPC. The three are interleaved within
+ * each repetition, so slow drifts of the machine hit them alike.
+ */
+import { initBackend } from '@vicinal/backend';
+import { loadDataset, subset } from '@vicinal/data';
+import {
+  InProcessTeacher,
+  type MixedBatchQuery,
+  RemoteTeacher,
+  type TeacherSource,
+  trainNetwork,
+} from '@vicinal/training';
+import { childSettings, progress, runChild } from './child-io.js';
+import { buildBenchModel, type ModelSettings } from './models.js';
+
+export const STUDENT_MODES = ['none', 'in-process', 'remote'] as const;
+export type StudentMode = (typeof STUDENT_MODES)[number];
+
+export interface StudentSettings {
+  student: ModelSettings;
+  teacher: ModelSettings;
+  /** host:port of the teacher server and its model name (mode "remote"). */
+  teacherAddress: string | null;
+  teacherName: string;
+  modes: StudentMode[];
+  reps: number;
+  stepsPerRep: number;
+  warmupSteps: number;
+  batchSize: number;
+  /** Teacher queries in flight ahead of the step training (the trainer's default 2). */
+  prefetch: number;
+  seed: number;
+}
+
+export interface StudentResult {
+  backend: string;
+  /** Per mode, samples/s of every repetition. */
+  samplesPerSecond: Record<string, number[]>;
+  /** Per mode, ms from each teacher query to its logits (all repetitions). */
+  teacherLatencyMs: Record<string, number[]>;
+  steps: number;
+  batchSize: number;
+  trainImages: number;
+}
+
+/** Records how long each query takes to answer. */
+class TimedTeacher implements TeacherSource {
+  readonly latencies: number[] = [];
+  constructor(private readonly inner: TeacherSource) {}
+  get kind() {
+    return this.inner.kind;
+  }
+  get address() {
+    return this.inner.address;
+  }
+  get model() {
+    return this.inner.model;
+  }
+  async softLabels(query: MixedBatchQuery): Promise<Float32Array> {
+    const start = performance.now();
+    const logits = await this.inner.softLabels(query);
+    this.latencies.push(performance.now() - start);
+    return logits;
+  }
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+}
+
+async function main(): Promise<StudentResult> {
+  const s = childSettings<StudentSettings>('student-throughput');
+  const backend = await initBackend();
+  const data = await loadDataset({ name: 'fashion-mnist' });
+  const n = s.batchSize * s.stepsPerRep;
+  const train = subset(data.train, n, s.seed);
+  const warmTrain = subset(data.train, s.batchSize * s.warmupSteps, s.seed + 1);
+  const spec = {
+    shape: data.shape,
+    numClasses: data.numClasses,
+    mean: data.mean,
+    std: data.std,
+  };
+  const student = buildBenchModel({ ...s.student, shape: data.shape });
+  const sources = new Map<StudentMode, TimedTeacher | null>();
+  for (const mode of s.modes) {
+    if (mode === 'none') sources.set(mode, null);
+    if (mode === 'in-process') {
+      const teacher = buildBenchModel({ ...s.teacher, shape: data.shape });
+      sources.set(
+        mode,
+        new TimedTeacher(
+          new InProcessTeacher(teacher, {
+            mean: data.mean,
+            std: data.std,
+            disposeOnClose: true,
+          }),
+        ),
+      );
+    }
+    if (mode === 'remote') {
+      if (!s.teacherAddress) throw new Error('teacherAddress: expected host:port, got none');
+      sources.set(
+        mode,
+        new TimedTeacher(await RemoteTeacher.connect(s.teacherAddress, s.teacherName)),
+      );
+    }
+  }
+  const run = (mode: StudentMode, split: typeof train) =>
+    trainNetwork({
+      model: student,
+      train: split,
+      spec,
+      recipe: {
+        architecture: s.student.architecture,
+        epochs: 1,
+        batchSize: s.batchSize,
+        learningRate: 0.002,
+        trainImages: split.count,
+      },
+      mixup: { alpha: 1, p: 1 },
+      loss: { beta: 0.8, temperature: 2, variant: 'plain' },
+      teacher: sources.get(mode) ?? null,
+      seed: s.seed,
+      prefetch: s.prefetch,
+    });
+  const samplesPerSecond: Record<string, number[]> = {};
+  const teacherLatencyMs: Record<string, number[]> = {};
+  try {
+    for (const mode of s.modes) {
+      await run(mode, warmTrain);
+      sources.get(mode)?.latencies.splice(0);
+      samplesPerSecond[mode] = [];
+    }
+    for (let rep = 1; rep <= s.reps; rep++) {
+      for (const mode of s.modes) {
+        const summary = await run(mode, train);
+        samplesPerSecond[mode].push(summary.samplesPerSecond);
+        progress(
+          `rep ${rep}/${s.reps} ${mode}: ${summary.samplesPerSecond.toFixed(0)} samples/s`,
+        );
+      }
+    }
+  } finally {
+    for (const [mode, source] of sources) {
+      if (source) teacherLatencyMs[mode] = source.latencies;
+      await source?.close();
+    }
+  }
+  return {
+    backend: backend.name,
+    samplesPerSecond,
+    teacherLatencyMs,
+    steps: s.stepsPerRep,
+    batchSize: s.batchSize,
+    trainImages: n,
+  };
+}
+
+runChild('student-throughput', main);

@@ -1,0 +1,151 @@
+import type { BenchReport } from './report.js';
+import type { RatioSummary, Summary } from './stats.js';
+
+/** Lays rows out in left-aligned columns. */
+export function columns(rows: readonly (readonly string[])[]): string {
+  const widths: number[] = [];
+  for (const row of rows) {
+    row.forEach((cell, i) => {
+      widths[i] = Math.max(widths[i] ?? 0, cell.length);
+    });
+  }
+  return rows
+    .map((row) =>
+      row
+        .map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i])))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
+}
+
+function num(v: number, digits = 3): string {
+  if (Math.abs(v) >= 1000) return v.toFixed(0);
+  return Number(v.toPrecision(digits)).toString();
+}
+
+/** "median (min-max)". */
+export function spread(s: Summary): string {
+  return `${num(s.median)} (${num(s.min)}-${num(s.max)})`;
+}
+
+/** "value [low-high]". */
+export function ratioText(r: RatioSummary | null | undefined): string {
+  return r ? `${num(r.value)} [${num(r.low)}-${num(r.high)}]` : '-';
+}
+
+/** The report as readable text: headline ratios against targets, then details. */
+export function formatTable(report: BenchReport): string {
+  const out: string[] = [];
+  const m = report.machine;
+  out.push(
+    `vicinal bench (${report.settings.preset}, ${report.settings.reps} reps) on ` +
+      `${m.cpus} x ${m.cpuModel}, node ${m.node}, backend ${report.backend.name ?? '-'}`,
+    `pinning: ${m.pinning.reason}; load average ${m.loadAverageStart} -> ` +
+      `${m.loadAverageEnd}; ${report.duration_seconds} s`,
+    '',
+    'Headline (median of reps; target from issue 3)',
+  );
+  out.push(
+    columns([
+      ['figure', 'value', 'target', 'met'],
+      ...Object.entries(report.targets).map(([name, t]) => [
+        name,
+        t.value === null ? 'n/a' : num(t.value),
+        t.target,
+        t.met === null ? '-' : t.met ? 'yes' : 'NO',
+      ]),
+    ]),
+  );
+  const st = report.student_throughput;
+  if (st) {
+    out.push(
+      '',
+      `1. Student training throughput, ${st.architecture} kd+mixup, batch ${st.batch}, ` +
+        `${st.steps_per_rep} steps per rep (samples/s, median (min-max))`,
+      columns([
+        ['teacher', 'samples/s', 'teacher latency p50/p99 ms'],
+        ...Object.entries(st.modes).map(([mode, r]) => [
+          mode,
+          spread(r.samples_per_second),
+          r.teacher_latency_ms
+            ? `${num(r.teacher_latency_ms.p50)} / ${num(r.teacher_latency_ms.p99)}`
+            : '-',
+        ]),
+      ]),
+      columns(
+        Object.entries(st.ratios).map(([name, r]) => [`  ${name}`, ratioText(r)]),
+      ),
+    );
+  }
+  const ts = report.teacher_server;
+  if (ts) {
+    out.push(
+      '',
+      `2. Teacher server (${ts.architecture} ${ts.shape.join('x')}, ${ts.request_mode}, ` +
+        `max batch ${ts.max_batch}, max delay ${ts.max_delay_ms} ms) vs raw predict`,
+      columns([
+        ['batch', 'clients', 'samples/s', 'p50 ms', 'p99 ms', 'served rows', 'vs raw'],
+        ...ts.raw.map((r) => [
+          String(r.batch),
+          'raw',
+          spread(r.samples_per_second),
+          num(r.latency_ms.p50),
+          num(r.latency_ms.p99),
+          String(r.batch),
+          '1',
+        ]),
+        ...ts.server.map((r) => [
+          String(r.batch),
+          String(r.clients),
+          spread(r.samples_per_second),
+          num(r.latency_ms.p50),
+          num(r.latency_ms.p99),
+          String(r.served_batch_rows_median),
+          ratioText(r.vs_raw),
+        ]),
+      ]),
+    );
+  }
+  if (report.wire) {
+    out.push(
+      '',
+      '3. Bytes on the wire per request (serialised protobuf)',
+      columns([
+        ['mode', 'batch', 'shape', 'bytes/sample', 'of float32', 'response bytes'],
+        ...report.wire.modes.map((w) => [
+          w.mode,
+          String(w.batch),
+          w.shape.join('x'),
+          num(w.request_bytes_per_sample, 5),
+          num(w.fraction_of_float32),
+          String(w.response_bytes),
+        ]),
+      ]),
+    );
+  }
+  const pt = report.pytorch;
+  if (pt) {
+    out.push('', '4. vicinal vs PyTorch (ms per batch, median (min-max); ratio = vicinal/PyTorch)');
+    if (!pt.available) out.push(`   skipped: ${pt.reason}`);
+    else {
+      out.push(
+        `   PyTorch ${pt.torch_version}, ${pt.threads} threads`,
+        columns([
+          ['model', 'shape', 'train vicinal', 'train torch', 'ratio', 'infer vicinal', 'infer torch', 'ratio'],
+          ...pt.comparisons.map((c) => [
+            c.architecture,
+            c.shape.join('x'),
+            spread(c.train_step_ms.vicinal),
+            spread(c.train_step_ms.pytorch),
+            ratioText(c.train_step_ratio),
+            spread(c.inference_ms.vicinal),
+            spread(c.inference_ms.pytorch),
+            ratioText(c.inference_ratio),
+          ]),
+        ]),
+      );
+    }
+  }
+  return `${out.join('\n')}\n`;
+}

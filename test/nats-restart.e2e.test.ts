@@ -1,0 +1,100 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import {
+  type Bus,
+  connectBus,
+  getArtifact,
+  getResult,
+  type NatsServerHandle,
+  names,
+  type StudyEvent,
+  startNatsServer,
+  submitJob,
+} from '@vicinal/bus';
+import type { DistillJob, DistillResult } from '@vicinal/config';
+import { type ServiceHandle, startService } from '../apps/cli/src/study/services.js';
+
+// nats-server is stopped and started again on the same port and storage
+// while a student trainer works: the worker reconnects, the job finishes,
+// its result and progress events are all there, and nothing is lost.
+
+const store = mkdtempSync(join(tmpdir(), 'vicinal-restart-'));
+let nats: NatsServerHandle | undefined;
+let bus: Bus | undefined;
+const services: ServiceHandle[] = [];
+
+after(async () => {
+  await Promise.all(services.map((s) => s.stop()));
+  await bus?.close().catch(() => {});
+  await nats?.stop();
+  rmSync(store, { recursive: true, force: true });
+});
+
+const job: DistillJob = {
+  kind: 'distill',
+  studyId: 'restart',
+  jobId: 'restart-mixup',
+  arm: 'mixup',
+  seed: 8,
+  dataset: { name: 'fashion-mnist' },
+  student: {
+    architecture: 'student-cnn',
+    epochs: 4,
+    batchSize: 64,
+    learningRate: 0.002,
+    trainImages: 1024,
+  },
+  loss: { beta: 0.8, temperature: 2, variant: 'plain' },
+  mixup: { alpha: 1, p: 1 },
+  teacherModel: null,
+};
+
+test('a nats-server restart loses no job, result or progress event', async () => {
+  nats = await startNatsServer({ storeDir: join(store, 'js') });
+  const port = nats.port;
+  bus = await connectBus(nats.url, { name: 'restart-test', jobAckWaitSeconds: 5 });
+  await submitJob(bus, names.distillSubject, job.jobId, job);
+  const worker = startService(
+    'student-trainer',
+    'worker',
+    {
+      VICINAL_NATS_URL: nats.url,
+      VICINAL_BACKEND: 'wasm',
+      VICINAL_MAX_JOBS: '1',
+      VICINAL_WORKER_NAME: 'worker',
+    },
+    store,
+  );
+  services.push(worker);
+  // Restart the broker once the worker has stored its first checkpoint.
+  const deadline = Date.now() + 120_000;
+  while (!(await getArtifact(bus, `checkpoint-${job.jobId}`))) {
+    assert.ok(Date.now() < deadline, 'no checkpoint within 120 s');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  await nats.stop();
+  await new Promise((r) => setTimeout(r, 1000));
+  nats = await startNatsServer({ storeDir: join(store, 'js'), port });
+
+  assert.equal(await worker.exited, 0, `worker failed; log: ${worker.logFile}`);
+  const result = await getResult<DistillResult>(bus, job.studyId, job.jobId);
+  assert.ok(result, 'the result survived the restart');
+  assert.equal(result.steps, 64);
+  const info = await bus.jsm.consumers.info(names.jobsStream, names.studentsConsumer);
+  assert.equal(info.num_pending, 0);
+  assert.equal(info.num_ack_pending, 0);
+
+  const events: StudyEvent[] = [];
+  const stream = await bus.jsm.streams.get(names.eventsStream);
+  for (let seq = 1; ; seq++) {
+    const msg = await stream.getMessage({ seq }).catch(() => null);
+    if (!msg) break;
+    events.push(msg.json<StudyEvent>());
+  }
+  const epochs = new Set(events.flatMap((e) => (e.type === 'epoch' ? [e.epoch] : [])));
+  assert.deepEqual([...epochs].sort(), [1, 2, 3, 4], 'every epoch reported');
+  assert.equal(events.filter((e) => e.type === 'job-finished').length, 1);
+});
