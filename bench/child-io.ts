@@ -59,3 +59,35 @@ export function runChild(script: string, main: () => Promise<unknown>): void {
     },
   );
 }
+
+/**
+ * Serves requests from the parent: each stdin line is one JSON request, each
+ * reply one JSON line on stdout, strictly in turn. Ends the process when the
+ * parent closes stdin; a failing request ends it with code 1.
+ */
+export function serveRequests<Q, R>(
+  script: string,
+  handle: (request: Q) => Promise<R>,
+): void {
+  let queue = Promise.resolve();
+  let buffered = '';
+  process.stdin.setEncoding('utf8');
+  process.stdin.on('data', (chunk: string) => {
+    buffered += chunk;
+    let newline = buffered.indexOf('\n');
+    while (newline >= 0) {
+      const line = buffered.slice(0, newline).trim();
+      buffered = buffered.slice(newline + 1);
+      newline = buffered.indexOf('\n');
+      if (!line) continue;
+      queue = queue
+        .then(async () => sendMessage(await handle(JSON.parse(line) as Q)))
+        .catch((err: unknown) => {
+          const text = err instanceof Error ? (err.stack ?? err.message) : String(err);
+          process.stderr.write(`${script} failed: ${text}\n`);
+          process.exit(1);
+        });
+    }
+  });
+  exitWithParent();
+}

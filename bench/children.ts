@@ -56,15 +56,28 @@ export function detectPinning(): Pinning {
       };
     }
   }
-  return { available: true, tool, reason: 'teacher on core 0, student/clients on core 1' };
+  return {
+    available: true,
+    tool,
+    reason: 'teacher on core 0, student/clients on core 1',
+  };
 }
 
-/** A long-running child (the teacher server) and its first message. */
+/**
+ * A long-running child: its first message ("ready"), and a request channel
+ * (one JSON line to its stdin, its next JSON line back).
+ */
 export interface RunningChild<T> {
   name: string;
   ready: T;
   child: ChildProcess;
+  request<R>(message: unknown, timeoutMs?: number): Promise<R>;
 }
+
+/** What to run: a TypeScript script in bench/ (via tsx) or any command line. */
+export type ChildCommand =
+  | { script: string; settings: unknown }
+  | { name: string; argv: string[] };
 
 interface Spawned {
   name: string;
@@ -75,11 +88,24 @@ interface Spawned {
   stderrTail: () => string;
 }
 
+/** Rejects after `ms` with `message`; `clear` cancels the timer. */
+function deadline(
+  ms: number,
+  message: string,
+): { promise: Promise<never>; clear(): void } {
+  let timer: NodeJS.Timeout | undefined;
+  const promise = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(message)), ms);
+  });
+  promise.catch(() => {});
+  return { promise, clear: () => clearTimeout(timer) };
+}
+
 /**
  * Starts and tracks the bench's child processes: `node --import tsx` on a
- * script in bench/, optionally pinned to one core with taskset. stopAll()
- * ends every child still running (SIGTERM, then SIGKILL), and is meant for a
- * finally block.
+ * script in bench/ (or another command), optionally pinned to one core with
+ * taskset. stopAll() ends every child still running (SIGTERM, then SIGKILL),
+ * and is meant for a finally block.
  */
 export class ChildProcesses {
   private readonly running = new Set<Spawned>();
@@ -96,7 +122,7 @@ export class ChildProcesses {
     core: number | null,
     timeoutMs: number,
   ): Promise<T> {
-    const spawned = this.spawn(script, settings, core);
+    const spawned = this.spawn({ script, settings }, core);
     const timer = setTimeout(() => spawned.child.kill('SIGKILL'), timeoutMs);
     try {
       let last: string | null = null;
@@ -107,10 +133,10 @@ export class ChildProcesses {
       }
       const code = await spawned.exited;
       if (code !== 0 || last === null) {
-        throw new Error(
-          `${spawned.name} ${code === 'SIGKILL' ? `timed out after ${timeoutMs} ms` : `exited with ${code}`}` +
-            `${spawned.stderrTail() ? `:\n${spawned.stderrTail()}` : ''}`,
-        );
+        const why =
+          code === 'SIGKILL' ? `timed out after ${timeoutMs} ms` : `exited with ${code}`;
+        const tail = spawned.stderrTail();
+        throw new Error(`${spawned.name} ${why}${tail ? `:\n${tail}` : ''}`);
       }
       return (JSON.parse(last) as { result: T }).result;
     } finally {
@@ -121,37 +147,40 @@ export class ChildProcesses {
 
   /** Starts a long-running child and waits for its first message ("ready"). */
   async start<T>(
-    script: string,
-    settings: unknown,
+    command: ChildCommand,
     core: number | null,
     timeoutMs: number,
   ): Promise<RunningChild<T>> {
-    const spawned = this.spawn(script, settings, core);
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new Error(`${spawned.name}: not ready within ${timeoutMs} ms`)),
-        timeoutMs,
-      );
-    });
-    try {
-      const first = await Promise.race([spawned.messages.next(), timeout]);
-      if (first.done) {
-        const code = await spawned.exited;
-        throw new Error(
-          `${spawned.name} exited with ${code} before it was ready:\n${spawned.stderrTail()}`,
-        );
+    const spawned = this.spawn(command, core);
+    const next = async (ms: number, what: string): Promise<string> => {
+      const limit = deadline(ms, `${spawned.name}: no ${what} within ${ms} ms`);
+      try {
+        const message = await Promise.race([spawned.messages.next(), limit.promise]);
+        if (message.done) {
+          const code = await spawned.exited;
+          throw new Error(
+            `${spawned.name} exited with ${code} before its ${what}:\n${spawned.stderrTail()}`,
+          );
+        }
+        return message.value;
+      } finally {
+        limit.clear();
       }
+    };
+    try {
+      const ready = JSON.parse(await next(timeoutMs, 'ready message')) as T;
       return {
         name: spawned.name,
-        ready: JSON.parse(first.value) as T,
+        ready,
         child: spawned.child,
+        request: async <R>(message: unknown, ms = 30 * 60_000): Promise<R> => {
+          spawned.child.stdin?.write(`${JSON.stringify(message)}\n`);
+          return JSON.parse(await next(ms, 'reply')) as R;
+        },
       };
     } catch (err) {
       await this.stop(spawned);
       throw err;
-    } finally {
-      clearTimeout(timer);
     }
   }
 
@@ -160,21 +189,33 @@ export class ChildProcesses {
     await Promise.all([...this.running].map((s) => this.stop(s)));
   }
 
-  /** Number of children still tracked (for tests and checks). */
+  /** Number of children still tracked. */
   get count(): number {
     return this.running.size;
   }
 
-  private spawn(script: string, settings: unknown, core: number | null): Spawned {
-    const name = script.replace(/\.ts$/, '');
-    const tsx = import.meta.resolve('tsx');
-    const node = [process.execPath, '--import', tsx, join(benchDir, script)];
-    const args = [...node, JSON.stringify(settings)];
+  private spawn(command: ChildCommand, core: number | null): Spawned {
+    let name: string;
+    let args: string[];
+    if ('script' in command) {
+      name = command.script.replace(/\.ts$/, '');
+      const tsx = import.meta.resolve('tsx');
+      args = [
+        process.execPath,
+        '--import',
+        tsx,
+        join(benchDir, command.script),
+        JSON.stringify(command.settings),
+      ];
+    } else {
+      name = command.name;
+      args = command.argv;
+    }
     const pinned = core !== null && this.pinning.available && this.pinning.tool;
-    const [command, ...rest] = pinned
+    const [program, ...rest] = pinned
       ? [this.pinning.tool as string, '-c', String(core), ...args]
       : args;
-    const child = spawn(command, rest, {
+    const child = spawn(program, rest, {
       cwd: repoRoot,
       env: process.env,
       stdio: ['pipe', 'pipe', 'pipe'],
@@ -195,6 +236,7 @@ export class ChildProcesses {
       child.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown'));
       child.once('error', (err) => resolve(`spawn error: ${err.message}`));
     });
+    child.stdin?.on('error', () => {}); // a child that died is reported by `exited`
     const spawned: Spawned = {
       name,
       child,

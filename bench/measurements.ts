@@ -1,5 +1,5 @@
+import type { ModelTiming, ModelTimingResult } from './model-timing.js';
 import type { ModelSettings } from './models.js';
-import type { ModelTimingResult } from './model-timing.js';
 import type { RawInferenceResult } from './raw-inference.js';
 import type { ServeTeacherReady } from './serve-teacher.js';
 import type { ServerLoadResult } from './server-load.js';
@@ -19,20 +19,17 @@ export interface MachineInfo {
   loadAverageEnd: number;
 }
 
-/** What pytorch_reference.py printed (or why it could not run). */
+/** What the PyTorch reference measured (or why it could not run). */
 export type PytorchResult =
   | {
       available: true;
       torchVersion: string;
+      /** torch.set_num_threads of the headline figures. */
       threads: number;
       batch: number;
-      timings: {
-        architecture: string;
-        shape: [number, number, number];
-        parameters: number;
-        trainStepMs: number[];
-        inferenceMs: number[];
-      }[];
+      timings: ModelTiming[];
+      /** The same at other thread counts (supplementary). */
+      otherThreads: { threads: number; timings: ModelTiming[] }[];
     }
   | { available: false; reason: string };
 
@@ -51,7 +48,8 @@ export interface BenchSettings {
   serverClients: number[];
   serverRowsPerRun: number;
   timingStepsPerRep: number;
-  pytorchThreads: number;
+  /** PyTorch thread counts; the first gives the headline ratios. */
+  pytorchThreads: number[];
 }
 
 /** Everything a bench run measured, before summarising. */

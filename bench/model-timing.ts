@@ -3,37 +3,56 @@
  * step (forward in training mode, blended KD loss on given teacher logits,
  * backward, Adam update, loss read back) and one inference pass (predict,
  * logits read back) at batch B on random data, for each model and input
- * shape. pytorch_reference.py does the same with PyTorch.
+ * shape. pytorch_reference.py --serve does the same with PyTorch and speaks
+ * the same protocol, so the bench can alternate between the two:
+ *   ready:   {"backend", "kernels", "configs": [{architecture, shape, parameters}]}
+ *   request: {"config": i, "warmup": w, "steps": n}
+ *   reply:   {"trainStepMs": ms per step, "inferenceMs": ms per pass}
  */
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { initBackend, tf } from '@vicinal/backend';
 import { seededRandom } from '@vicinal/data';
 import { blendedLoss, mixedHardLabels } from '@vicinal/distillation';
 import { countParameters } from '@vicinal/models';
-import { childSettings, progress, runChild } from './child-io.js';
+import { childSettings, sendMessage, serveRequests } from './child-io.js';
 import { buildBenchModel } from './models.js';
 
+export interface TimingConfig {
+  architecture: string;
+  shape: [number, number, number];
+}
+
 export interface ModelTimingSettings {
-  configs: { architecture: string; shape: [number, number, number] }[];
+  configs: TimingConfig[];
   numClasses: number;
   batch: number;
-  reps: number;
-  /** Steps (or passes) timed together in one repetition. */
-  stepsPerRep: number;
-  warmup: number;
   beta: number;
   temperature: number;
   learningRate: number;
   seed: number;
 }
 
-export interface ModelTiming {
-  architecture: string;
-  shape: [number, number, number];
+export interface TimingReady {
+  backend: string;
+  kernels: number;
+  configs: (TimingConfig & { parameters: number })[];
+}
+
+export interface TimingRequest {
+  config: number;
+  warmup: number;
+  steps: number;
+}
+
+export interface TimingReply {
+  trainStepMs: number;
+  inferenceMs: number;
+}
+
+/** Every configuration's timings, one value per repetition. */
+export interface ModelTiming extends TimingConfig {
   parameters: number;
-  /** ms per training step, one value per repetition. */
   trainStepMs: number[];
-  /** ms per inference pass, one value per repetition. */
   inferenceMs: number[];
 }
 
@@ -43,23 +62,22 @@ export interface ModelTimingResult {
   timings: ModelTiming[];
 }
 
-function timeRepeated(reps: number, steps: number, step: () => void): number[] {
-  const out: number[] = [];
-  for (let r = 0; r < reps; r++) {
-    const start = performance.now();
-    for (let i = 0; i < steps; i++) step();
-    out.push((performance.now() - start) / steps);
-  }
-  return out;
+interface Prepared {
+  trainStep(): void;
+  inference(): void;
+  parameters: number;
 }
 
-function timeModel(
-  model: tfl.LayersModel,
-  s: ModelTimingSettings,
-  shape: [number, number, number],
-): Pick<ModelTiming, 'trainStepMs' | 'inferenceMs'> {
+function prepare(config: TimingConfig, s: ModelTimingSettings): Prepared {
+  const model: tfl.LayersModel = buildBenchModel({
+    ...config,
+    numClasses: s.numClasses,
+    mean: [],
+    std: [],
+    seed: s.seed,
+  });
   const random = seededRandom(s.seed);
-  const [h, w, c] = shape;
+  const [h, w, c] = config.shape;
   const b = s.batch;
   const k = s.numClasses;
   const x = tf.tensor4d(
@@ -75,71 +93,60 @@ function timeModel(
   const lambda = Float32Array.from({ length: b }, () => random());
   const yMix = mixedHardLabels(labels, partner, lambda, k);
   const optimizer = tf.train.adam(s.learningRate);
-  const trainStep = () => {
-    const cost = tf.tidy(() =>
-      optimizer.minimize(
-        () =>
-          blendedLoss({
-            student: model.apply(x, { training: true }) as tf.Tensor2D,
-            teacher,
-            yMix,
-            beta: s.beta,
-            temperature: s.temperature,
-          }),
-        true,
-      ),
-    );
-    if (!cost) throw new Error('optimizer returned no loss');
-    const value = cost.dataSync()[0];
-    cost.dispose();
-    if (!Number.isFinite(value)) throw new Error(`loss: expected finite, got ${value}`);
+  return {
+    parameters: countParameters(model),
+    trainStep() {
+      const cost = tf.tidy((): tf.Scalar => {
+        const value = optimizer.minimize(
+          () =>
+            blendedLoss({
+              student: model.apply(x, { training: true }) as tf.Tensor2D,
+              teacher,
+              yMix,
+              beta: s.beta,
+              temperature: s.temperature,
+            }),
+          true,
+        );
+        if (!value) throw new Error('optimizer returned no loss');
+        return value;
+      });
+      const value = cost.dataSync()[0];
+      cost.dispose();
+      if (!Number.isFinite(value)) throw new Error(`loss: expected finite, got ${value}`);
+    },
+    inference() {
+      const y = model.predict(x) as tf.Tensor;
+      y.dataSync();
+      y.dispose();
+    },
   };
-  const inference = () => {
-    const y = model.predict(x) as tf.Tensor;
-    y.dataSync();
-    y.dispose();
-  };
-  try {
-    for (let i = 0; i < s.warmup; i++) trainStep();
-    const trainStepMs = timeRepeated(s.reps, s.stepsPerRep, trainStep);
-    for (let i = 0; i < s.warmup; i++) inference();
-    const inferenceMs = timeRepeated(s.reps, s.stepsPerRep, inference);
-    return { trainStepMs, inferenceMs };
-  } finally {
-    tf.dispose([x, teacher, yMix]);
-    optimizer.dispose();
-  }
 }
 
-async function main(): Promise<ModelTimingResult> {
-  const s = childSettings<ModelTimingSettings>('model-timing');
-  const backend = await initBackend();
-  const timings: ModelTiming[] = [];
-  for (const config of s.configs) {
-    const model = buildBenchModel({
-      architecture: config.architecture,
-      shape: config.shape,
-      numClasses: s.numClasses,
-      mean: [],
-      std: [],
-      seed: s.seed,
-    });
-    const measured = timeModel(model, s, config.shape);
-    timings.push({
-      architecture: config.architecture,
-      shape: config.shape,
-      parameters: countParameters(model),
-      ...measured,
-    });
-    const median = (v: number[]) => [...v].sort((a, b) => a - b)[v.length >> 1];
-    progress(
-      `${config.architecture} ${config.shape.join('x')}: train step ` +
-        `${median(measured.trainStepMs).toFixed(1)} ms, inference ` +
-        `${median(measured.inferenceMs).toFixed(1)} ms`,
-    );
-    model.dispose();
-  }
-  return { backend: backend.name, kernels: backend.kernels.length, timings };
+function msPerCall(steps: number, call: () => void): number {
+  const start = performance.now();
+  for (let i = 0; i < steps; i++) call();
+  return (performance.now() - start) / steps;
 }
 
-runChild('model-timing', main);
+const s = childSettings<ModelTimingSettings>('model-timing');
+const backend = await initBackend();
+const prepared = s.configs.map((config) => prepare(config, s));
+const ready: TimingReady = {
+  backend: backend.name,
+  kernels: backend.kernels.length,
+  configs: s.configs.map((config, i) => ({
+    ...config,
+    parameters: prepared[i].parameters,
+  })),
+};
+await sendMessage(ready);
+serveRequests<TimingRequest, TimingReply>('model-timing', async (request) => {
+  const p = prepared[request.config];
+  if (!p) throw new RangeError(`config: expected an index < ${prepared.length}`);
+  for (let i = 0; i < request.warmup; i++) p.trainStep();
+  const trainStepMs = msPerCall(request.steps, p.trainStep);
+  for (let i = 0; i < request.warmup; i++) p.inference();
+  const inferenceMs = msPerCall(request.steps, p.inference);
+  return { trainStepMs, inferenceMs };
+});

@@ -17,6 +17,10 @@ loss read back. One inference pass = eval-mode forward without gradients.
 
 Prints one JSON object on stdout. Run with Debian's /usr/bin/python3 (package
 python3-torch); without torch it prints {"available": false, ...}.
+With --serve it prints the configurations, then answers one JSON request per
+stdin line, {"config": i, "warmup": w, "steps": n}, with
+{"trainStepMs": ..., "inferenceMs": ...}: the protocol of bench/model-timing.ts,
+so `vicinal bench` can alternate between the two.
 """
 
 import argparse
@@ -40,6 +44,11 @@ def parse_args():
         "--configs",
         default="student-cnn:28x28x1,student-cnn:32x32x3,teacher-cnn:28x28x1,teacher-cnn:32x32x3",
         help="comma-separated architecture:HxWxC",
+    )
+    p.add_argument(
+        "--serve",
+        action="store_true",
+        help="print the configs, then answer timing requests on stdin (vicinal bench)",
     )
     return p.parse_args()
 
@@ -83,65 +92,100 @@ def count_weights(model):
     return total
 
 
-def time_repeated(reps, steps, step):
-    out = []
-    for _ in range(reps):
-        start = time.perf_counter()
-        for _ in range(steps):
-            step()
-        out.append((time.perf_counter() - start) * 1000 / steps)
-    return out
+def ms_per_call(steps, call):
+    start = time.perf_counter()
+    for _ in range(steps):
+        call()
+    return (time.perf_counter() - start) * 1000 / steps
 
 
-def measure(torch, args, architecture, shape):
-    F = torch.nn.functional
-    h, w, c = shape
-    b, k, t, beta = args.batch, args.classes, args.temperature, args.beta
-    model = build(torch, architecture, shape, k)
-    x = torch.rand(b, c, h, w) * 2 - 1
-    teacher = torch.rand(b, k) * 4 - 2
-    labels = torch.randint(0, k, (b,))
-    lam = torch.rand(b, 1)
-    partner = torch.roll(torch.arange(b), -1)
-    onehot = F.one_hot(labels, k).float()
-    y_mix = lam * onehot + (1 - lam) * onehot[partner]
-    soft_teacher = F.softmax(teacher / t, dim=1)
-    log_soft_teacher = F.log_softmax(teacher / t, dim=1)
-    optimizer = torch.optim.Adam(model.parameters(), lr=0.002)
+class Timed:
+    """One model at one input shape, with its data, loss and optimiser."""
 
-    def train_step():
-        optimizer.zero_grad(set_to_none=True)
-        student = model(x)
-        ce = -(y_mix * F.log_softmax(student, dim=1)).sum(dim=1).mean()
-        kl = (soft_teacher * (log_soft_teacher - F.log_softmax(student / t, dim=1))).sum(
-            dim=1
+    def __init__(self, torch, args, architecture, shape):
+        F = torch.nn.functional
+        h, w, c = shape
+        b, k, t, beta = args.batch, args.classes, args.temperature, args.beta
+        self.architecture = architecture
+        self.shape = shape
+        self.model = model = build(torch, architecture, shape, k)
+        x = torch.rand(b, c, h, w) * 2 - 1
+        teacher = torch.rand(b, k) * 4 - 2
+        labels = torch.randint(0, k, (b,))
+        lam = torch.rand(b, 1)
+        partner = torch.roll(torch.arange(b), -1)
+        onehot = F.one_hot(labels, k).float()
+        y_mix = lam * onehot + (1 - lam) * onehot[partner]
+        soft_teacher = F.softmax(teacher / t, dim=1)
+        log_soft_teacher = F.log_softmax(teacher / t, dim=1)
+        optimizer = torch.optim.Adam(model.parameters(), lr=0.002)
+
+        def train_step():
+            optimizer.zero_grad(set_to_none=True)
+            student = model(x)
+            ce = -(y_mix * F.log_softmax(student, dim=1)).sum(dim=1).mean()
+            log_soft_student = F.log_softmax(student / t, dim=1)
+            kl = (soft_teacher * (log_soft_teacher - log_soft_student)).sum(dim=1)
+            loss = (1 - beta) * ce + beta * t * t * kl.mean()
+            loss.backward()
+            optimizer.step()
+            value = loss.item()
+            if value != value:
+                raise RuntimeError("loss is NaN")
+
+        def inference():
+            with torch.no_grad():
+                model(x).numpy()
+
+        self.train_step = train_step
+        self.inference = inference
+
+    def describe(self):
+        return {
+            "architecture": self.architecture,
+            "shape": list(self.shape),
+            "parameters": count_weights(self.model),
+        }
+
+    def measure(self, warmup, steps):
+        """ms per training step and per inference pass, after `warmup` of each."""
+        self.model.train()
+        for _ in range(warmup):
+            self.train_step()
+        train_ms = ms_per_call(steps, self.train_step)
+        self.model.eval()
+        for _ in range(warmup):
+            self.inference()
+        inference_ms = ms_per_call(steps, self.inference)
+        return train_ms, inference_ms
+
+
+def parse_configs(text):
+    configs = []
+    for item in text.split(","):
+        architecture, dims = item.split(":")
+        shape = tuple(int(d) for d in dims.split("x"))
+        if len(shape) != 3:
+            raise ValueError(f"configs: expected HxWxC, got {dims!r}")
+        configs.append((architecture, shape))
+    return configs
+
+
+def emit(message):
+    sys.stdout.write(json.dumps(message) + "\n")
+    sys.stdout.flush()
+
+
+def serve(timed):
+    """Answers {"config", "warmup", "steps"} lines on stdin until it closes."""
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        request = json.loads(line)
+        train_ms, inference_ms = timed[request["config"]].measure(
+            request["warmup"], request["steps"]
         )
-        loss = (1 - beta) * ce + beta * t * t * kl.mean()
-        loss.backward()
-        optimizer.step()
-        value = loss.item()
-        if value != value:
-            raise RuntimeError("loss is NaN")
-
-    def inference():
-        with torch.no_grad():
-            model(x).numpy()
-
-    model.train()
-    for _ in range(args.warmup):
-        train_step()
-    train_ms = time_repeated(args.reps, args.steps_per_rep, train_step)
-    model.eval()
-    for _ in range(args.warmup):
-        inference()
-    inference_ms = time_repeated(args.reps, args.steps_per_rep, inference)
-    return {
-        "architecture": architecture,
-        "shape": list(shape),
-        "parameters": count_weights(model),
-        "trainStepMs": train_ms,
-        "inferenceMs": inference_ms,
-    }
+        emit({"trainStepMs": train_ms, "inferenceMs": inference_ms})
 
 
 def main():
@@ -154,38 +198,38 @@ def main():
             "install Debian's python3-torch to compare",
             file=sys.stderr,
         )
-        print(json.dumps({"available": False, "reason": f"import torch failed: {err}"}))
+        emit({"available": False, "reason": f"import torch failed: {err}"})
         return 0
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
-    configs = []
-    for item in args.configs.split(","):
-        architecture, dims = item.split(":")
-        shape = tuple(int(d) for d in dims.split("x"))
-        if len(shape) != 3:
-            raise ValueError(f"configs: expected HxWxC, got {dims!r}")
-        configs.append((architecture, shape))
+    timed = [Timed(torch, args, a, s) for a, s in parse_configs(args.configs)]
+    header = {
+        "available": True,
+        "torchVersion": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "batch": args.batch,
+    }
+    if args.serve:
+        emit({**header, "configs": [t.describe() for t in timed]})
+        serve(timed)
+        return 0
     timings = []
-    for architecture, shape in configs:
-        result = measure(torch, args, architecture, shape)
+    for t in timed:
+        t.measure(args.warmup, 1)
+        runs = [t.measure(0, args.steps_per_rep) for _ in range(args.reps)]
+        result = {
+            **t.describe(),
+            "trainStepMs": [r[0] for r in runs],
+            "inferenceMs": [r[1] for r in runs],
+        }
         timings.append(result)
         print(
-            f"pytorch {architecture} {'x'.join(map(str, shape))}: train step "
-            f"{sorted(result['trainStepMs'])[len(result['trainStepMs']) // 2]:.1f} ms, "
-            f"inference {sorted(result['inferenceMs'])[len(result['inferenceMs']) // 2]:.1f} ms",
+            f"pytorch {t.architecture} {'x'.join(map(str, t.shape))}: train step "
+            f"{sorted(result['trainStepMs'])[args.reps // 2]:.1f} ms, inference "
+            f"{sorted(result['inferenceMs'])[args.reps // 2]:.1f} ms",
             file=sys.stderr,
         )
-    print(
-        json.dumps(
-            {
-                "available": True,
-                "torchVersion": torch.__version__,
-                "threads": torch.get_num_threads(),
-                "batch": args.batch,
-                "timings": timings,
-            }
-        )
-    )
+    emit({**header, "timings": timings})
     return 0
 
 

@@ -41,7 +41,9 @@ async function main(): Promise<RawInferenceResult> {
   const [h, w, c] = s.model.shape;
   const random = seededRandom(s.model.seed);
   const infer = async (input: Float32Array, rows: number) => {
-    const y = tf.tidy(() => model.predict(tf.tensor4d(input, [rows, h, w, c])) as tf.Tensor);
+    const y = tf.tidy(
+      () => model.predict(tf.tensor4d(input, [rows, h, w, c])) as tf.Tensor,
+    );
     try {
       return await y.data();
     } finally {
@@ -59,7 +61,12 @@ async function main(): Promise<RawInferenceResult> {
   for (let rep = 1; rep <= s.reps; rep++) {
     for (const batch of s.batches) {
       const calls = Math.max(s.minCalls, Math.ceil(s.rowsPerRun / batch));
-      const run = runs.get(batch) ?? { batch, samplesPerSecond: [], latencyMs: [], calls };
+      const run = runs.get(batch) ?? {
+        batch,
+        samplesPerSecond: [],
+        latencyMs: [],
+        calls,
+      };
       runs.set(batch, run);
       const input = inputs.get(batch)!;
       const start = performance.now();

@@ -1,4 +1,5 @@
 import type { BenchMeasurements, BenchSettings, MachineInfo } from './measurements.js';
+import type { ModelTiming } from './model-timing.js';
 import {
   quantile,
   type RatioSummary,
@@ -55,6 +56,14 @@ export interface ComparisonReport {
   /** vicinal time / PyTorch time. */
   train_step_ratio: RatioSummary;
   inference_ratio: RatioSummary;
+  /** PyTorch at other thread counts, with vicinal's ratios against it. */
+  other_threads: {
+    threads: number;
+    train_step_ms: Summary;
+    inference_ms: Summary;
+    train_step_ratio: RatioSummary;
+    inference_ratio: RatioSummary;
+  }[];
 }
 
 /** The bench's JSON output (`vicinal bench --json`). */
@@ -137,7 +146,11 @@ function rounded(s: Summary): Summary {
 }
 
 function roundedRatio(r: RatioSummary): RatioSummary {
-  return { value: significant(r.value), low: significant(r.low), high: significant(r.high) };
+  return {
+    value: significant(r.value),
+    low: significant(r.low),
+    high: significant(r.high),
+  };
 }
 
 const shapeKey = (shape: readonly number[]) => shape.join('x');
@@ -177,7 +190,9 @@ function studentSection(m: BenchMeasurements): BenchReport['student_throughput']
 
 function serverSection(m: BenchMeasurements): BenchReport['teacher_server'] {
   if (!m.serverLoad || !m.rawInference || !m.server) return null;
-  const raw = new Map(m.rawInference.runs.map((r) => [r.batch, summarise(r.samplesPerSecond)]));
+  const raw = new Map(
+    m.rawInference.runs.map((r) => [r.batch, summarise(r.samplesPerSecond)]),
+  );
   return {
     architecture: m.teacher.architecture,
     shape: m.teacher.shape,
@@ -246,20 +261,42 @@ function pytorchSection(m: BenchMeasurements): BenchReport['pytorch'] {
       t,
     ]),
   );
+  const key = (t: ModelTiming) => `${t.architecture}/${shapeKey(t.shape)}`;
+  const others = p.otherThreads.map((o) => ({
+    threads: o.threads,
+    byKey: new Map(o.timings.map((t) => [key(t), t])),
+  }));
   const comparisons: ComparisonReport[] = [];
   for (const theirs of p.timings) {
-    const mine = ours.get(`${theirs.architecture}/${shapeKey(theirs.shape)}`);
+    const mine = ours.get(key(theirs));
     if (!mine) continue;
-    const train = { vicinal: summarise(mine.trainStepMs), pytorch: summarise(theirs.trainStepMs) };
-    const infer = { vicinal: summarise(mine.inferenceMs), pytorch: summarise(theirs.inferenceMs) };
+    const train = summarise(mine.trainStepMs);
+    const infer = summarise(mine.inferenceMs);
+    const torchTrain = summarise(theirs.trainStepMs);
+    const torchInfer = summarise(theirs.inferenceMs);
     comparisons.push({
       architecture: theirs.architecture,
       shape: theirs.shape,
       parameters: { vicinal: mine.parameters, pytorch: theirs.parameters },
-      train_step_ms: { vicinal: rounded(train.vicinal), pytorch: rounded(train.pytorch) },
-      inference_ms: { vicinal: rounded(infer.vicinal), pytorch: rounded(infer.pytorch) },
-      train_step_ratio: roundedRatio(ratio(train.vicinal, train.pytorch)),
-      inference_ratio: roundedRatio(ratio(infer.vicinal, infer.pytorch)),
+      train_step_ms: { vicinal: rounded(train), pytorch: rounded(torchTrain) },
+      inference_ms: { vicinal: rounded(infer), pytorch: rounded(torchInfer) },
+      train_step_ratio: roundedRatio(ratio(train, torchTrain)),
+      inference_ratio: roundedRatio(ratio(infer, torchInfer)),
+      other_threads: others.flatMap(({ threads, byKey }) => {
+        const t = byKey.get(key(theirs));
+        if (!t) return [];
+        const otherTrain = summarise(t.trainStepMs);
+        const otherInfer = summarise(t.inferenceMs);
+        return [
+          {
+            threads,
+            train_step_ms: rounded(otherTrain),
+            inference_ms: rounded(otherInfer),
+            train_step_ratio: roundedRatio(ratio(train, otherTrain)),
+            inference_ratio: roundedRatio(ratio(infer, otherInfer)),
+          },
+        ];
+      }),
     });
   }
   return {
@@ -282,7 +319,8 @@ export function buildReport(m: BenchMeasurements): BenchReport {
   const wire = wireSection(m);
   const pytorch = pytorchSection(m);
   const headline = pytorch?.comparisons.find(
-    (c) => c.architecture === m.student.architecture && shapeKey(c.shape) === HEADLINE_SHAPE,
+    (c) =>
+      c.architecture === m.student.architecture && shapeKey(c.shape) === HEADLINE_SHAPE,
   );
   const serverHeadline = server?.server.find(
     (r) => r.batch === HEADLINE_SERVER.batch && r.clients === HEADLINE_SERVER.clients,
@@ -314,10 +352,18 @@ export function buildReport(m: BenchMeasurements): BenchReport {
         '<= 1.5',
         (v) => v <= 1.5,
       ),
-      remote_vs_no_teacher: check(report.remote_vs_no_teacher, '>= 0.95', (v) => v >= 0.95),
+      remote_vs_no_teacher: check(
+        report.remote_vs_no_teacher,
+        '>= 0.95',
+        (v) => v >= 0.95,
+      ),
       remote_vs_in_process: check(report.remote_vs_in_process, '> 1.0', (v) => v > 1),
       server_vs_raw_b128: check(report.server_vs_raw_b128, '>= 0.9', (v) => v >= 0.9),
-      uint8_bytes_fraction: check(report.uint8_bytes_fraction, '<= 0.30', (v) => v <= 0.3),
+      uint8_bytes_fraction: check(
+        report.uint8_bytes_fraction,
+        '<= 0.30',
+        (v) => v <= 0.3,
+      ),
     },
     settings: m.settings,
     started_at: m.startedAt,

@@ -19,7 +19,14 @@ test('quantiles interpolate linearly between sorted values', () => {
 
 test('summary holds median, extremes and quartiles and keeps the input intact', () => {
   const values = [5, 1, 4, 2, 3];
-  assert.deepEqual(summarise(values), { n: 5, median: 3, min: 1, max: 5, p25: 2, p75: 4 });
+  assert.deepEqual(summarise(values), {
+    n: 5,
+    median: 3,
+    min: 1,
+    max: 5,
+    p25: 2,
+    p75: 4,
+  });
   assert.deepEqual(values, [5, 1, 4, 2, 3]);
 });
 
@@ -36,7 +43,10 @@ test('ratio of medians with bounds from the extremes', () => {
   assert.equal(r.value, 2);
   assert.equal(r.low, 90 / 60);
   assert.equal(r.high, 110 / 45);
-  assert.throws(() => ratio(fast, summarise([0, 1, 2])), /denominator: expected positive/);
+  assert.throws(
+    () => ratio(fast, summarise([0, 1, 2])),
+    /denominator: expected positive/,
+  );
 });
 
 test('significant digits', () => {

@@ -21,7 +21,8 @@ export interface Summary {
  */
 export function quantile(values: readonly number[], q: number): number {
   if (values.length === 0) throw new RangeError('values: expected at least one, got 0');
-  if (!(q >= 0 && q <= 1)) throw new RangeError(`q: expected a value in [0, 1], got ${q}`);
+  if (!(q >= 0 && q <= 1))
+    throw new RangeError(`q: expected a value in [0, 1], got ${q}`);
   const sorted = sortedFinite(values);
   const pos = (sorted.length - 1) * q;
   const lo = Math.floor(pos);

@@ -101,7 +101,8 @@ async function main(): Promise<StudentResult> {
       );
     }
     if (mode === 'remote') {
-      if (!s.teacherAddress) throw new Error('teacherAddress: expected host:port, got none');
+      if (!s.teacherAddress)
+        throw new Error('teacherAddress: expected host:port, got none');
       sources.set(
         mode,
         new TimedTeacher(await RemoteTeacher.connect(s.teacherAddress, s.teacherName)),

@@ -73,9 +73,7 @@ export function formatTable(report: BenchReport): string {
             : '-',
         ]),
       ]),
-      columns(
-        Object.entries(st.ratios).map(([name, r]) => [`  ${name}`, ratioText(r)]),
-      ),
+      columns(Object.entries(st.ratios).map(([name, r]) => [`  ${name}`, ratioText(r)])),
     );
   }
   const ts = report.teacher_server;
@@ -126,13 +124,25 @@ export function formatTable(report: BenchReport): string {
   }
   const pt = report.pytorch;
   if (pt) {
-    out.push('', '4. vicinal vs PyTorch (ms per batch, median (min-max); ratio = vicinal/PyTorch)');
+    out.push(
+      '',
+      '4. vicinal vs PyTorch (ms per batch, median (min-max); ratio = vicinal/PyTorch)',
+    );
     if (!pt.available) out.push(`   skipped: ${pt.reason}`);
     else {
       out.push(
         `   PyTorch ${pt.torch_version}, ${pt.threads} threads`,
         columns([
-          ['model', 'shape', 'train vicinal', 'train torch', 'ratio', 'infer vicinal', 'infer torch', 'ratio'],
+          [
+            'model',
+            'shape',
+            'train vicinal',
+            'train torch',
+            'ratio',
+            'infer vicinal',
+            'infer torch',
+            'ratio',
+          ],
           ...pt.comparisons.map((c) => [
             c.architecture,
             c.shape.join('x'),
@@ -145,6 +155,26 @@ export function formatTable(report: BenchReport): string {
           ]),
         ]),
       );
+      const others = pt.comparisons.flatMap((c) =>
+        c.other_threads.map((o) => [
+          c.architecture,
+          c.shape.join('x'),
+          `${o.threads}`,
+          spread(o.train_step_ms),
+          ratioText(o.train_step_ratio),
+          spread(o.inference_ms),
+          ratioText(o.inference_ratio),
+        ]),
+      );
+      if (others.length > 0) {
+        out.push(
+          '   Supplementary: PyTorch at other thread counts (vicinal/PyTorch)',
+          columns([
+            ['model', 'shape', 'threads', 'train torch', 'ratio', 'infer torch', 'ratio'],
+            ...others,
+          ]),
+        );
+      }
     }
   }
   return `${out.join('\n')}\n`;

@@ -18,7 +18,7 @@ import {
   studySchema,
   teacherServerConfig,
 } from '@vicinal/config';
-import { TEACHER_SERVICE } from '@vicinal/wire';
+import { checkPlaintextAllowed, TEACHER_SERVICE } from '@vicinal/wire';
 import { parse as parseYaml } from 'yaml';
 import { loadStudyFile, studyCommand } from '../../apps/cli/src/commands/study.js';
 import { serviceEntryPoints } from '../../apps/cli/src/study/services.js';
@@ -57,6 +57,9 @@ const podFields = {
 };
 
 type Role = 'teacher' | 'student' | 'coordinator';
+
+/** Where a worker finds a teacher on a cluster: the teacher pod's advertised address. */
+const teacherPodAddress = `${podFields['status.podIP']}:50051`;
 
 /** Which service a vicinal container runs, from its command. */
 function roleOf(c: Container): Role {
@@ -146,10 +149,25 @@ function envProblems(c: Container): string[] {
     }
   }
   try {
-    if (role === 'teacher') teacherServerConfig({}, env);
-    if (role === 'student') studentTrainerConfig({}, env);
-    if (role === 'coordinator')
-      studentTrainerConfig({}, { VICINAL_BACKEND: env.VICINAL_BACKEND });
+    // Plaintext gRPC must be allowed where it is used: the teacher listening
+    // on its pod address, a worker (the coordinator's too) dialling one.
+    if (role === 'teacher') {
+      const config = teacherServerConfig({}, env);
+      if (!config.tlsCert)
+        checkPlaintextAllowed(config.listen, config.insecure, 'listen on');
+    } else {
+      const config = studentTrainerConfig(
+        {},
+        role === 'student'
+          ? env
+          : {
+              VICINAL_BACKEND: env.VICINAL_BACKEND,
+              VICINAL_INSECURE: env.VICINAL_INSECURE,
+            },
+      );
+      if (!config.teacherTlsCa)
+        checkPlaintextAllowed(teacherPodAddress, config.insecure, 'dial');
+    }
   } catch (err) {
     problems.push((err as Error).message);
   }
@@ -181,6 +199,9 @@ test('the environment check rejects stray, invalid and out-of-order variables', 
     e.name === 'VICINAL_LISTEN' ? { ...e, value: '50051' } : e,
   );
   assert.match(envProblems(invalid).join('\n'), /listen: host:port/);
+  const plaintext = teacher();
+  plaintext.env = plaintext.env?.filter((e) => e.name !== 'VICINAL_INSECURE');
+  assert.match(envProblems(plaintext).join('\n'), /listen on 0\.0\.0\.0:50051/);
   const order = teacher();
   const podIp = order.env?.findIndex((e) => e.name === 'POD_IP') ?? -1;
   const [moved] = order.env?.splice(podIp, 1) ?? [];
@@ -377,7 +398,11 @@ for (const overlay of overlays) {
       const job = find(all, 'Job', 'coordinator');
       const c = container(job, 'coordinator');
       const args = (c.command ?? []).slice(4);
-      const known = new Set(studyCommand().options.map((o) => o.long));
+      const options = studyCommand().options;
+      const known = new Set(options.map((o) => o.long));
+      const takesValue = new Set(
+        options.filter((o) => o.required || o.optional).map((o) => o.long),
+      );
       const mounts = c.volumeMounts ?? [];
       const volumes = podTemplate(job)!.spec.volumes ?? [];
       for (let i = 0; i < args.length; i++) {
@@ -391,7 +416,7 @@ for (const overlay of overlays) {
           const vol = volumes.find((v) => v.name === mount?.name);
           assert.ok(vol?.emptyDir && !mount?.readOnly, `${flag} ${value} is writable`);
         }
-        if (!['--full', '--retrain'].includes(flag)) i++;
+        if (takesValue.has(flag)) i++;
       }
     });
 

@@ -6,9 +6,13 @@ import {
   publishEvent,
   putArtifact,
   putResult,
-  waitForTeacher,
 } from '@vicinal/bus';
-import { armUses, type DistillJob, type DistillResult } from '@vicinal/config';
+import {
+  armUses,
+  type ClientTransportSecurity,
+  type DistillJob,
+  type DistillResult,
+} from '@vicinal/config';
 import { type Dataset, loadDataset, subset } from '@vicinal/data';
 import { buildModel, countParameters, encodeArtifact } from '@vicinal/models';
 import type { Logger } from '@vicinal/telemetry';
@@ -16,9 +20,10 @@ import {
   decodeCheckpoint,
   encodeCheckpoint,
   evaluateModel,
-  RemoteTeacher,
+  type FailoverTeacher,
   trainNetwork,
 } from '@vicinal/training';
+import { openTeacher } from './teacher-connection.js';
 
 export interface WorkerContext {
   bus: Bus;
@@ -26,8 +31,13 @@ export interface WorkerContext {
   backend: string;
   prefetch: number;
   log: Logger;
-  /** Seconds to wait for a teacher to register before failing the job. */
+  /**
+   * Seconds to wait for a live teacher (at the start, and whenever the one
+   * in use dies) before failing the job.
+   */
   teacherWaitSeconds: number;
+  /** TLS towards the teachers; plaintext only on loopback unless insecure. */
+  teacherSecurity?: ClientTransportSecurity;
 }
 
 const datasets = new Map<string, Promise<Dataset>>();
@@ -69,18 +79,19 @@ export async function runDistillJob(
     ? subset(data.train, job.student.trainImages, job.seed)
     : data.train;
 
-  let teacher: RemoteTeacher | null = null;
+  let teacher: FailoverTeacher | null = null;
   if (uses.teacher) {
     if (!job.teacherModel)
       throw new Error(`job ${job.jobId}: arm ${job.arm} needs teacherModel`);
-    const reg = await waitForTeacher(
-      bus,
-      job.teacherModel,
-      ctx.teacherWaitSeconds * 1000,
-      jobCtx.signal,
-    );
-    teacher = await RemoteTeacher.connect(reg.address, job.teacherModel);
-    log.info({ job: job.jobId, teacher: reg.address }, 'teacher found');
+    // Survives teacher replicas dying: each query is retried on a live one.
+    teacher = await openTeacher(bus, job.teacherModel, {
+      waitSeconds: ctx.teacherWaitSeconds,
+      security: ctx.teacherSecurity ?? { insecure: false },
+      worker: ctx.worker,
+      signal: jobCtx.signal,
+      log,
+    });
+    log.info({ job: job.jobId, teacher: teacher.address }, 'teacher found');
   }
   try {
     const model = buildModel(job.student.architecture, {

@@ -1,6 +1,11 @@
 import { initBackend } from '@vicinal/backend';
 import { connectBus, consumeJobs, publishEvent } from '@vicinal/bus';
-import { distillJobSchema, studentTrainerConfig } from '@vicinal/config';
+import {
+  distillJobSchema,
+  natsClientSecurity,
+  studentTrainerConfig,
+  teacherClientSecurity,
+} from '@vicinal/config';
 import { createLogger } from '@vicinal/telemetry';
 import { runDistillJob } from './distill-job.js';
 
@@ -11,7 +16,12 @@ import { runDistillJob } from './distill-job.js';
 const config = studentTrainerConfig();
 const log = createLogger(`student-trainer:${config.name}`);
 const backend = await initBackend(config.backend);
-const bus = await connectBus(config.natsUrl, { name: config.name });
+// TLS files are read before any work: a missing file stops the start.
+const teacherSecurity = teacherClientSecurity(config);
+const bus = await connectBus(config.natsUrl, {
+  name: config.name,
+  ...natsClientSecurity(config),
+});
 const stop = new AbortController();
 for (const sig of ['SIGTERM', 'SIGINT'] as const) {
   process.once(sig, () => {
@@ -34,7 +44,8 @@ await consumeJobs(bus, {
         backend: backend.name,
         prefetch: config.prefetch,
         log,
-        teacherWaitSeconds: 120,
+        teacherWaitSeconds: config.teacherWaitSeconds,
+        teacherSecurity,
       });
     } catch (err) {
       if (!ctx.signal.aborted) {

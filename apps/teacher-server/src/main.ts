@@ -20,11 +20,7 @@ import { startTeacherServer } from './server.js';
  */
 const config = teacherServerConfig();
 const log = createLogger('teacher-server');
-// Transport security is settled before any other work: unreadable or
-// mismatched TLS files, or plaintext on a public address, stop the start.
-const security = serverTransportSecurity(config);
-if (security.tls) serverCredentials(security.tls);
-else checkPlaintextAllowed(config.listen, security.insecure, 'listen on');
+const security = settleTransport();
 const backend = await initBackend(config.backend);
 const bus = await connectBus(config.natsUrl, {
   name: `teacher-server-${process.pid}`,
@@ -86,3 +82,20 @@ async function shutdown(signal: string) {
 }
 process.once('SIGTERM', () => void shutdown('SIGTERM'));
 process.once('SIGINT', () => void shutdown('SIGINT'));
+
+/**
+ * Transport security is settled before any other work: unreadable or
+ * mismatched TLS files, or plaintext on a non-loopback address without
+ * VICINAL_INSECURE=1, stop the start with the reason (exit code 2).
+ */
+function settleTransport() {
+  try {
+    const settled = serverTransportSecurity(config);
+    if (settled.tls) serverCredentials(settled.tls);
+    else checkPlaintextAllowed(config.listen, settled.insecure, 'listen on');
+    return settled;
+  } catch (err) {
+    process.stderr.write(`teacher-server refuses to start: ${(err as Error).message}\n`);
+    process.exit(2);
+  }
+}

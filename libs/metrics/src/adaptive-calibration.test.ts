@@ -68,7 +68,10 @@ describe('adaptiveCalibrationError', () => {
       adaptiveCalibrationError(probs, labels, { numBins: 15 }),
       'flat',
     );
-    assert.throws(() => adaptiveCalibrationError(probs, labels, { numBins: 0 }), /numBins/);
+    assert.throws(
+      () => adaptiveCalibrationError(probs, labels, { numBins: 0 }),
+      /numBins/,
+    );
     assert.throws(() => adaptiveCalibrationError(probs, [0, 1]), /labels/);
   });
 });

@@ -1,3 +1,10 @@
+export {
+  type AdaptiveCalibration,
+  type AdaptiveCalibrationBins,
+  type AdaptiveCalibrationOptions,
+  adaptiveCalibration,
+  adaptiveCalibrationError,
+} from './adaptive-calibration.js';
 export { binIndex } from './bins.js';
 export {
   accuracy,
@@ -45,3 +52,16 @@ export {
   VICINAL_EPSILON,
   vicinalNonLinearity,
 } from './vicinal.js';
+export {
+  analyseVicinalPairs,
+  DEFAULT_PEAK_RANGE,
+  VICINAL_MEASURES,
+  type VicinalAnalysis,
+  type VicinalAnalysisOptions,
+  type VicinalBins,
+  type VicinalMeasure,
+  type VicinalPairMeasures,
+  type VicinalPairsInput,
+  type VicinalSummary,
+  vicinalPairMeasures,
+} from './vicinal-analysis.js';

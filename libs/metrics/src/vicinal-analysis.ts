@@ -154,8 +154,20 @@ export function vicinalPairMeasures(input: VicinalPairsInput): VicinalPairMeasur
   checkClasses(labelsI, 'labelsI', rows, k);
   checkClasses(labelsJ, 'labelsJ', rows, k);
 
-  const nonLinearityTeacher = vicinalNonLinearity(ti.values, tj.values, tm.values, lambda, k);
-  const nonLinearityStudent = vicinalNonLinearity(si.values, sj.values, sm.values, lambda, k);
+  const nonLinearityTeacher = vicinalNonLinearity(
+    ti.values,
+    tj.values,
+    tm.values,
+    lambda,
+    k,
+  );
+  const nonLinearityStudent = vicinalNonLinearity(
+    si.values,
+    sj.values,
+    sm.values,
+    lambda,
+    k,
+  );
   const entropyTeacher = entropyRows(tm.values, k);
   const entropyStudent = entropyRows(sm.values, k);
   const alignmentMixed = klDivergenceRows(tm.values, sm.values, k);
@@ -204,7 +216,9 @@ export function analyseVicinalPairs(
     upper: edges.map((b) => b.upper),
     count: edges.map((b) => b.count),
   } as VicinalBins;
-  const peak = { count: meanInLambdaRange(new Float64Array(lambda.length), lambda, low, high).count } as VicinalSummary;
+  const peak = {
+    count: meanInLambdaRange(new Float64Array(lambda.length), lambda, low, high).count,
+  } as VicinalSummary;
   const overall = { count: lambda.length } as VicinalSummary;
   for (const name of VICINAL_MEASURES) {
     const { values, lambdas } = defined(measures[name], lambda);
@@ -212,7 +226,14 @@ export function analyseVicinalPairs(
     peak[name] = orNull(meanInLambdaRange(values, lambdas, low, high).mean);
     overall[name] = orNull(mean(values));
   }
-  return { numClasses, pairs: lambda.length, peakRange: [low, high], bins, peak, overall };
+  return {
+    numClasses,
+    pairs: lambda.length,
+    peakRange: [low, high],
+    bins,
+    peak,
+    overall,
+  };
 }
 
 /** The decomposition of the teacher's output on x~ (see VICINAL_MEASURES). */
@@ -265,7 +286,8 @@ function teacherSignal(
     constituentMass[r] = onConstituents;
     restMass[r] = mixedSum;
     restMassOfCleanMix[r] = l * iSum + (1 - l) * jSum;
-    darkKnowledge[r] = l * (1 - ti.values[base + yi]) + (1 - l) * (1 - tj.values[base + yj]);
+    darkKnowledge[r] =
+      l * (1 - ti.values[base + yi]) + (1 - l) * (1 - tj.values[base + yj]);
     if (m === 0) {
       restKl[r] = Number.NaN;
       restCorrelation[r] = Number.NaN;

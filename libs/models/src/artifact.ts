@@ -131,17 +131,20 @@ function parseHeader(bytes: Uint8Array): Header {
   }
   if (header.version !== ARTIFACT_VERSION) {
     throw new ArtifactError(
-      `artifact header: expected version ${ARTIFACT_VERSION}, got ${describe(header.version)}`,
+      `artifact header: expected version ${ARTIFACT_VERSION}, ` +
+        `got ${describe(header.version)}`,
     );
   }
   if (!Number.isSafeInteger(header.weightsBytes) || (header.weightsBytes as number) < 0) {
     throw new ArtifactError(
-      `artifact header: weightsBytes expected a byte count, got ${describe(header.weightsBytes)}`,
+      'artifact header: weightsBytes expected a byte count, ' +
+        `got ${describe(header.weightsBytes)}`,
     );
   }
   if (!Number.isInteger(header.weightsCrc32)) {
     throw new ArtifactError(
-      `artifact header: weightsCrc32 expected an integer, got ${describe(header.weightsCrc32)}`,
+      'artifact header: weightsCrc32 expected an integer, ' +
+        `got ${describe(header.weightsCrc32)}`,
     );
   }
   if (!header.model || typeof header.model !== 'object') {

@@ -15,7 +15,10 @@ export interface ModelBytes {
 /** Name of the single weights file the manifest in `modelJson` refers to. */
 export const WEIGHTS_FILE = 'weights.bin';
 
-/** Serializes topology and all weights (batchnorm statistics included), not optimiser state. */
+/**
+ * Serializes topology and all weights (batchnorm statistics included), not
+ * optimiser state.
+ */
 export async function saveModelToBytes(model: tfl.LayersModel): Promise<ModelBytes> {
   let captured: ModelBytes | undefined;
   await model.save(

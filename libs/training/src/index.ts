@@ -1,3 +1,9 @@
+export {
+  type AnalyseVicinalOptions,
+  analyseVicinal,
+  type VicinalTeacher,
+  type VicinalTeacherLogits,
+} from './analyse.js';
 export { type Batch, batchesInOrder, stepsPerEpoch } from './batches.js';
 export {
   captureCheckpoint,
@@ -7,6 +13,14 @@ export {
   type TrainingCheckpoint,
 } from './checkpoint.js';
 export { evaluateModel, predictLogits } from './evaluate.js';
+export {
+  type FailoverOptions,
+  type FailoverStats,
+  FailoverTeacher,
+  type TeacherConnector,
+  type TeacherResolver,
+  TeacherUnavailableError,
+} from './failover-teacher.js';
 export { InProcessTeacher, type InProcessTeacherOptions } from './in-process-teacher.js';
 export { RemoteTeacher } from './remote-teacher.js';
 export type { MixedBatchQuery, TeacherSource } from './teacher-source.js';

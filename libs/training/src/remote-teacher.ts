@@ -1,4 +1,4 @@
-import { TeacherClient } from '@vicinal/wire';
+import { TeacherClient, type TeacherClientOptions } from '@vicinal/wire';
 import type { MixedBatchQuery, TeacherSource } from './teacher-source.js';
 
 /**
@@ -15,8 +15,17 @@ export class RemoteTeacher implements TeacherSource {
     readonly model: string,
   ) {}
 
-  static async connect(address: string, model: string): Promise<RemoteTeacher> {
-    return new RemoteTeacher(await TeacherClient.connect(address), address, model);
+  /**
+   * Connects to the teacher at `address`. `options` carry TLS (`tls: {ca,
+   * cert?, key?}`), the plaintext opt-in for non-loopback addresses
+   * (`insecure`), and connect and call deadlines.
+   */
+  static async connect(
+    address: string,
+    model: string,
+    options: TeacherClientOptions = {},
+  ): Promise<RemoteTeacher> {
+    return new RemoteTeacher(await TeacherClient.connect(address, options), address, model);
   }
 
   async softLabels(query: MixedBatchQuery): Promise<Float32Array> {

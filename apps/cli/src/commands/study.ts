@@ -29,6 +29,10 @@ export function studyCommand(): Command {
     )
     .option('--retrain', 'train the teacher even if one with these settings is cached')
     .option('--nats <url>', 'use this NATS server instead of starting a local one')
+    .option(
+      '--no-local-services',
+      'start no teacher server or student trainers here (they run on a cluster)',
+    )
     .option('--cache-dir <dir>', 'where trained teachers are cached', '.vicinal/cache')
     .addOption(
       new Option('--backend <name>', 'TensorFlow.js backend')
@@ -55,6 +59,7 @@ export function studyCommand(): Command {
         workers: opts.workers,
         retrain: Boolean(opts.retrain),
         natsUrl: opts.nats,
+        localServices: opts.localServices,
         cacheDir: resolve(opts.cacheDir),
         backend: opts.backend,
         print: (line) => process.stdout.write(`${line}\n`),

@@ -41,6 +41,11 @@ export interface StudyRunOptions {
   retrain: boolean;
   /** An existing NATS to use; without it a local nats-server is started. */
   natsUrl?: string;
+  /**
+   * Start the teacher server and student trainers here (default). Off on a
+   * cluster, where they run as their own deployments and find the work on NATS.
+   */
+  localServices?: boolean;
   cacheDir: string;
   backend: BackendName | 'auto';
   print: (line: string) => void;
@@ -99,37 +104,43 @@ export async function runStudy(options: StudyRunOptions): Promise<StudySummary> 
     await publishTeacher(bus, meta, teacher.artifact);
     print(`teacher published to the object store as ${modelName}`);
 
+    const local = options.localServices ?? true;
     const env = { VICINAL_NATS_URL: natsUrl, VICINAL_BACKEND: backend.name };
-    const server = startService(
-      'teacher-server',
-      'teacher-server',
-      { ...env, VICINAL_TEACHER_MODEL: modelName, VICINAL_LISTEN: '127.0.0.1:0' },
-      logDir,
-    );
-    started_.push(server);
-    const registration = await Promise.race([
-      waitForTeacher(bus, modelName, 120_000, signal),
-      server.exited.then((code) => {
-        throw new Error(
-          `teacher server exited (${code}) before registering; see ${server.logFile}`,
-        );
-      }),
-    ]);
-    print(`teacher server ready at ${registration.address} (pid ${server.child.pid})`);
-    for (let i = 1; i <= options.workers; i++) {
-      started_.push(
-        startService(
-          'student-trainer',
-          `student-trainer-${i}`,
-          { ...env, VICINAL_WORKER_NAME: `student-trainer-${i}` },
-          logDir,
-        ),
+    if (local) {
+      const server = startService(
+        'teacher-server',
+        'teacher-server',
+        { ...env, VICINAL_TEACHER_MODEL: modelName, VICINAL_LISTEN: '127.0.0.1:0' },
+        logDir,
       );
+      started_.push(server);
+      const registration = await Promise.race([
+        waitForTeacher(bus, modelName, 120_000, signal),
+        server.exited.then((code) => {
+          throw new Error(
+            `teacher server exited (${code}) before registering; see ${server.logFile}`,
+          );
+        }),
+      ]);
+      print(`teacher server ready at ${registration.address} (pid ${server.child.pid})`);
+      for (let i = 1; i <= options.workers; i++) {
+        started_.push(
+          startService(
+            'student-trainer',
+            `student-trainer-${i}`,
+            { ...env, VICINAL_WORKER_NAME: `student-trainer-${i}` },
+            logDir,
+          ),
+        );
+      }
+      const pids = started_.slice(1).map((s) => s.child.pid);
+      print(
+        `${options.workers} student trainer(s) started (pids ${pids.join(', ')}); ` +
+          `logs in ${logDir}`,
+      );
+    } else {
+      print('no local services: teachers and student trainers run elsewhere');
     }
-    const pids = started_.slice(1).map((s) => s.child.pid);
-    print(
-      `${options.workers} student trainer(s) started (pids ${pids.join(', ')}); logs in ${logDir}`,
-    );
 
     const studyId = studyIdentity(settings);
     const jobs = settings.arms.map((arm) => makeJob(studyId, settings, arm, modelName));
@@ -269,7 +280,8 @@ async function waitForResults(
   bus: Bus,
   studyId: string,
   jobs: DistillJob[],
-  workers: ServiceHandle[],
+  /** Local workers to watch; null when they run elsewhere. */
+  workers: ServiceHandle[] | null,
   print: (line: string) => void,
   signal: AbortSignal,
 ): Promise<DistillResult[]> {
@@ -307,14 +319,13 @@ async function waitForResults(
         const result = await getResult<DistillResult>(bus, studyId, job.jobId);
         if (result) done.set(job.jobId, result);
       }
-      const alive = workers.filter(
+      const alive = workers?.filter(
         (w) => w.child.exitCode === null && !w.child.signalCode,
       );
-      if (done.size < jobs.length && alive.length === 0) {
+      if (workers && done.size < jobs.length && alive?.length === 0) {
+        const logs = workers.map((w) => w.logFile).join(', ');
         throw new Error(
-          `every student trainer exited before the study finished; see ${workers
-            .map((w) => w.logFile)
-            .join(', ')}`,
+          `every student trainer exited before the study finished; see ${logs}`,
         );
       }
       if (done.size < jobs.length) await new Promise((r) => setTimeout(r, 500));

@@ -117,7 +117,8 @@ export function requireNHWC(kernel: string, dataFormat: unknown): void {
   if (dataFormat !== undefined && dataFormat !== 'NHWC') {
     throw new UnsupportedKernelCaseError(
       kernel,
-      `dataFormat "${String(dataFormat)}" (only NHWC; the wasm Conv2D is channels-last only)`,
+      `dataFormat "${String(dataFormat)}" (only NHWC: the wasm Conv2D is ` +
+        'channels-last only)',
     );
   }
 }
@@ -131,7 +132,8 @@ export function requireShape(
 ): void {
   if (actual.length !== expected.length || actual.some((d, i) => d !== expected[i])) {
     throw new RangeError(
-      `${kernel}: ${field} expected shape [${expected.join(',')}], got [${actual.join(',')}]`,
+      `${kernel}: ${field} expected shape [${expected.join(',')}], ` +
+        `got [${actual.join(',')}]`,
     );
   }
 }

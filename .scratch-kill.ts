@@ -1,0 +1,13 @@
+import { TeacherClient } from '@vicinal/wire';
+import { startTeacherServer } from '@vicinal/teacher-server';
+import { tinyInfer, tinyMetadata, TINY } from './test/support/tiny-teacher.js';
+const slow = async (x: Float32Array, s: readonly number[]) => { await new Promise(r => setTimeout(r, 300)); return tinyInfer(x, s); };
+const srv = await startTeacherServer({ address: '127.0.0.1:0', model: slow, metadata: tinyMetadata() });
+const c = await TeacherClient.connect(srv.address);
+const q = () => c.softLabels({ mix: { images: new Uint8Array(16*2), shape: [2,4,4,1], partner: [0,1], lambda: [1,1] } }).then(() => 'ok', (e) => `${e.code} ${e.message}`);
+const p = [q(), q()];
+await new Promise(r => setTimeout(r, 50));
+await srv.stop(0);
+console.log(await Promise.all(p));
+console.log('after', await q());
+c.close();

@@ -1,0 +1,162 @@
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { ChildProcesses, RunningChild } from './children.js';
+import type { PytorchResult } from './measurements.js';
+import type {
+  ModelTiming,
+  ModelTimingResult,
+  ModelTimingSettings,
+  TimingConfig,
+  TimingReady,
+  TimingReply,
+  TimingRequest,
+} from './model-timing.js';
+
+const benchDir = dirname(fileURLToPath(import.meta.url));
+
+/** Debian's interpreter, which has python3-torch. */
+export const PYTHON = '/usr/bin/python3';
+
+/** The four configurations of the comparison (issue 3, section 4). */
+export const TIMING_CONFIGS: TimingConfig[] = [
+  { architecture: 'student-cnn', shape: [28, 28, 1] },
+  { architecture: 'student-cnn', shape: [32, 32, 3] },
+  { architecture: 'teacher-cnn', shape: [28, 28, 1] },
+  { architecture: 'teacher-cnn', shape: [32, 32, 3] },
+];
+
+interface PytorchReady {
+  available: boolean;
+  reason?: string;
+  torchVersion: string;
+  threads: number;
+  batch: number;
+  configs: (TimingConfig & { parameters: number })[];
+}
+
+export interface CompareOptions {
+  reps: number;
+  stepsPerRep: number;
+  warmup: number;
+  batch: number;
+  /** PyTorch thread counts; the first is the headline (issue 3: 2). */
+  threads: number[];
+  progress: (line: string) => void;
+}
+
+function emptyTimings(ready: { configs: (TimingConfig & { parameters: number })[] }) {
+  return ready.configs.map(
+    (c): ModelTiming => ({ ...c, trainStepMs: [], inferenceMs: [] }),
+  );
+}
+
+/**
+ * vicinal against the PyTorch reference: one vicinal process and one
+ * PyTorch process per thread count stay up, and every repetition of every
+ * configuration is measured in each of them in turn (the order alternating),
+ * so a busy moment on a shared machine falls on both sides alike.
+ */
+export async function comparePytorch(
+  children: ChildProcesses,
+  options: CompareOptions,
+): Promise<{ vicinal: ModelTimingResult; pytorch: PytorchResult }> {
+  const settings: ModelTimingSettings = {
+    configs: TIMING_CONFIGS,
+    numClasses: 10,
+    batch: options.batch,
+    beta: 0.8,
+    temperature: 2,
+    learningRate: 0.002,
+    seed: 5,
+  };
+  const ours = await children.start<TimingReady>(
+    { script: 'model-timing.ts', settings },
+    null,
+    300_000,
+  );
+  const vicinal: ModelTimingResult = {
+    backend: ours.ready.backend,
+    kernels: ours.ready.kernels,
+    timings: emptyTimings(ours.ready),
+  };
+  if (!existsSync(PYTHON)) {
+    return { vicinal, pytorch: { available: false, reason: `${PYTHON} not found` } };
+  }
+  const configs = TIMING_CONFIGS.map((c) => `${c.architecture}:${c.shape.join('x')}`);
+  const theirs: RunningChild<PytorchReady>[] = [];
+  for (const threads of options.threads) {
+    const child = await children.start<PytorchReady>(
+      {
+        name: `pytorch-${threads}t`,
+        argv: [
+          PYTHON,
+          join(benchDir, 'pytorch_reference.py'),
+          '--serve',
+          '--batch',
+          String(options.batch),
+          '--threads',
+          String(threads),
+          '--configs',
+          configs.join(','),
+        ],
+      },
+      null,
+      300_000,
+    );
+    if (!child.ready.available) {
+      return {
+        vicinal,
+        pytorch: { available: false, reason: child.ready.reason ?? 'torch unavailable' },
+      };
+    }
+    theirs.push(child);
+  }
+  const sides = [
+    { child: ours, timings: vicinal.timings, label: 'vicinal' },
+    ...theirs.map((child) => ({
+      child,
+      timings: emptyTimings(child.ready),
+      label: `pytorch ${child.ready.threads}t`,
+    })),
+  ];
+  for (let rep = 0; rep < options.reps; rep++) {
+    for (let config = 0; config < TIMING_CONFIGS.length; config++) {
+      const order = (rep + config) % 2 === 0 ? sides : [...sides].reverse();
+      const line: string[] = [];
+      for (const side of order) {
+        const request: TimingRequest = {
+          config,
+          warmup: rep === 0 ? options.warmup : 0,
+          steps: options.stepsPerRep,
+        };
+        const reply = await side.child.request<TimingReply>(request);
+        side.timings[config].trainStepMs.push(reply.trainStepMs);
+        side.timings[config].inferenceMs.push(reply.inferenceMs);
+        line.push(
+          `${side.label} ${reply.trainStepMs.toFixed(0)}/${reply.inferenceMs.toFixed(0)}`,
+        );
+      }
+      const c = TIMING_CONFIGS[config];
+      options.progress(
+        `  rep ${rep + 1}/${options.reps} ${c.architecture} ${c.shape.join('x')} ` +
+          `(train/infer ms): ${line.join(', ')}`,
+      );
+    }
+  }
+  const [main, ...others] = theirs;
+  return {
+    vicinal,
+    pytorch: {
+      available: true,
+      torchVersion: main.ready.torchVersion,
+      threads: main.ready.threads,
+      batch: main.ready.batch,
+      timings: sides[1].timings,
+      otherThreads: others.map((child, i) => ({
+        threads: child.ready.threads,
+        timings: sides[2 + i].timings,
+      })),
+    },
+  };
+}

@@ -1,0 +1,253 @@
+import { cpus, loadavg, totalmem } from 'node:os';
+import { seededRandom } from '@vicinal/data';
+import { ChildProcesses, detectPinning } from './children.js';
+import { comparePytorch } from './compare-pytorch.js';
+import type {
+  BenchMeasurements,
+  BenchSettings,
+  MachineInfo,
+  Section,
+} from './measurements.js';
+import { SECTIONS } from './measurements.js';
+import { fashionMnistModel, type ModelSettings } from './models.js';
+import type { RawInferenceResult, RawInferenceSettings } from './raw-inference.js';
+import type { ServeTeacherReady, ServeTeacherSettings } from './serve-teacher.js';
+import type { ServerLoadResult, ServerLoadSettings } from './server-load.js';
+import type { StudentResult, StudentSettings } from './student-throughput.js';
+import { measureWireSize, REQUEST_MODES, type WireSize } from './wire-bytes.js';
+
+const TEACHER_CORE = 0;
+const STUDENT_CORE = 1;
+/** Safety net only: a child still running after this is killed. */
+const CHILD_TIMEOUT_MS = 60 * 60 * 1000;
+/** The teacher server's production defaults (libs/config services.ts). */
+const SERVER_MAX_BATCH = 512;
+const SERVER_MAX_DELAY_MS = 2;
+
+export interface BenchOptions {
+  quick?: boolean;
+  /** Repetitions of every measurement (default 5, quick 3). */
+  reps?: number;
+  sections?: readonly Section[];
+  /** Progress lines (stderr in the CLI). */
+  progress?: (line: string) => void;
+}
+
+/** Sizes of each measurement for a preset. */
+export function benchSettings(options: BenchOptions): BenchSettings {
+  const quick = options.quick ?? false;
+  const reps = options.reps ?? (quick ? 3 : 5);
+  if (!Number.isInteger(reps) || reps < 1 || reps > 100) {
+    throw new RangeError(`reps: expected an integer in [1, 100], got ${reps}`);
+  }
+  const sections = [...(options.sections ?? SECTIONS)];
+  for (const s of sections) {
+    if (!SECTIONS.includes(s)) {
+      throw new RangeError(
+        `sections: expected some of ${SECTIONS.join(', ')}, got "${s}"`,
+      );
+    }
+  }
+  return {
+    preset: quick ? 'quick' : 'full',
+    reps,
+    sections,
+    batch: 128,
+    studentSteps: quick ? 4 : 20,
+    serverBatches: [32, 128, 512],
+    serverClients: [1, 2, 4],
+    serverRowsPerRun: quick ? 1024 : 4096,
+    timingStepsPerRep: quick ? 1 : 4,
+    pytorchThreads: [2, 1],
+  };
+}
+
+function machineInfo(loadAverageEnd: number): MachineInfo {
+  const list = cpus();
+  return {
+    cpus: list.length,
+    cpuModel: list[0]?.model.trim() ?? 'unknown',
+    platform: process.platform,
+    arch: process.arch,
+    node: process.version,
+    totalMemoryGiB: Math.round((totalmem() / 2 ** 30) * 10) / 10,
+    loadAverageStart: 0,
+    loadAverageEnd,
+  };
+}
+
+/** Wire sizes of every request mode at every server batch size, both shapes. */
+export function measureWire(settings: BenchSettings): WireSize[] {
+  const out: WireSize[] = [];
+  const shapes: [number, number, number][] = [
+    [28, 28, 1],
+    [32, 32, 3],
+  ];
+  for (const [h, w, c] of shapes) {
+    for (const batch of settings.serverBatches) {
+      const random = seededRandom(batch);
+      const images = Uint8Array.from({ length: batch * h * w * c }, () =>
+        Math.floor(random() * 256),
+      );
+      const partner = Int32Array.from({ length: batch }, (_, i) => (i * 7 + 3) % batch);
+      const lambda = Float32Array.from({ length: batch }, () => random());
+      const mixed = Float32Array.from(images, (v) => (v / 255 - 0.5) / 0.25);
+      const sample = {
+        images,
+        shape: [batch, h, w, c] as [number, number, number, number],
+        partner,
+        lambda,
+      };
+      for (const mode of REQUEST_MODES)
+        out.push(measureWireSize(mode, sample, mixed, 10));
+    }
+  }
+  return out;
+}
+
+/**
+ * Runs the whole bench: every measurement in child processes (teacher server
+ * pinned to core 0, student and load clients to core 1 when taskset exists),
+ * one section after the other. Every process it starts is stopped before it
+ * returns or throws, and on SIGINT/SIGTERM.
+ */
+export async function runBench(options: BenchOptions = {}): Promise<BenchMeasurements> {
+  const settings = benchSettings(options);
+  const say = options.progress ?? (() => {});
+  const started = performance.now();
+  const startedAt = new Date().toISOString();
+  const loadStart = loadavg()[0];
+  const pinning = detectPinning();
+  say(`bench: ${settings.preset}, ${settings.reps} reps; pinning: ${pinning.reason}`);
+  const children = new ChildProcesses(pinning, say);
+  const onSignal = (signal: NodeJS.Signals) => {
+    say(`bench: ${signal}, stopping child processes`);
+    void children.stopAll().finally(() => process.exit(130));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+
+  const teacher: ModelSettings = fashionMnistModel('teacher-cnn', 11);
+  const student: ModelSettings = fashionMnistModel('student-cnn', 12);
+  const has = (s: Section) => settings.sections.includes(s);
+  const m: BenchMeasurements = {
+    settings,
+    startedAt,
+    durationSeconds: 0,
+    machine: machineInfo(0),
+    pinning: { available: pinning.available, reason: pinning.reason },
+    teacher,
+    student,
+    wire: null,
+    server: null,
+    studentThroughput: null,
+    rawInference: null,
+    serverLoad: null,
+    vicinalTiming: null,
+    pytorch: null,
+  };
+  try {
+    if (has('wire')) {
+      say('bench: 3. bytes on the wire');
+      m.wire = measureWire(settings);
+    }
+    if (has('student') || has('server')) {
+      say('bench: starting the teacher server (core 0)');
+      const serverSettings: ServeTeacherSettings = {
+        model: teacher,
+        name: 'bench-teacher',
+        maxBatch: SERVER_MAX_BATCH,
+        maxDelayMs: SERVER_MAX_DELAY_MS,
+      };
+      const server = await children.start<ServeTeacherReady>(
+        { script: 'serve-teacher.ts', settings: serverSettings },
+        TEACHER_CORE,
+        120_000,
+      );
+      m.server = server.ready;
+      const address = `127.0.0.1:${server.ready.port}`;
+      if (has('student')) {
+        say('bench: 1. student throughput: no teacher / in process / remote (core 1)');
+        const studentSettings: StudentSettings = {
+          student,
+          teacher,
+          teacherAddress: address,
+          teacherName: serverSettings.name,
+          modes: ['none', 'in-process', 'remote'],
+          reps: settings.reps,
+          stepsPerRep: settings.studentSteps,
+          warmupSteps: 2,
+          batchSize: settings.batch,
+          prefetch: 2,
+          seed: 7,
+        };
+        m.studentThroughput = await children.run<StudentResult>(
+          'student-throughput.ts',
+          studentSettings,
+          STUDENT_CORE,
+          CHILD_TIMEOUT_MS,
+        );
+      }
+      if (has('server')) {
+        say('bench: 2a. raw teacher inference in one process (core 0)');
+        const rawSettings: RawInferenceSettings = {
+          model: teacher,
+          batches: settings.serverBatches,
+          reps: settings.reps,
+          rowsPerRun: settings.serverRowsPerRun,
+          minCalls: settings.preset === 'quick' ? 2 : 4,
+          warmupCalls: 2,
+        };
+        m.rawInference = await children.run<RawInferenceResult>(
+          'raw-inference.ts',
+          rawSettings,
+          TEACHER_CORE,
+          CHILD_TIMEOUT_MS,
+        );
+        say('bench: 2b. teacher server under 1/2/4 clients (clients on core 1)');
+        const loadSettings: ServerLoadSettings = {
+          address,
+          name: serverSettings.name,
+          shape: teacher.shape,
+          batches: settings.serverBatches,
+          clients: settings.serverClients,
+          reps: settings.reps,
+          rowsPerRun: settings.serverRowsPerRun,
+          minRequests: settings.preset === 'quick' ? 2 : 4,
+          warmupRequests: 2,
+          seed: 3,
+        };
+        m.serverLoad = await children.run<ServerLoadResult>(
+          'server-load.ts',
+          loadSettings,
+          STUDENT_CORE,
+          CHILD_TIMEOUT_MS,
+        );
+      }
+      await children.stopAll();
+    }
+    if (has('pytorch')) {
+      say('bench: 4. vicinal vs PyTorch, alternating per repetition');
+      const compared = await comparePytorch(children, {
+        reps: settings.reps,
+        stepsPerRep: settings.timingStepsPerRep,
+        warmup: settings.preset === 'quick' ? 1 : 2,
+        batch: settings.batch,
+        threads: settings.pytorchThreads,
+        progress: say,
+      });
+      m.vicinalTiming = compared.vicinal;
+      m.pytorch = compared.pytorch;
+      if (!m.pytorch.available)
+        say(`bench: PyTorch comparison skipped: ${m.pytorch.reason}`);
+      await children.stopAll();
+    }
+  } finally {
+    await children.stopAll();
+    process.removeListener('SIGINT', onSignal);
+    process.removeListener('SIGTERM', onSignal);
+  }
+  m.durationSeconds = (performance.now() - started) / 1000;
+  m.machine = { ...machineInfo(loadavg()[0]), loadAverageStart: loadStart };
+  return m;
+}
