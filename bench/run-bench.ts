@@ -2,6 +2,7 @@ import { cpus, loadavg, totalmem } from 'node:os';
 import { seededRandom } from '@vicinal/data';
 import { ChildProcesses, detectPinning } from './children.js';
 import { comparePytorch } from './compare-pytorch.js';
+import { compareServer } from './compare-server.js';
 import type {
   BenchMeasurements,
   BenchSettings,
@@ -10,9 +11,7 @@ import type {
 } from './measurements.js';
 import { SECTIONS } from './measurements.js';
 import { fashionMnistModel, type ModelSettings } from './models.js';
-import type { RawInferenceResult, RawInferenceSettings } from './raw-inference.js';
 import type { ServeTeacherReady, ServeTeacherSettings } from './serve-teacher.js';
-import type { ServerLoadResult, ServerLoadSettings } from './server-load.js';
 import type { StudentResult, StudentSettings } from './student-throughput.js';
 import { measureWireSize, REQUEST_MODES, type WireSize } from './wire-bytes.js';
 
@@ -62,7 +61,7 @@ export function benchSettings(options: BenchOptions): BenchSettings {
   };
 }
 
-function machineInfo(loadAverageEnd: number): MachineInfo {
+function machineInfo(loadAverageStart: number, loadAverageEnd: number): MachineInfo {
   const list = cpus();
   return {
     cpus: list.length,
@@ -71,7 +70,7 @@ function machineInfo(loadAverageEnd: number): MachineInfo {
     arch: process.arch,
     node: process.version,
     totalMemoryGiB: Math.round((totalmem() / 2 ** 30) * 10) / 10,
-    loadAverageStart: 0,
+    loadAverageStart,
     loadAverageEnd,
   };
 }
@@ -134,7 +133,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchMeasure
     settings,
     startedAt,
     durationSeconds: 0,
-    machine: machineInfo(0),
+    machine: machineInfo(loadStart, loadStart),
     pinning: { available: pinning.available, reason: pinning.reason },
     teacher,
     student,
@@ -189,40 +188,25 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchMeasure
         );
       }
       if (has('server')) {
-        say('bench: 2a. raw teacher inference in one process (core 0)');
-        const rawSettings: RawInferenceSettings = {
-          model: teacher,
-          batches: settings.serverBatches,
-          reps: settings.reps,
-          rowsPerRun: settings.serverRowsPerRun,
-          minCalls: settings.preset === 'quick' ? 2 : 4,
-          warmupCalls: 2,
-        };
-        m.rawInference = await children.run<RawInferenceResult>(
-          'raw-inference.ts',
-          rawSettings,
-          TEACHER_CORE,
-          CHILD_TIMEOUT_MS,
+        say(
+          'bench: 2. raw teacher inference (core 0) alternating with the teacher ' +
+            'server under 1/2/4 clients (clients on core 1)',
         );
-        say('bench: 2b. teacher server under 1/2/4 clients (clients on core 1)');
-        const loadSettings: ServerLoadSettings = {
+        const compared = await compareServer(children, {
           address,
           name: serverSettings.name,
-          shape: teacher.shape,
+          model: teacher,
           batches: settings.serverBatches,
           clients: settings.serverClients,
           reps: settings.reps,
           rowsPerRun: settings.serverRowsPerRun,
-          minRequests: settings.preset === 'quick' ? 2 : 4,
-          warmupRequests: 2,
-          seed: 3,
-        };
-        m.serverLoad = await children.run<ServerLoadResult>(
-          'server-load.ts',
-          loadSettings,
-          STUDENT_CORE,
-          CHILD_TIMEOUT_MS,
-        );
+          minCalls: settings.preset === 'quick' ? 2 : 4,
+          serverCore: TEACHER_CORE,
+          clientCore: STUDENT_CORE,
+          progress: say,
+        });
+        m.rawInference = compared.raw;
+        m.serverLoad = compared.load;
       }
       await children.stopAll();
     }
@@ -248,6 +232,6 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchMeasure
     process.removeListener('SIGTERM', onSignal);
   }
   m.durationSeconds = (performance.now() - started) / 1000;
-  m.machine = { ...machineInfo(loadavg()[0]), loadAverageStart: loadStart };
+  m.machine = machineInfo(loadStart, loadavg()[0]);
   return m;
 }

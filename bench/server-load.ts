@@ -1,35 +1,46 @@
 /**
- * Bench child: load on a teacher server from a separate process. For each
- * batch size and number of concurrent clients, every client sends a bounded
- * number of "mix on the teacher" requests one after the other (closed loop);
- * throughput is all rows over the wall time of the run.
+ * Bench child: load on a teacher server from a separate process. For a
+ * batch size and a number of concurrent clients, every client sends a
+ * bounded number of "mix on the teacher" requests one after the other
+ * (closed loop); throughput is all rows over the wall time of the run. It
+ * serves requests so the bench can alternate it with raw inference:
+ *   ready:   {"clients": n}  (connected and warmed up)
+ *   request: {"batch": B, "clients": c, "requestsPerClient": r}
+ *   reply:   {"samplesPerSecond", "latencyMs": [...], "servedBatchRows": [...]}
  */
 import { seededRandom } from '@vicinal/data';
 import { TeacherClient } from '@vicinal/wire';
-import { childSettings, progress, runChild } from './child-io.js';
+import { childSettings, sendMessage, serveRequests } from './child-io.js';
 
 export interface ServerLoadSettings {
   address: string;
   name: string;
   shape: [number, number, number];
   batches: number[];
-  clients: number[];
-  reps: number;
-  /** Rows each run sends in total (at least minRequests per client). */
-  rowsPerRun: number;
-  minRequests: number;
+  maxClients: number;
   warmupRequests: number;
   seed: number;
 }
 
+export interface LoadRequest {
+  batch: number;
+  clients: number;
+  requestsPerClient: number;
+}
+
+export interface LoadReply {
+  samplesPerSecond: number;
+  latencyMs: number[];
+  /** Rows in the coalesced batch each request joined (server timings). */
+  servedBatchRows: number[];
+}
+
+/** Every repetition of one batch size and client count. */
 export interface LoadRun {
   batch: number;
   clients: number;
-  /** samples/s of every repetition. */
   samplesPerSecond: number[];
-  /** Latency of every request of every repetition, ms. */
   latencyMs: number[];
-  /** Rows in the coalesced batches the server reported. */
   servedBatchRows: number[];
   requestsPerClient: number;
 }
@@ -59,69 +70,57 @@ function payload(batch: number, shape: [number, number, number], seed: number): 
   return { images, shape: [batch, h, w, c], partner, lambda };
 }
 
-async function main(): Promise<ServerLoadResult> {
-  const s = childSettings<ServerLoadSettings>('server-load');
-  const maxClients = Math.max(...s.clients);
-  const connections: TeacherClient[] = [];
-  try {
-    for (let i = 0; i < maxClients; i++) {
-      connections.push(await TeacherClient.connect(s.address, { deadlineMs: 120_000 }));
-    }
-    const runs = new Map<string, LoadRun>();
-    for (let rep = 1; rep <= s.reps; rep++) {
-      for (const batch of s.batches) {
-        const payloads = connections.map((_, i) =>
-          payload(batch, s.shape, s.seed + 1000 * batch + i),
-        );
-        const ask = (client: number) =>
-          connections[client].softLabels({ model: s.name, mix: payloads[client] });
-        if (rep === 1) {
-          await Promise.all(
-            connections.map(async (_, i) => {
-              for (let r = 0; r < s.warmupRequests; r++) await ask(i);
-            }),
-          );
-        }
-        for (const clients of s.clients) {
-          const perClient = Math.max(
-            s.minRequests,
-            Math.ceil(s.rowsPerRun / (batch * clients)),
-          );
-          const key = `${batch}x${clients}`;
-          const run = runs.get(key) ?? {
-            batch,
-            clients,
-            samplesPerSecond: [],
-            latencyMs: [],
-            servedBatchRows: [],
-            requestsPerClient: perClient,
-          };
-          runs.set(key, run);
-          const start = performance.now();
-          await Promise.all(
-            Array.from({ length: clients }, async (_, i) => {
-              for (let r = 0; r < perClient; r++) {
-                const sent = performance.now();
-                const result = await ask(i);
-                run.latencyMs.push(performance.now() - sent);
-                run.servedBatchRows.push(result.timings.batchSize);
-              }
-            }),
-          );
-          const seconds = (performance.now() - start) / 1000;
-          const rate = (batch * clients * perClient) / seconds;
-          run.samplesPerSecond.push(rate);
-          progress(
-            `rep ${rep}/${s.reps} batch ${batch} x ${clients} clients: ` +
-              `${rate.toFixed(0)} samples/s`,
-          );
-        }
-      }
-    }
-    return { runs: [...runs.values()] };
-  } finally {
-    for (const c of connections) c.close();
-  }
+const s = childSettings<ServerLoadSettings>('server-load');
+const connections: TeacherClient[] = [];
+for (let i = 0; i < s.maxClients; i++) {
+  connections.push(await TeacherClient.connect(s.address, { deadlineMs: 300_000 }));
 }
+process.once('exit', () => {
+  for (const c of connections) c.close();
+});
+const payloads = new Map<number, Payload[]>();
+for (const batch of s.batches) {
+  payloads.set(
+    batch,
+    connections.map((_, i) => payload(batch, s.shape, s.seed + 1000 * batch + i)),
+  );
+}
+const ask = (batch: number, client: number) =>
+  connections[client].softLabels({ model: s.name, mix: payloads.get(batch)![client] });
 
-runChild('server-load', main);
+for (const batch of s.batches) {
+  await Promise.all(
+    connections.map(async (_, i) => {
+      for (let r = 0; r < s.warmupRequests; r++) await ask(batch, i);
+    }),
+  );
+}
+await sendMessage({ clients: connections.length });
+serveRequests<LoadRequest, LoadReply>('server-load', async (request) => {
+  const { batch, clients, requestsPerClient } = request;
+  if (!payloads.has(batch) || clients < 1 || clients > connections.length) {
+    throw new RangeError(
+      `request: expected a batch in ${s.batches} and 1..${connections.length} clients, ` +
+        `got batch ${batch} and ${clients} clients`,
+    );
+  }
+  const latencyMs: number[] = [];
+  const servedBatchRows: number[] = [];
+  const start = performance.now();
+  await Promise.all(
+    Array.from({ length: clients }, async (_, i) => {
+      for (let r = 0; r < requestsPerClient; r++) {
+        const sent = performance.now();
+        const result = await ask(batch, i);
+        latencyMs.push(performance.now() - sent);
+        servedBatchRows.push(result.timings.batchSize);
+      }
+    }),
+  );
+  const seconds = (performance.now() - start) / 1000;
+  return {
+    samplesPerSecond: (batch * clients * requestsPerClient) / seconds,
+    latencyMs,
+    servedBatchRows,
+  };
+});

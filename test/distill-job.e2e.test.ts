@@ -122,6 +122,7 @@ test('a kd+mixup job runs end to end and its result is stored before the ack', a
       batchSize: 64,
       learningRate: 0.002,
       trainImages: 1024,
+      schedule: 'linear',
     },
     loss: { beta: 0.8, temperature: 2, variant: 'plain' },
     mixup: { alpha: 1, p: 1 },

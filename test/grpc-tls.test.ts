@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { status } from '@grpc/grpc-js';
 import type { TeacherServer } from '@vicinal/teacher-server';
 import {
@@ -15,6 +18,32 @@ import { expectedMixedLogits, startTinyTeacher, TINY } from './support/tiny-teac
 // gRPC TLS and mutual TLS between real clients and teacher servers over
 // loopback, with certificates generated for this run by openssl.
 
+const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+/** Runs the teacher-server entry point with `env`; resolves when it exits. */
+function runTeacherServer(env: Record<string, string>) {
+  return new Promise<{ code: number | null; stderr: string }>((resolve) => {
+    const child = spawn(
+      process.execPath,
+      [
+        '--import',
+        import.meta.resolve('tsx'),
+        join(repoRoot, 'apps/teacher-server/src/main.ts'),
+      ],
+      {
+        cwd: repoRoot,
+        env: { PATH: process.env.PATH ?? '', ...env },
+        stdio: ['ignore', 'ignore', 'pipe'],
+      },
+    );
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    child.once('exit', (code) => resolve({ code, stderr }));
+  });
+}
+
 const rows = 4;
 const images = Uint8Array.from(
   { length: rows * TINY.h * TINY.w },
@@ -23,9 +52,20 @@ const images = Uint8Array.from(
 const partner = Int32Array.from([1, 0, 3, 2]);
 const lambda = Float32Array.from([1, 0.25, 0.5, 0.9]);
 
-/** Connects with `tls` and asks for soft labels; the client is closed after. */
-async function query(address: string, tls: ClientTlsOptions | undefined) {
-  const client = await TeacherClient.connect(address, { tls, connectTimeoutMs: 3000 });
+/**
+ * Connects with `tls` and asks for soft labels; the client is closed after.
+ * Fail-fast connects report a refused handshake at once, with its reason.
+ */
+async function query(
+  address: string,
+  tls: ClientTlsOptions | undefined,
+  failFast = true,
+) {
+  const client = await TeacherClient.connect(address, {
+    tls,
+    connectTimeoutMs: 3000,
+    failFast,
+  });
   try {
     return await client.softLabels(
       { mix: { images, shape: [rows, TINY.h, TINY.w, TINY.c], partner, lambda } },
@@ -37,8 +77,12 @@ async function query(address: string, tls: ClientTlsOptions | undefined) {
 }
 
 /** The error a refused client ends with: at connect or at its first call. */
-async function refusal(address: string, tls: ClientTlsOptions | undefined) {
-  const outcome = await query(address, tls).then(
+async function refusal(
+  address: string,
+  tls: ClientTlsOptions | undefined,
+  failFast = true,
+) {
+  const outcome = await query(address, tls, failFast).then(
     () => null,
     (err: unknown) => err,
   );
@@ -140,7 +184,10 @@ describe('teacher gRPC over TLS', () => {
   test('a plaintext client against a TLS server fails', async () => {
     const err = await refusal(tlsServer.address, undefined);
     assert.equal(err.code, status.UNAVAILABLE);
-    assert.match(err.message, /not reachable within 3000 ms/);
+    assert.match(err.message, /not reachable \(Failed to connect\)/);
+    // Without failFast the client keeps trying until its connect timeout.
+    const patient = await refusal(tlsServer.address, undefined, false);
+    assert.match(patient.message, /not reachable within 3000 ms \(Failed to connect\)/);
   });
 
   test('the servers keep serving good clients after the refusals', async () => {
@@ -185,6 +232,34 @@ describe('plaintext only on loopback unless chosen', () => {
     await assert.rejects(
       TeacherClient.connect('192.0.2.10:50051'),
       /refusing to dial 192\.0\.2\.10:50051 over plaintext gRPC/,
+    );
+  });
+
+  test('the teacher-server process refuses to start, before any work, saying why', async () => {
+    // Nothing listens at the NATS URL: the refusal must come before connecting.
+    const base = {
+      VICINAL_NATS_URL: 'nats://127.0.0.1:1',
+      VICINAL_TEACHER_MODEL: 'tiny-teacher',
+      VICINAL_LOG_LEVEL: 'silent',
+    };
+    const [plaintext, missingKey] = await Promise.all([
+      runTeacherServer({ ...base, VICINAL_LISTEN: '0.0.0.0:50051' }),
+      runTeacherServer({
+        ...base,
+        VICINAL_LISTEN: '0.0.0.0:50051',
+        VICINAL_TLS_CERT: '/nonexistent/vicinal/server.crt',
+        VICINAL_TLS_KEY: '/nonexistent/vicinal/server.key',
+      }),
+    ]);
+    assert.equal(plaintext.code, 2);
+    assert.match(
+      plaintext.stderr,
+      /teacher-server refuses to start: refusing to listen on 0\.0\.0\.0:50051 over plaintext gRPC/,
+    );
+    assert.equal(missingKey.code, 2);
+    assert.match(
+      missingKey.stderr,
+      /teacher-server refuses to start: VICINAL_TLS_CERT: cannot read "\/nonexistent\/vicinal\/server\.crt"/,
     );
   });
 

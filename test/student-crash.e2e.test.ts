@@ -57,6 +57,7 @@ const job: DistillJob = {
     batchSize: 64,
     learningRate: 0.002,
     trainImages: 1024,
+    schedule: 'linear',
   },
   loss: { beta: 0.8, temperature: 2, variant: 'plain' },
   mixup: { alpha: 1, p: 1 },

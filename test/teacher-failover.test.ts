@@ -47,10 +47,19 @@ interface TeacherProcess {
 }
 
 /** Starts a tiny teacher process and waits until it is registered. */
-async function startTeacherProcess(natsUrl: string, name: string): Promise<TeacherProcess> {
+async function startTeacherProcess(
+  natsUrl: string,
+  name: string,
+): Promise<TeacherProcess> {
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', join(here, 'support', 'tiny-teacher-process.ts'), natsUrl, name],
+    [
+      '--import',
+      import.meta.resolve('tsx'),
+      join(here, 'support', 'tiny-teacher-process.ts'),
+      natsUrl,
+      name,
+    ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let stderr = '';
@@ -83,7 +92,9 @@ function dataset() {
   const random = seededRandom(5);
   const pixels = TINY.h * TINY.w * TINY.c;
   return {
-    images: Uint8Array.from({ length: IMAGES * pixels }, () => Math.floor(random() * 256)),
+    images: Uint8Array.from({ length: IMAGES * pixels }, () =>
+      Math.floor(random() * 256),
+    ),
     labels: Uint8Array.from({ length: IMAGES }, (_, i) => i % TINY.k),
     count: IMAGES,
   };
@@ -186,7 +197,10 @@ describe('a student survives its teacher replica dying', () => {
     });
     const first = teachers.find((t) => t.address === failover.address);
     const survivor = teachers.find((t) => t !== first);
-    assert.ok(first && survivor, `connected to a registered teacher (${failover.address})`);
+    assert.ok(
+      first && survivor,
+      `connected to a registered teacher (${failover.address})`,
+    );
     const answers: Answer[] = [];
     const stepsSeen: string[] = [];
     let killed = false;
@@ -196,7 +210,12 @@ describe('a student survives its teacher replica dying', () => {
       summary = await trainNetwork({
         model: studentModel(),
         train: dataset(),
-        spec: { shape: [TINY.h, TINY.w, TINY.c], numClasses: TINY.k, mean: [TINY.mean], std: [TINY.std] },
+        spec: {
+          shape: [TINY.h, TINY.w, TINY.c],
+          numClasses: TINY.k,
+          mean: [TINY.mean],
+          std: [TINY.std],
+        },
         recipe: {
           architecture: 'student-cnn',
           epochs: EPOCHS,
@@ -257,6 +276,18 @@ describe('a student survives its teacher replica dying', () => {
     const fromSurvivor = answers.filter((a) => a.address === survivor.address).length;
     // Steps 8.. were requested only after the kill (two queries in flight).
     assert.ok(fromSurvivor >= STEPS - 7, `${fromSurvivor} answers from the survivor`);
+
+    // The crashed replica never deregistered; its entry expires by TTL.
+    const expiry = Date.now() + 15_000;
+    let live = await findTeachers(bus, 'tiny-teacher');
+    while (live.length > 1 && Date.now() < expiry) {
+      await new Promise((r) => setTimeout(r, 200));
+      live = await findTeachers(bus, 'tiny-teacher');
+    }
+    assert.deepEqual(
+      live.map((t) => t.address),
+      [survivor.address],
+    );
   });
 
   test('when no teacher is left the job fails after the deadline, naming why', async () => {
@@ -276,7 +307,12 @@ describe('a student survives its teacher replica dying', () => {
         trainNetwork({
           model: studentModel(),
           train: dataset(),
-          spec: { shape: [TINY.h, TINY.w, TINY.c], numClasses: TINY.k, mean: [TINY.mean], std: [TINY.std] },
+          spec: {
+            shape: [TINY.h, TINY.w, TINY.c],
+            numClasses: TINY.k,
+            mean: [TINY.mean],
+            std: [TINY.std],
+          },
           recipe: {
             architecture: 'student-cnn',
             epochs: 1,
@@ -309,7 +345,10 @@ describe('a student survives its teacher replica dying', () => {
       await failover.close();
     }
     assert.equal(await survivor.exited, 0, 'the graceful stop exits cleanly');
-    assert.ok(steps >= 3 && steps < IMAGES / BATCH, `${steps} steps ran before the failure`);
+    assert.ok(
+      steps >= 3 && steps < IMAGES / BATCH,
+      `${steps} steps ran before the failure`,
+    );
     assert.deepEqual(await findTeachers(bus, 'tiny-teacher'), [], 'deregistered');
   });
 });

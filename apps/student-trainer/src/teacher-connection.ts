@@ -26,7 +26,11 @@ function hash(text: string): number {
  * stopped teacher deleted its entry; a crashed one expires by TTL), minus
  * the addresses that just failed. Each worker prefers a different replica.
  */
-export function registryResolver(bus: Bus, model: string, worker: string): TeacherResolver {
+export function registryResolver(
+  bus: Bus,
+  model: string,
+  worker: string,
+): TeacherResolver {
   const preference = hash(worker);
   return async (exclude) => {
     const live = (await findTeachers(bus, model)).filter((t) => !exclude.has(t.address));
@@ -49,7 +53,8 @@ export function openTeacher(
     connect: (address) =>
       RemoteTeacher.connect(address, model, {
         ...options.security,
-        // A dead address fails fast; the failover moves on to the next one.
+        // A dead address fails at once; the failover moves on to the next.
+        failFast: true,
         connectTimeoutMs: 5000,
       }),
     deadlineMs: options.waitSeconds * 1000,

@@ -42,6 +42,8 @@ export const recipeSchema = z
     learningRate: z.number().positive().max(10),
     /** Number of training images used (a seeded subset); null = all. */
     trainImages: z.number().int().min(1).nullable(),
+    /** Learning-rate schedule: constant, or linear decay to 0 over the run. */
+    schedule: z.enum(['constant', 'linear']).default('linear'),
   })
   .strict();
 

@@ -154,24 +154,13 @@ export function vicinalPairMeasures(input: VicinalPairsInput): VicinalPairMeasur
   checkClasses(labelsI, 'labelsI', rows, k);
   checkClasses(labelsJ, 'labelsJ', rows, k);
 
-  const nonLinearityTeacher = vicinalNonLinearity(
-    ti.values,
-    tj.values,
-    tm.values,
-    lambda,
-    k,
-  );
-  const nonLinearityStudent = vicinalNonLinearity(
-    si.values,
-    sj.values,
-    sm.values,
-    lambda,
-    k,
-  );
-  const entropyTeacher = entropyRows(tm.values, k);
-  const entropyStudent = entropyRows(sm.values, k);
-  const alignmentMixed = klDivergenceRows(tm.values, sm.values, k);
-  const alignmentClean = klDivergenceRows(ti.values, si.values, k);
+  const [fti, ftj, ftm, fsi, fsj, fsm] = [ti, tj, tm, si, sj, sm].map(flat);
+  const nonLinearityTeacher = vicinalNonLinearity(fti, ftj, ftm, lambda, k);
+  const nonLinearityStudent = vicinalNonLinearity(fsi, fsj, fsm, lambda, k);
+  const entropyTeacher = entropyRows(ftm, k);
+  const entropyStudent = entropyRows(fsm, k);
+  const alignmentMixed = klDivergenceRows(ftm, fsm, k);
+  const alignmentClean = klDivergenceRows(fti, fsi, k);
   const decomposition = teacherSignal(ti, tj, tm, lambda, labelsI, labelsJ);
   return {
     nonLinearityTeacher,
@@ -363,6 +352,14 @@ function checkClasses(
       );
     }
   }
+}
+
+/** A validated matrix's values as flat scores (they already are one of its forms). */
+function flat(m: Matrix): ScoreMatrix {
+  const v = m.values;
+  return v instanceof Float32Array || v instanceof Float64Array || Array.isArray(v)
+    ? (v as ScoreMatrix)
+    : Float64Array.from(v);
 }
 
 function difference(a: Float64Array, b: Float64Array): Float64Array {

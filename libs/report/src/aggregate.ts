@@ -120,7 +120,9 @@ export function armLabel(arm: string, temperature: number | null): string {
 export function aggregateResults(results: StudyResults): StudyAggregate {
   const { name, ...settings } = results.study;
   const teachers: TeacherSummary[] = results.teachers.map((teacher) => {
-    const runs = results.runs.filter((r) => r.teacher === teacher.name || r.teacher === null);
+    const runs = results.runs.filter(
+      (r) => r.teacher === teacher.name || r.teacher === null,
+    );
     const own = results.runs.filter((r) => r.teacher === teacher.name);
     return {
       name: teacher.name,
@@ -129,7 +131,9 @@ export function aggregateResults(results: StudyResults): StudyAggregate {
       test: teacher.test,
       temperatureScaling: teacher.temperatureScaling ?? null,
       arms: armSummaries(runs),
-      teacherVicinal: aggregateAnalyses(own.flatMap((r) => (r.analysis ? [r.analysis] : []))),
+      teacherVicinal: aggregateAnalyses(
+        own.flatMap((r) => (r.analysis ? [r.analysis] : [])),
+      ),
     };
   });
   if (teachers.length === 0 && results.runs.length > 0) {
@@ -160,7 +164,7 @@ function armSummaries(runs: RunResult[]): ArmSummary[] {
     const metrics = Object.fromEntries(
       RUN_METRICS.map((metric) => [
         metric,
-        spreadOf(sorted.flatMap((r) => valueOf(r, metric))),
+        spreadOf(sorted.flatMap((r) => metricValues(r, metric))),
       ]),
     ) as Record<RunMetric, Spread | null>;
     return {
@@ -169,7 +173,9 @@ function armSummaries(runs: RunResult[]): ArmSummary[] {
       label: armLabel(arm, temperature),
       seeds: sorted.map((r) => r.seed),
       metrics,
-      reliability: poolReliability(sorted.flatMap((r) => (r.reliability ? [r.reliability] : []))),
+      reliability: poolReliability(
+        sorted.flatMap((r) => (r.reliability ? [r.reliability] : [])),
+      ),
       vicinal: aggregateAnalyses(sorted.flatMap((r) => (r.analysis ? [r.analysis] : []))),
     };
   });
@@ -180,7 +186,7 @@ function armSummaries(runs: RunResult[]): ArmSummary[] {
   );
 }
 
-function valueOf(run: RunResult, metric: RunMetric): number[] {
+function metricValues(run: RunResult, metric: RunMetric): number[] {
   let value: number | undefined;
   if (metric === 'postHocTemperature') value = run.temperatureScaling?.temperature;
   else if (metric === 'eceAfterScaling') value = run.temperatureScaling?.eceAfter;
@@ -199,7 +205,8 @@ export function poolReliability(
   const first = bins[0];
   const same = bins.filter(
     (b) =>
-      b.lower.length === first.lower.length && b.lower.every((v, i) => v === first.lower[i]),
+      b.lower.length === first.lower.length &&
+      b.lower.every((v, i) => v === first.lower[i]),
   );
   const n = first.lower.length;
   const counts = new Array<number>(n).fill(0);

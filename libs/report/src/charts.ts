@@ -32,7 +32,7 @@ const CONFIG = {
   font: 'sans-serif',
   view: { stroke: '#ddd' },
   axis: { labelFontSize: 10, titleFontSize: 11 },
-  legend: { labelFontSize: 10, titleFontSize: 11, labelLimit: 220 },
+  legend: { labelFontSize: 10, titleFontSize: 11, labelLimit: 400 },
 };
 
 /**
@@ -52,7 +52,10 @@ export async function renderSvg(spec: TopLevelSpec): Promise<string> {
   }
 }
 
-function base(title: string, rows: Row[]): Pick<TopLevelSpec, 'title' | 'data' | 'config'> {
+function base(
+  title: string,
+  rows: Row[],
+): Pick<TopLevelSpec, 'title' | 'data' | 'config'> {
   return { title, data: { values: rows }, config: CONFIG };
 }
 
@@ -239,15 +242,30 @@ export function accuracyEceChart(teacher: TeacherSummary): Chart | null {
         {
           transform: [{ filter: "datum.arm === 'kd' || datum.arm === 'kd+mixup'" }],
           mark: { type: 'line' },
-          encoding: { x, y, color, order: { field: 'temperature', type: 'quantitative' } },
+          encoding: {
+            x,
+            y,
+            color,
+            order: { field: 'temperature', type: 'quantitative' },
+          },
         },
         {
           mark: { type: 'rule' },
-          encoding: { x, y: { field: 'accuracyLow', type: 'quantitative' }, y2: { field: 'accuracyHigh' }, color },
+          encoding: {
+            x,
+            y: { field: 'accuracyLow', type: 'quantitative' },
+            y2: { field: 'accuracyHigh' },
+            color,
+          },
         },
         {
           mark: { type: 'rule' },
-          encoding: { y, x: { field: 'eceLow', type: 'quantitative' }, x2: { field: 'eceHigh' }, color },
+          encoding: {
+            y,
+            x: { field: 'eceLow', type: 'quantitative' },
+            x2: { field: 'eceHigh' },
+            color,
+          },
         },
         { mark: { type: 'point', filled: true, size: 50 }, encoding: { x, y, color } },
         {
@@ -265,7 +283,12 @@ type VicinalCurves = {
   what: string;
   axis: string;
   teacher: 'nonLinearityTeacher' | 'entropyTeacher' | null;
-  student: ('nonLinearityStudent' | 'entropyStudent' | 'alignmentMixed' | 'alignmentClean')[];
+  student: (
+    | 'nonLinearityStudent'
+    | 'entropyStudent'
+    | 'alignmentMixed'
+    | 'alignmentClean'
+  )[];
 };
 
 const VICINAL_CURVES: VicinalCurves[] = [
@@ -297,8 +320,7 @@ export function vicinalCharts(teacher: TeacherSummary): Chart[] {
   const arms = teacher.arms.filter(
     (a): a is ArmSummary & { vicinal: VicinalAggregate } => a.vicinal !== null,
   );
-  if (arms.length === 0 && !teacher.teacherVicinal) return [];
-  return VICINAL_CURVES.map((curves) => {
+  return VICINAL_CURVES.flatMap((curves): Chart[] => {
     const rows: Row[] = [];
     if (curves.teacher && teacher.teacherVicinal) {
       rows.push(...curveRows(teacher.teacherVicinal, curves.teacher, 'teacher', 'mixed'));
@@ -309,12 +331,16 @@ export function vicinalCharts(teacher: TeacherSummary): Chart[] {
         rows.push(...curveRows(arm.vicinal, measure, `student ${arm.label}`, input));
       }
     }
+    if (rows.length === 0) return [];
     const title = `${teacherTitle(teacher)}: ${curves.what}`;
-    return {
-      kind: curves.kind,
-      title,
-      spec: lineSpec(title, rows, curves.axis, 'series', 'input'),
-    };
+    const dash = curves.kind === 'vicinal-alignment' ? 'input' : null;
+    return [
+      {
+        kind: curves.kind,
+        title,
+        spec: lineSpec(title, rows, curves.axis, 'series', dash),
+      },
+    ];
   });
 }
 
@@ -335,35 +361,42 @@ export function teacherSignalCharts(teacher: TeacherSummary): Chart[] {
   const massRows = masses.flatMap(([m, label]) => curveRows(v, m, label, 'mixed'));
   const restRows = [
     ...curveRows(v, 'restKl', 'KL(rest on x~ || mix of clean rests)', 'mixed'),
-    ...curveRows(v, 'restCorrelation', 'correlation(rest on x~, mix of clean rests)', 'mixed'),
+    ...curveRows(
+      v,
+      'restCorrelation',
+      'correlation(rest on x~, mix of clean rests)',
+      'mixed',
+    ),
   ];
   const title1 = `${teacherTitle(teacher)}: teacher probability mass on mixed inputs vs lambda`;
   const title2 = `${teacherTitle(teacher)}: the other-class part vs the clean dark knowledge`;
-  return [
+  const charts: Chart[] = [
     {
       kind: 'teacher-signal',
       title: title1,
       spec: lineSpec(title1, massRows, 'probability mass', 'series', null),
     },
-    {
-      kind: 'teacher-signal-rest',
-      title: title2,
-      spec: {
-        ...base(title2, restRows),
-        facet: { column: { field: 'series', type: 'nominal', title: null } },
-        resolve: { scale: { y: 'independent' } },
-        spec: {
-          width: 260,
-          height: HEIGHT,
-          mark: { type: 'line', point: true },
-          encoding: {
-            x: lambdaAxis(),
-            y: { field: 'value', type: 'quantitative', title: null },
-          },
-        },
-      } as TopLevelSpec,
-    },
   ];
+  if (restRows.length === 0) return charts;
+  charts.push({
+    kind: 'teacher-signal-rest',
+    title: title2,
+    spec: {
+      ...base(title2, restRows),
+      facet: { column: { field: 'series', type: 'nominal', title: null } },
+      resolve: { scale: { y: 'independent' } },
+      spec: {
+        width: 260,
+        height: HEIGHT,
+        mark: { type: 'line', point: true },
+        encoding: {
+          x: lambdaAxis(),
+          y: { field: 'value', type: 'quantitative', title: null },
+        },
+      },
+    } as TopLevelSpec,
+  });
+  return charts;
 }
 
 /**
@@ -387,15 +420,30 @@ export function calibrationTransferChart(points: Claim4Point[]): Chart | null {
   const title = 'Teacher vs student: over-confidence (left) and accuracy (right)';
   const color = { field: 'model', type: 'nominal', title: 'student arm' };
   const shape = { field: 'teacher', type: 'nominal', title: 'teacher' };
-  const panel = (x: string, y: string, low: string, high: string, xt: string, yt: string) => ({
+  const scale = { zero: false, padding: 20 };
+  const panel = (
+    x: string,
+    y: string,
+    low: string,
+    high: string,
+    titles: [string, string],
+    zeroLines: boolean,
+  ) => ({
     width: 280,
     height: 240,
     layer: [
+      ...(zeroLines
+        ? (['x', 'y'] as const).map((channel) => ({
+            data: { values: [{ zero: 0 }] },
+            mark: { type: 'rule', color: '#999', strokeDash: [4, 3] },
+            encoding: { [channel]: { field: 'zero', type: 'quantitative' } },
+          }))
+        : []),
       {
-        mark: { type: 'rule', color: '#aaa', strokeDash: [4, 3] },
+        mark: { type: 'rule' },
         encoding: {
-          x: { field: x, type: 'quantitative', title: xt, scale: { zero: false } },
-          y: { field: low, type: 'quantitative', title: yt, scale: { zero: false } },
+          x: { field: x, type: 'quantitative', title: titles[0], scale },
+          y: { field: low, type: 'quantitative', title: titles[1], scale },
           y2: { field: high },
           color,
         },
@@ -422,16 +470,16 @@ export function calibrationTransferChart(points: Claim4Point[]): Chart | null {
           'studentOverconfidence',
           'ocLow',
           'ocHigh',
-          'teacher over-confidence',
-          'student over-confidence',
+          ['teacher over-confidence', 'student over-confidence'],
+          true,
         ),
         panel(
           'teacherAccuracy',
           'studentAccuracy',
           'accLow',
           'accHigh',
-          'teacher accuracy (%)',
-          'student accuracy (%)',
+          ['teacher accuracy (%)', 'student accuracy (%)'],
+          false,
         ),
       ],
     } as TopLevelSpec,
@@ -487,14 +535,21 @@ function lineSpec(
     encoding: {
       x: lambdaAxis(),
       y: { field: 'value', type: 'quantitative', title: axis },
-      color: { field: colorField, type: 'nominal', title: null },
+      color: { field: colorField, type: 'nominal', title: null, sort: null },
       ...(dashField
         ? {
             strokeDash: {
               field: dashField,
               type: 'nominal',
               title: 'input',
-              scale: { domain: ['mixed', 'clean'], range: [[1, 0], [5, 3]] },
+              legend: { symbolType: 'stroke' },
+              scale: {
+                domain: ['mixed', 'clean'],
+                range: [
+                  [1, 0],
+                  [5, 3],
+                ],
+              },
             },
           }
         : {}),

@@ -191,7 +191,9 @@ export function claimsData(aggregate: StudyAggregate): ClaimsData {
 function claim1Row(teacher: TeacherSummary & { name: string }): Claim1Row[] {
   const v = teacher.teacherVicinal;
   if (!v) return [];
-  const peak = Object.fromEntries(TEACHER_SIGNAL.map((m) => [m, v.peak[m]])) as Claim1Row['peak'];
+  const peak = Object.fromEntries(
+    TEACHER_SIGNAL.map((m) => [m, v.peak[m]]),
+  ) as Claim1Row['peak'];
   const rest = peak.restMass?.mean;
   const dark = peak.darkKnowledge?.mean;
   const clean = peak.restMassOfCleanMix?.mean;
@@ -289,7 +291,8 @@ function claim4(teachers: (TeacherSummary & { name: string })[]): ClaimsData['cl
       label,
       teachers: group.length,
       sameSign: group.filter(
-        (p) => Math.sign(p.teacherOverconfidence) === Math.sign(p.studentOverconfidence.mean),
+        (p) =>
+          Math.sign(p.teacherOverconfidence) === Math.sign(p.studentOverconfidence.mean),
       ).length,
       overconfidenceSlope: group.length >= 2 ? slope(x, y) : null,
       overconfidenceCorrelation: group.length >= 3 ? correlation(x, y) : null,
@@ -313,7 +316,13 @@ function claim5Series(teacher: TeacherSummary & { name: string }): Claim5Series[
     );
     const points = arms.flatMap((a) =>
       a.metrics.accuracy && a.metrics.ece
-        ? [{ temperature: a.temperature, accuracy: a.metrics.accuracy, ece: a.metrics.ece }]
+        ? [
+            {
+              temperature: a.temperature,
+              accuracy: a.metrics.accuracy,
+              ece: a.metrics.ece,
+            },
+          ]
         : [],
     );
     if (points.length === 0) return [];

@@ -240,7 +240,9 @@ export async function readResults(
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     throw new ResultsError(file, [
-      code === 'ENOENT' ? `no ${RESULTS_FILE} in this directory` : `cannot read (${code})`,
+      code === 'ENOENT'
+        ? `no ${RESULTS_FILE} in this directory`
+        : `cannot read (${code})`,
     ]);
   }
   let data: unknown;

@@ -3,8 +3,8 @@ import { describe, test } from 'node:test';
 import { status } from '@grpc/grpc-js';
 import { TeacherCallError, TlsConfigError } from '@vicinal/wire';
 import {
-  FailoverTeacher,
   type FailoverOptions,
+  FailoverTeacher,
   TeacherUnavailableError,
 } from './failover-teacher.js';
 import type { MixedBatchQuery, TeacherSource } from './teacher-source.js';
@@ -129,11 +129,18 @@ describe('FailoverTeacher', () => {
 
   test('other errors reject at once, without a retry', async () => {
     const a = new FakeTeacher('a:1', 1, async () => {
-      throw new TeacherCallError(status.INVALID_ARGUMENT, 'mix.lambda: out of range', 'mix.lambda');
+      throw new TeacherCallError(
+        status.INVALID_ARGUMENT,
+        'mix.lambda: out of range',
+        'mix.lambda',
+      );
     });
     const { options, connects } = setup([a, new FakeTeacher('b:1', 2)]);
     const teacher = await FailoverTeacher.open(options);
-    await assert.rejects(teacher.softLabels(query(0.25)), /INVALID_ARGUMENT: mix\.lambda/);
+    await assert.rejects(
+      teacher.softLabels(query(0.25)),
+      /INVALID_ARGUMENT: mix\.lambda/,
+    );
     assert.equal(a.calls, 1);
     assert.deepEqual(connects, ['a:1']);
     await teacher.close();
@@ -208,7 +215,10 @@ describe('FailoverTeacher', () => {
 
   test('open fails when no teacher registers within the deadline', async () => {
     const { options } = setup([], () => [], { deadlineMs: 50 });
-    await assert.rejects(FailoverTeacher.open(options), /connect: no teacher for model "m"/);
+    await assert.rejects(
+      FailoverTeacher.open(options),
+      /connect: no teacher for model "m"/,
+    );
   });
 
   test('close ends queries waiting for a teacher', async () => {

@@ -98,9 +98,13 @@ export class FailoverTeacher implements TeacherSource {
   private constructor(private readonly options: FailoverOptions) {
     this.model = options.model;
     this.jitterState = (options.jitterSeed ?? 1) >>> 0 || 1;
-    options.signal?.addEventListener('abort', () => this.stop.abort(options.signal?.reason), {
-      once: true,
-    });
+    options.signal?.addEventListener(
+      'abort',
+      () => this.stop.abort(options.signal?.reason),
+      {
+        once: true,
+      },
+    );
   }
 
   /**
@@ -178,7 +182,12 @@ export class FailoverTeacher implements TeacherSource {
           );
         }
         this.options.log?.warn(
-          { model: this.model, attempt, waitMs: Math.round(wait), err: (err as Error).message },
+          {
+            model: this.model,
+            attempt,
+            waitMs: Math.round(wait),
+            err: (err as Error).message,
+          },
           `teacher ${what} failed; retrying`,
         );
         await sleep(wait, this.stop.signal);

@@ -25,7 +25,11 @@ export class RemoteTeacher implements TeacherSource {
     model: string,
     options: TeacherClientOptions = {},
   ): Promise<RemoteTeacher> {
-    return new RemoteTeacher(await TeacherClient.connect(address, options), address, model);
+    return new RemoteTeacher(
+      await TeacherClient.connect(address, options),
+      address,
+      model,
+    );
   }
 
   async softLabels(query: MixedBatchQuery): Promise<Float32Array> {

@@ -38,7 +38,8 @@ export interface TrainOptions {
   model: tfl.LayersModel;
   train: ImageSplit;
   spec: ImageSpec;
-  recipe: Recipe;
+  /** How to train; `schedule` defaults to linear decay, as in settings files. */
+  recipe: Omit<Recipe, 'schedule'> & { schedule?: Recipe['schedule'] };
   /** Mixing of the inputs; null trains on clean inputs. */
   mixup: MixupSettings | null;
   /** Loss settings; beta is used only when a teacher is given. */
@@ -124,6 +125,7 @@ export async function trainNetwork(options: TrainOptions): Promise<TrainSummary>
       if (!step) break;
       if (signal?.aborted) throw signal.reason ?? new Error('training aborted');
       const teacherLogits = step.teacherLogits ? await step.teacherLogits : null;
+      setLearningRate(optimizer, learningRateAt(recipe, steps, perEpoch * recipe.epochs));
       const loss = trainStep(
         model,
         optimizer,
@@ -205,6 +207,21 @@ function* planSteps(
     teacherLogits?.catch(() => {});
     yield { batch, partner: mixing.partner, lambda: mixing.lambda, teacherLogits };
   }
+}
+
+/** The learning rate of the step after `done` of `total` steps. */
+export function learningRateAt(
+  recipe: Pick<Recipe, 'learningRate'> & { schedule?: Recipe['schedule'] },
+  done: number,
+  total: number,
+): number {
+  if (recipe.schedule === 'constant') return recipe.learningRate;
+  return recipe.learningRate * (1 - done / total);
+}
+
+/** tf's optimizers read `learningRate` at every update; it is not public API. */
+function setLearningRate(optimizer: tf.Optimizer, rate: number): void {
+  (optimizer as unknown as { learningRate: number }).learningRate = rate;
 }
 
 /** The seed of one epoch's shuffle and mixing, derived from the run's seed. */

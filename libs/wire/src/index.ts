@@ -44,6 +44,16 @@ export {
   type TeacherClientOptions,
 } from './teacher-client.js';
 export {
+  type DecodedTensor,
+  DTYPES,
+  type DType,
+  decodeTensor,
+  dtypeEnum,
+  dtypeFromEnum,
+  encodeTensor,
+  type TensorExpectation,
+} from './tensor-codec.js';
+export {
   addressHost,
   type ClientTlsOptions,
   channelCredentials,
@@ -55,13 +65,3 @@ export {
   serverCredentials,
   TlsConfigError,
 } from './transport-security.js';
-export {
-  type DecodedTensor,
-  DTYPES,
-  type DType,
-  decodeTensor,
-  dtypeEnum,
-  dtypeFromEnum,
-  encodeTensor,
-  type TensorExpectation,
-} from './tensor-codec.js';

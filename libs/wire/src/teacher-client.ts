@@ -25,6 +25,11 @@ import {
 export interface TeacherClientOptions {
   /** How long connect() waits for the channel to be ready (default 10 s). */
   connectTimeoutMs?: number;
+  /**
+   * Reject as soon as a connection attempt fails (refused, TLS error) instead
+   * of retrying until connectTimeoutMs: for callers with other teachers to try.
+   */
+  failFast?: boolean;
   /** Default deadline of each unary call (default 30 s). */
   deadlineMs?: number;
   /** Largest response accepted (default 64 MiB). */
@@ -85,22 +90,47 @@ export class TeacherClient {
   ): Promise<TeacherClient> {
     const client = new TeacherClient(address, options);
     const timeout = options.connectTimeoutMs ?? 10_000;
-    const ready = await new Promise<Error | null>((resolve) => {
-      client.client.waitForReady(Date.now() + timeout, (err) => resolve(err ?? null));
-    });
-    if (!ready) return client;
-    // waitForReady only says "deadline"; one fail-fast call returns the
-    // channel's last connection error (refused, TLS alert, unknown CA...).
+    const failure = await client.whenReady(
+      Date.now() + timeout,
+      options.failFast ?? false,
+    );
+    if (!failure) return client;
+    // The channel only says "deadline" or "failed"; one fail-fast call returns
+    // its last connection error (refused, TLS alert, unknown CA...).
     const reason = await client.health('', { deadlineMs: 1000 }).then(
       () => null,
-      (err: TeacherCallError) => connectionFailure(err.message) ?? ready.message,
+      (err: TeacherCallError) => connectionFailure(err.message) ?? failure,
     );
     if (reason === null) return client; // became ready meanwhile
     client.close();
     throw new TeacherCallError(
       grpc.status.UNAVAILABLE,
-      `teacher at ${address} not reachable within ${timeout} ms (${reason})`,
+      failure === 'deadline'
+        ? `teacher at ${address} not reachable within ${timeout} ms (${reason})`
+        : `teacher at ${address} not reachable (${reason})`,
     );
+  }
+
+  /**
+   * Waits until the channel is READY (null), the deadline passes
+   * ("deadline"), or, with `failFast`, a connection attempt fails ("failed").
+   */
+  private whenReady(deadline: number, failFast: boolean): Promise<string | null> {
+    const channel = this.client.getChannel();
+    return new Promise((resolve) => {
+      const check = () => {
+        const state = channel.getConnectivityState(true);
+        if (state === grpc.connectivityState.READY) return resolve(null);
+        if (state === grpc.connectivityState.SHUTDOWN) return resolve('failed');
+        if (failFast && state === grpc.connectivityState.TRANSIENT_FAILURE) {
+          return resolve('failed');
+        }
+        channel.watchConnectivityState(state, deadline, (err) =>
+          err ? resolve('deadline') : check(),
+        );
+      };
+      check();
+    });
   }
 
   /** Soft labels for one batch (unary call). */
@@ -205,10 +235,16 @@ export class TeacherClient {
 
 /** The "Last error" grpc-js reports for a channel that never connected, tidied. */
 function connectionFailure(details: string): string | null {
-  const m = /Last error: ([\s\S]*?)(?:\s*\(\d{4}-\d\d-\d\dT[^)]*\))?\.?\s*(?:Resolution note:[\s\S]*)?$/.exec(
-    details,
-  );
+  const m =
+    /Last error: ([\s\S]*?)(?:\s*\(\d{4}-\d\d-\d\dT[^)]*\))?\.?\s*(?:Resolution note:[\s\S]*)?$/.exec(
+      details,
+    );
   if (!m) return null;
   const openssl = /SSL routines:[^:]*:([^:]+)/.exec(m[1]);
-  return openssl ? openssl[1] : m[1].replace(/\s+/g, ' ').replace(/^Error: /, '').trim();
+  return openssl
+    ? openssl[1]
+    : m[1]
+        .replace(/\s+/g, ' ')
+        .replace(/^Error: /, '')
+        .trim();
 }

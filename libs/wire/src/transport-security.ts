@@ -89,7 +89,8 @@ export function checkPlaintextAllowed(
   );
 }
 
-const bytes = (pem: Pem) => (typeof pem === 'string' ? Buffer.from(pem) : Buffer.from(pem));
+const bytes = (pem: Pem) =>
+  typeof pem === 'string' ? Buffer.from(pem) : Buffer.from(pem);
 
 /** Parses a certificate and checks it is in its validity period. */
 function parseCertificate(pem: Pem, field: string): X509Certificate {
@@ -138,7 +139,8 @@ export function serverCredentials(tls: ServerTlsOptions | undefined): {
   credentials: grpc.ServerCredentials;
   mutual: boolean;
 } {
-  if (!tls) return { credentials: grpc.ServerCredentials.createInsecure(), mutual: false };
+  if (!tls)
+    return { credentials: grpc.ServerCredentials.createInsecure(), mutual: false };
   checkKeyPair(tls.cert, tls.key, 'tls');
   if (tls.requireClientCert && tls.clientCa === undefined) {
     throw new TlsConfigError(
@@ -172,7 +174,8 @@ export function channelCredentials(tls: ClientTlsOptions | undefined): {
         (tls.cert === undefined ? 'the key' : 'the certificate'),
     );
   }
-  if (tls.cert !== undefined && tls.key !== undefined) checkKeyPair(tls.cert, tls.key, 'tls');
+  if (tls.cert !== undefined && tls.key !== undefined)
+    checkKeyPair(tls.cert, tls.key, 'tls');
   const credentials = grpc.credentials.createSsl(
     bytes(tls.ca),
     tls.key === undefined ? null : bytes(tls.key),

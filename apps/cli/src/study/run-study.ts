@@ -20,6 +20,8 @@ import {
   armUses,
   type DistillJob,
   type DistillResult,
+  natsClientEnv,
+  natsClientSecurity,
   type StudySettings,
 } from '@vicinal/config';
 import { loadDataset, subset } from '@vicinal/data';
@@ -81,7 +83,15 @@ export async function runStudy(options: StudyRunOptions): Promise<StudySummary> 
   const logDir = join(options.out, 'logs');
   try {
     if (options.natsUrl) {
-      bus = await connectBus(options.natsUrl, { name: 'vicinal-coordinator' });
+      // Credentials and TLS from VICINAL_NATS_*; the coordinator creates the topology.
+      const security = natsClientSecurity({
+        ...natsClientEnv(process.env),
+        natsTopology: 'create',
+      });
+      bus = await connectBus(options.natsUrl, {
+        name: 'vicinal-coordinator',
+        ...security,
+      });
     } else {
       nats = await startNatsServer();
       print(`nats-server with JetStream on ${nats.url} (pid ${nats.process.pid})`);
@@ -185,7 +195,7 @@ async function obtainTeacher(
   const cached = options.retrain ? null : cache.load(key);
   if (cached) {
     // Proof the cached weights load; the artifact is what gets served.
-    decodeArtifact(cached.artifact);
+    (await decodeArtifact(cached.artifact)).dispose();
     print(
       `teacher ${recipe.architecture} reused from cache (${key}): test accuracy ` +
         `${pct(cached.record.test.accuracy)}`,

@@ -1,0 +1,122 @@
+import assert from 'node:assert/strict';
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { reportCommand } from './report.js';
+
+const root = await mkdtemp(join(tmpdir(), 'vicinal-cli-report-'));
+after(() => rm(root, { recursive: true, force: true }));
+
+interface Run {
+  out: string;
+  err: string;
+  exitCode: number | undefined;
+}
+
+async function run(...args: string[]): Promise<Run> {
+  const result: Run = { out: '', err: '', exitCode: undefined };
+  const command = reportCommand({
+    out: (text) => {
+      result.out += text;
+    },
+    err: (text) => {
+      result.err += text;
+    },
+    setExitCode: (code) => {
+      result.exitCode = code;
+    },
+  });
+  await command.parseAsync(args, { from: 'user' });
+  return result;
+}
+
+const metrics = {
+  accuracy: 0.9,
+  ece: 0.02,
+  mce: 0.1,
+  overconfidence: 0.01,
+  nll: 0.3,
+  brier: 0.15,
+};
+const reliability = {
+  lower: [0, 0.5],
+  upper: [0.5, 1],
+  counts: [2, 8],
+  accuracy: [0.5, 0.9],
+  confidence: [0.4, 0.85],
+};
+const results = {
+  study: { name: 'cli-test', seeds: 2 },
+  teachers: [
+    {
+      name: 'tc',
+      architecture: 'cnn',
+      parameters: 100,
+      test: { ...metrics, reliability },
+    },
+  ],
+  runs: [0, 1].flatMap((seed) => [
+    {
+      teacher: null,
+      arm: 'baseline',
+      temperature: null,
+      seed,
+      ...metrics,
+      samplesPerSecond: 9,
+    },
+    {
+      teacher: 'tc',
+      arm: 'kd+mixup',
+      temperature: 2,
+      seed,
+      ...metrics,
+      accuracy: 0.91 + 0.01 * seed,
+      samplesPerSecond: 8,
+    },
+  ]),
+};
+
+test('a directory: the report is written next to results.json', async () => {
+  const dir = join(root, 'study');
+  await mkdir(dir);
+  await writeFile(join(dir, 'results.json'), JSON.stringify(results));
+  const r = await run(dir);
+  assert.equal(r.err, '');
+  assert.equal(r.exitCode, undefined);
+  assert.equal(r.out, `${join(dir, 'report.html')}\n`);
+  const html = await readFile(join(dir, 'report.html'), 'utf8');
+  assert.match(html, /<h1>vicinal report: cli-test<\/h1>/);
+  assert.match(html, /kd\+mixup T=2 − baseline accuracy: \+1\.50 pts/);
+  assert.ok((await stat(join(dir, 'report.json'))).size > 0);
+});
+
+test('a file and --out', async () => {
+  const file = join(root, 'my-results.json');
+  await writeFile(file, JSON.stringify(results));
+  const out = join(root, 'elsewhere');
+  const r = await run(file, '--out', out);
+  assert.equal(r.exitCode, undefined, r.err);
+  assert.equal(r.out, `${join(out, 'report.html')}\n`);
+  assert.ok((await stat(join(out, 'students.csv'))).size > 0);
+});
+
+test('a malformed results file: one line on stderr, exit code 1', async () => {
+  const file = join(root, 'bad.json');
+  const bad = structuredClone(results) as { runs: Record<string, unknown>[] };
+  bad.runs[1].temperature = 'two';
+  await writeFile(file, JSON.stringify(bad));
+  const r = await run(file);
+  assert.equal(r.out, '');
+  assert.equal(r.exitCode, 1);
+  assert.equal(
+    r.err,
+    `vicinal report: ${file}: runs[1].temperature: expected number, got "two"\n`,
+  );
+  const missing = await run(join(root, 'absent.json'));
+  assert.equal(missing.exitCode, 1);
+  assert.equal(
+    missing.err,
+    `vicinal report: ${join(root, 'absent.json')}: no such file or directory\n`,
+  );
+});

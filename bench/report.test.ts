@@ -1,0 +1,198 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { BenchMeasurements } from './measurements.js';
+import { fashionMnistModel } from './models.js';
+import { buildReport } from './report.js';
+import { benchSettings } from './run-bench.js';
+import { formatTable } from './table.js';
+
+const timing = (architecture: string, shape: [number, number, number], ms: number) => ({
+  architecture,
+  shape,
+  parameters: 100,
+  trainStepMs: [ms, ms * 1.1, ms * 0.9],
+  inferenceMs: [ms / 4, (ms / 4) * 1.1, (ms / 4) * 0.9],
+});
+
+/** Made-up measurements whose ratios are known in advance. */
+function measurements(): BenchMeasurements {
+  const settings = benchSettings({ quick: true });
+  return {
+    settings,
+    startedAt: '2026-12-04T00:00:00.000Z',
+    durationSeconds: 12.5,
+    machine: {
+      cpus: 2,
+      cpuModel: 'Test CPU',
+      platform: 'linux',
+      arch: 'x64',
+      node: 'v20',
+      totalMemoryGiB: 4,
+      loadAverageStart: 0.1,
+      loadAverageEnd: 0.2,
+    },
+    pinning: { available: true, reason: 'test' },
+    teacher: fashionMnistModel('teacher-cnn', 1),
+    student: fashionMnistModel('student-cnn', 2),
+    wire: [
+      {
+        mode: 'float32',
+        batch: 128,
+        shape: [28, 28, 1],
+        requestBytes: 4000,
+        requestBytesPerSample: 31.25,
+        responseBytes: 50,
+      },
+      {
+        mode: 'uint8-mix',
+        batch: 128,
+        shape: [28, 28, 1],
+        requestBytes: 1000,
+        requestBytesPerSample: 7.8125,
+        responseBytes: 50,
+      },
+    ],
+    server: { port: 1, backend: 'wasm', maxBatch: 512, maxDelayMs: 2, pid: 1 },
+    studentThroughput: {
+      backend: 'wasm',
+      samplesPerSecond: {
+        none: [500, 400, 600],
+        'in-process': [250, 200, 300],
+        remote: [450, 400, 500],
+      },
+      teacherLatencyMs: { 'in-process': [10, 20, 30], remote: [40, 50, 60] },
+      steps: 4,
+      batchSize: 128,
+      trainImages: 512,
+    },
+    rawInference: {
+      backend: 'wasm',
+      runs: [
+        { batch: 128, calls: 8, samplesPerSecond: [1000, 1000, 1000], latencyMs: [1, 2] },
+      ],
+    },
+    serverLoad: {
+      runs: [
+        {
+          batch: 128,
+          clients: 2,
+          requestsPerClient: 4,
+          samplesPerSecond: [800, 900, 850],
+          latencyMs: [5, 6, 7],
+          servedBatchRows: [128, 256, 256],
+        },
+        {
+          batch: 128,
+          clients: 1,
+          requestsPerClient: 8,
+          samplesPerSecond: [700, 700, 700],
+          latencyMs: [5],
+          servedBatchRows: [128],
+        },
+      ],
+    },
+    vicinalTiming: {
+      backend: 'wasm',
+      kernels: 7,
+      timings: [
+        timing('student-cnn', [28, 28, 1], 300),
+        timing('student-cnn', [32, 32, 3], 400),
+      ],
+    },
+    pytorch: {
+      available: true,
+      torchVersion: '1.13',
+      threads: 2,
+      batch: 128,
+      timings: [
+        timing('student-cnn', [28, 28, 1], 100),
+        timing('student-cnn', [32, 32, 3], 100),
+      ],
+      otherThreads: [{ threads: 1, timings: [timing('student-cnn', [32, 32, 3], 200)] }],
+    },
+  };
+}
+
+test('headline ratios come from the medians of the right runs', () => {
+  const r = buildReport(measurements());
+  assert.equal(r.remote_vs_no_teacher, 0.9);
+  assert.equal(r.remote_vs_in_process, 1.8);
+  assert.equal(r.server_vs_raw_b128, 0.85);
+  assert.equal(r.uint8_bytes_fraction, 0.25);
+  // Default student at 32x32x3 against PyTorch's first thread count.
+  assert.equal(r.train_step_ratio_vs_pytorch, 4);
+  assert.equal(r.inference_ratio_vs_pytorch, 4);
+  assert.equal(r.pytorch?.comparisons[1].other_threads[0].train_step_ratio.value, 2);
+});
+
+test('ratios carry bounds from the extremes and targets say whether they are met', () => {
+  const r = buildReport(measurements());
+  assert.deepEqual(r.student_throughput?.ratios.remote_vs_no_teacher, {
+    value: 0.9,
+    low: 0.6667, // 400 / 600 to 4 significant digits
+    high: 500 / 400,
+  });
+  assert.deepEqual(r.targets.remote_vs_no_teacher, {
+    target: '>= 0.95',
+    value: 0.9,
+    met: false,
+  });
+  assert.equal(r.targets.remote_vs_in_process.met, true);
+  assert.equal(r.targets.uint8_bytes_fraction.met, true);
+  assert.equal(r.targets.train_step_ratio_vs_pytorch.met, false);
+  const run = r.teacher_server?.server.find((s) => s.clients === 2);
+  assert.equal(run?.served_batch_rows_median, 256);
+  assert.deepEqual(run?.latency_ms, { p50: 6, p99: 6.98, n: 3 });
+});
+
+test('without PyTorch the PyTorch ratios are null and the reason is kept', () => {
+  const m = measurements();
+  m.pytorch = { available: false, reason: 'import torch failed: no module' };
+  const r = buildReport(m);
+  assert.equal(r.train_step_ratio_vs_pytorch, null);
+  assert.equal(r.inference_ratio_vs_pytorch, null);
+  assert.equal(r.targets.train_step_ratio_vs_pytorch.met, null);
+  assert.equal(r.pytorch?.reason, 'import torch failed: no module');
+  assert.match(formatTable(r), /skipped: import torch failed/);
+});
+
+test('sections left out give nulls, and the report survives JSON', () => {
+  const m = measurements();
+  m.studentThroughput = null;
+  m.serverLoad = null;
+  m.wire = null;
+  const r = buildReport(m);
+  assert.equal(r.remote_vs_no_teacher, null);
+  assert.equal(r.server_vs_raw_b128, null);
+  assert.equal(r.uint8_bytes_fraction, null);
+  assert.equal(r.teacher_server, null);
+  assert.deepEqual(JSON.parse(JSON.stringify(r)), r);
+});
+
+test('every top-level figure of issue 3 is present, and the table shows them', () => {
+  const r = buildReport(measurements());
+  for (const key of [
+    'train_step_ratio_vs_pytorch',
+    'inference_ratio_vs_pytorch',
+    'remote_vs_no_teacher',
+    'remote_vs_in_process',
+    'server_vs_raw_b128',
+    'uint8_bytes_fraction',
+  ]) {
+    assert.ok(key in r, key);
+    assert.match(formatTable(r), new RegExp(key));
+  }
+  assert.equal(r.machine.cpuModel, 'Test CPU');
+  assert.equal(r.backend.name, 'wasm');
+});
+
+test('bench settings: presets, repetitions and sections are checked', () => {
+  assert.equal(benchSettings({}).reps, 5);
+  assert.equal(benchSettings({ quick: true }).reps, 3);
+  assert.equal(benchSettings({ reps: 7 }).reps, 7);
+  assert.throws(() => benchSettings({ reps: 0 }), /reps: expected an integer/);
+  assert.throws(
+    () => benchSettings({ sections: ['gpu' as 'wire'] }),
+    /sections: expected some of wire, student, server, pytorch, got "gpu"/,
+  );
+});
