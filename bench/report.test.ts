@@ -154,6 +154,10 @@ test('without PyTorch the PyTorch ratios are null and the reason is kept', () =>
   assert.equal(r.targets.train_step_ratio_vs_pytorch.met, null);
   assert.equal(r.pytorch?.reason, 'import torch failed: no module');
   assert.match(formatTable(r), /skipped: import torch failed/);
+  // vicinal's own timings are still reported.
+  assert.equal(r.vicinal_timing?.length, 2);
+  assert.equal(r.vicinal_timing?.[1].train_step_ms.median, 400);
+  assert.match(formatTable(r), /student-cnn\s+32x32x3\s+400 \(360-440\)/);
 });
 
 test('sections left out give nulls, and the report survives JSON', () => {
@@ -195,4 +199,24 @@ test('bench settings: presets, repetitions and sections are checked', () => {
     () => benchSettings({ sections: ['gpu' as 'wire'] }),
     /sections: expected some of wire, student, server, pytorch, got "gpu"/,
   );
+});
+
+test('warnings: a busy machine, no pinning, no PyTorch, mismatched models', () => {
+  const quiet = buildReport(measurements());
+  assert.deepEqual(quiet.warnings, []);
+  const m = measurements();
+  m.machine.loadAverageEnd = 3;
+  m.pinning = { available: false, reason: 'taskset not found' };
+  if (m.pytorch?.available) m.pytorch.timings[0].parameters = 99;
+  const r = buildReport(m);
+  assert.equal(r.warnings.length, 3);
+  assert.match(r.warnings[0], /machine busy: .*0.1 at the start, 3 at the end on 2 CPUs/);
+  assert.equal(r.warnings[1], 'not pinned: taskset not found');
+  assert.match(
+    r.warnings[2],
+    /student-cnn 28x28x1: PyTorch model has 99 weights, vicinal 100/,
+  );
+  assert.match(formatTable(r), /warning: not pinned: taskset not found/);
+  m.pytorch = { available: false, reason: 'no torch' };
+  assert.ok(buildReport(m).warnings.includes('no PyTorch comparison: no torch'));
 });

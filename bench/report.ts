@@ -75,6 +75,8 @@ export interface BenchReport {
   server_vs_raw_b128: number | null;
   uint8_bytes_fraction: number | null;
   targets: Record<string, TargetCheck>;
+  /** Conditions that make figures less trustworthy or incomplete. */
+  warnings: string[];
   settings: BenchSettings;
   started_at: string;
   duration_seconds: number;
@@ -109,6 +111,16 @@ export interface BenchReport {
       response_bytes: number;
     }[];
   } | null;
+  /** vicinal's own train-step and inference times (section 4, also without PyTorch). */
+  vicinal_timing:
+    | {
+        architecture: string;
+        shape: [number, number, number];
+        parameters: number;
+        train_step_ms: Summary;
+        inference_ms: Summary;
+      }[]
+    | null;
   pytorch: {
     available: boolean;
     reason: string | null;
@@ -173,6 +185,9 @@ function studentSection(m: BenchMeasurements): BenchReport['student_throughput']
     ['remote_vs_no_teacher', 'remote', 'none'],
     ['remote_vs_in_process', 'remote', 'in-process'],
     ['in_process_vs_no_teacher', 'in-process', 'none'],
+    // Diagnostics: what the KD term itself costs, and what the transport costs.
+    ['free_teacher_vs_no_teacher', 'free', 'none'],
+    ['remote_vs_free_teacher', 'remote', 'free'],
   ];
   for (const [name, a, b] of pairs) {
     if (raw[a] && raw[b]) ratios[name] = roundedRatio(ratio(raw[a], raw[b]));
@@ -308,6 +323,36 @@ function pytorchSection(m: BenchMeasurements): BenchReport['pytorch'] {
   };
 }
 
+/** Load average above which other work on the machine likely skews the figures. */
+export const BUSY_LOAD_PER_CPU = 0.25;
+
+/** What a reader of the figures should know before trusting them. */
+export function benchWarnings(
+  m: BenchMeasurements,
+  pytorch: BenchReport['pytorch'],
+): string[] {
+  const out: string[] = [];
+  const load = Math.max(m.machine.loadAverageStart, m.machine.loadAverageEnd);
+  if (load > BUSY_LOAD_PER_CPU * m.machine.cpus) {
+    out.push(
+      `machine busy: 1-minute load average ${m.machine.loadAverageStart} at the start, ` +
+        `${m.machine.loadAverageEnd} at the end on ${m.machine.cpus} CPUs; other work ` +
+        'shares the cores (PyTorch with 2 threads suffers most)',
+    );
+  }
+  if (!m.pinning.available) out.push(`not pinned: ${m.pinning.reason}`);
+  if (pytorch && !pytorch.available) out.push(`no PyTorch comparison: ${pytorch.reason}`);
+  for (const c of pytorch?.comparisons ?? []) {
+    if (c.parameters.vicinal !== c.parameters.pytorch) {
+      out.push(
+        `${c.architecture} ${c.shape.join('x')}: PyTorch model has ` +
+          `${c.parameters.pytorch} weights, vicinal ${c.parameters.vicinal}`,
+      );
+    }
+  }
+  return out;
+}
+
 function check(value: number | null, target: string, ok: (v: number) => boolean) {
   return { target, value, met: value === null ? null : ok(value) };
 }
@@ -365,6 +410,7 @@ export function buildReport(m: BenchMeasurements): BenchReport {
         (v) => v <= 0.3,
       ),
     },
+    warnings: benchWarnings(m, pytorch),
     settings: m.settings,
     started_at: m.startedAt,
     duration_seconds: significant(m.durationSeconds),
@@ -380,6 +426,16 @@ export function buildReport(m: BenchMeasurements): BenchReport {
     student_throughput: student,
     teacher_server: server,
     wire,
+    vicinal_timing:
+      m.vicinalTiming?.timings
+        .filter((t) => t.trainStepMs.length > 0)
+        .map((t) => ({
+          architecture: t.architecture,
+          shape: t.shape,
+          parameters: t.parameters,
+          train_step_ms: rounded(summarise(t.trainStepMs)),
+          inference_ms: rounded(summarise(t.inferenceMs)),
+        })) ?? null,
     pytorch,
   };
 }

@@ -55,8 +55,8 @@ export function benchSettings(options: BenchOptions): BenchSettings {
     studentSteps: quick ? 4 : 20,
     serverBatches: [32, 128, 512],
     serverClients: [1, 2, 4],
-    serverRowsPerRun: quick ? 1024 : 4096,
-    timingStepsPerRep: quick ? 1 : 4,
+    serverRowsPerRun: quick ? 1024 : 2048,
+    timingStepsPerRep: quick ? 1 : 3,
     pytorchThreads: [2, 1],
   };
 }
@@ -166,13 +166,15 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchMeasure
       m.server = server.ready;
       const address = `127.0.0.1:${server.ready.port}`;
       if (has('student')) {
-        say('bench: 1. student throughput: no teacher / in process / remote (core 1)');
+        say(
+          'bench: 1. student throughput: no / in-process / remote / free teacher (core 1)',
+        );
         const studentSettings: StudentSettings = {
           student,
           teacher,
           teacherAddress: address,
           teacherName: serverSettings.name,
-          modes: ['none', 'in-process', 'remote'],
+          modes: ['none', 'in-process', 'remote', 'free'],
           reps: settings.reps,
           stepsPerRep: settings.studentSteps,
           warmupSteps: 2,
@@ -200,7 +202,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchMeasure
           clients: settings.serverClients,
           reps: settings.reps,
           rowsPerRun: settings.serverRowsPerRun,
-          minCalls: settings.preset === 'quick' ? 2 : 4,
+          minCalls: 2,
           serverCore: TEACHER_CORE,
           clientCore: STUDENT_CORE,
           progress: say,
@@ -222,8 +224,6 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchMeasure
       });
       m.vicinalTiming = compared.vicinal;
       m.pytorch = compared.pytorch;
-      if (!m.pytorch.available)
-        say(`bench: PyTorch comparison skipped: ${m.pytorch.reason}`);
       await children.stopAll();
     }
   } finally {

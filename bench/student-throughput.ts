@@ -1,8 +1,11 @@
 /**
  * Bench child: student training throughput of the kd+mixup arm on a real
  * Fashion-MNIST subset with (a) no teacher, (b) the teacher in this process,
- * (c) a teacher server over loopback gRPC. The three are interleaved within
- * each repetition, so slow drifts of the machine hit them alike.
+ * (c) a teacher server over loopback gRPC, and, as a diagnostic, (d) a "free"
+ * teacher answering instantly with fixed logits: the student's own cost of
+ * distillation (the KD loss term), which no teacher placement can beat. The
+ * modes are interleaved within each repetition, so slow drifts of the
+ * machine hit them alike.
  */
 import { initBackend } from '@vicinal/backend';
 import { loadDataset, subset } from '@vicinal/data';
@@ -16,7 +19,7 @@ import {
 import { childSettings, progress, runChild } from './child-io.js';
 import { buildBenchModel, type ModelSettings } from './models.js';
 
-export const STUDENT_MODES = ['none', 'in-process', 'remote'] as const;
+export const STUDENT_MODES = ['none', 'in-process', 'remote', 'free'] as const;
 export type StudentMode = (typeof STUDENT_MODES)[number];
 
 export interface StudentSettings {
@@ -44,6 +47,23 @@ export interface StudentResult {
   steps: number;
   batchSize: number;
   trainImages: number;
+}
+
+/** Answers at once with the same seeded logits: the KD loss without a teacher's cost. */
+class FreeTeacher implements TeacherSource {
+  readonly kind = 'in-process';
+  readonly address = 'free';
+  readonly model = 'free';
+  private readonly logits: Float32Array;
+  constructor(rows: number, classes: number) {
+    this.logits = Float32Array.from({ length: rows * classes }, (_, i) =>
+      Math.sin(i * 12.9898),
+    );
+  }
+  async softLabels(): Promise<Float32Array> {
+    return this.logits;
+  }
+  async close(): Promise<void> {}
 }
 
 /** Records how long each query takes to answer. */
@@ -87,6 +107,9 @@ async function main(): Promise<StudentResult> {
   const sources = new Map<StudentMode, TimedTeacher | null>();
   for (const mode of s.modes) {
     if (mode === 'none') sources.set(mode, null);
+    if (mode === 'free') {
+      sources.set(mode, new TimedTeacher(new FreeTeacher(s.batchSize, data.numClasses)));
+    }
     if (mode === 'in-process') {
       const teacher = buildBenchModel({ ...s.teacher, shape: data.shape });
       sources.set(

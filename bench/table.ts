@@ -43,6 +43,7 @@ export function formatTable(report: BenchReport): string {
       `${m.cpus} x ${m.cpuModel}, node ${m.node}, backend ${report.backend.name ?? '-'}`,
     `pinning: ${m.pinning.reason}; load average ${m.loadAverageStart} -> ` +
       `${m.loadAverageEnd}; ${report.duration_seconds} s`,
+    ...report.warnings.map((w) => `warning: ${w}`),
     '',
     'Headline (median of reps; target from issue 3)',
   );
@@ -128,8 +129,22 @@ export function formatTable(report: BenchReport): string {
       '',
       '4. vicinal vs PyTorch (ms per batch, median (min-max); ratio = vicinal/PyTorch)',
     );
-    if (!pt.available) out.push(`   skipped: ${pt.reason}`);
-    else {
+    if (!pt.available) {
+      out.push(`   skipped: ${pt.reason}`);
+      if (report.vicinal_timing?.length) {
+        out.push(
+          columns([
+            ['model', 'shape', 'train vicinal', 'infer vicinal'],
+            ...report.vicinal_timing.map((t) => [
+              t.architecture,
+              t.shape.join('x'),
+              spread(t.train_step_ms),
+              spread(t.inference_ms),
+            ]),
+          ]),
+        );
+      }
+    } else {
       out.push(
         `   PyTorch ${pt.torch_version}, ${pt.threads} threads`,
         columns([

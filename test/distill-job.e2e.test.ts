@@ -126,6 +126,7 @@ test('a kd+mixup job runs end to end and its result is stored before the ack', a
     },
     loss: { beta: 0.8, temperature: 2, variant: 'plain' },
     mixup: { alpha: 1, p: 1 },
+    analysisPairs: 256,
     teacherModel: 'teacher-e2e',
   };
   await submitJob(bus, names.distillSubject, job.jobId, job);
@@ -162,6 +163,19 @@ test('a kd+mixup job runs end to end and its result is stored before the ack', a
     assert.ok(Number.isFinite(result[k]) && result[k] >= 0, `${k} = ${result[k]}`);
   }
   assert.ok(result.ece <= result.mce);
+  assert.equal(
+    result.reliability.counts.reduce((a, b) => a + b, 0),
+    10000,
+  );
+  assert.ok(result.adaptiveEce >= 0 && result.adaptiveEce <= 1);
+  // The vicinal analysis ran against the served teacher (mixed + clean logits).
+  assert.ok(result.analysis, 'kd arms carry the vicinal analysis');
+  assert.equal(result.analysis.pairs, 256);
+  assert.equal(result.analysis.bins.count.length, 20);
+  assert.equal(
+    result.analysis.bins.count.reduce((a, b) => a + b, 0),
+    256,
+  );
 
   // The student was stored and loads.
   const stored = await getArtifact(bus, `student-${job.jobId}`);

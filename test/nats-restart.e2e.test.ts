@@ -50,6 +50,7 @@ const job: DistillJob = {
   },
   loss: { beta: 0.8, temperature: 2, variant: 'plain' },
   mixup: { alpha: 1, p: 1 },
+  analysisPairs: 0,
   teacherModel: null,
 };
 

@@ -32,6 +32,7 @@ student:
 arms: [baseline, mixup, kd, kd+mixup]
 loss: { beta: 0.8, temperature: 2, variant: plain }
 mixup: { alpha: 1, p: 1 }
+analysisPairs: 256
 `;
 
 function vicinal(args: string[]) {
@@ -80,6 +81,28 @@ test('vicinal study runs the four arms and writes summary.json and summary.md', 
   const md = readFileSync(join(out, 'summary.md'), 'utf8');
   assert.match(md, /\| student student-cnn \(\d+ params\) \| kd\+mixup \| 2 \|/);
   assert.match(first.stdout, /\| teacher teacher-cnn/);
+
+  // results.json feeds the report: kd arms carry the vicinal analysis.
+  const results = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8'));
+  assert.equal(results.teachers.length, 1);
+  assert.equal(results.runs.length, 4);
+  for (const run of results.runs) {
+    const kd = run.arm === 'kd' || run.arm === 'kd+mixup';
+    assert.equal(run.analysis !== undefined, kd, run.arm);
+    if (kd) assert.equal(run.analysis.pairs, 256);
+    assert.equal(
+      run.reliability.counts.reduce((a: number, b: number) => a + b, 0),
+      10000,
+    );
+  }
+  const html = readFileSync(join(out, 'report.html'), 'utf8');
+  assert.ok((html.match(/<svg/g) ?? []).length >= 4, 'charts rendered as SVG');
+  const kdMixup = summary.students.find((s: { arm: string }) => s.arm === 'kd+mixup');
+  assert.ok(
+    html.includes((100 * kdMixup.accuracy).toFixed(2)),
+    'report shows the accuracy',
+  );
+  assert.doesNotMatch(html, /https?:\/\//);
 
   // Same settings again: the cached teacher is reused, not retrained.
   const second = vicinal(['study', config, '--out', out, '--cache-dir', cache]);

@@ -2,6 +2,7 @@ import { ConfigError } from '@vicinal/config';
 import { Command } from 'commander';
 import { checkVectorsCommand } from './commands/check-vectors.js';
 import { datasetCommand } from './commands/dataset.js';
+import { reportCommand } from './commands/report.js';
 import { studyCommand } from './commands/study.js';
 import { statusCommand, watchCommand } from './commands/watch.js';
 
@@ -11,6 +12,7 @@ const program = new Command('vicinal')
   .addCommand(studyCommand())
   .addCommand(checkVectorsCommand())
   .addCommand(datasetCommand())
+  .addCommand(reportCommand())
   .addCommand(statusCommand())
   .addCommand(watchCommand());
 

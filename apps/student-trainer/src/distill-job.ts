@@ -17,6 +17,7 @@ import { type Dataset, loadDataset, subset } from '@vicinal/data';
 import { buildModel, countParameters, encodeArtifact } from '@vicinal/models';
 import type { Logger } from '@vicinal/telemetry';
 import {
+  analyseVicinal,
   decodeCheckpoint,
   encodeCheckpoint,
   evaluateModel,
@@ -127,6 +128,19 @@ export async function runDistillJob(
       },
     });
     const report = evaluateModel(model, data.test, spec);
+    // The vicinal analysis: teacher and student on mixed training pairs.
+    const withConstituents = teacher?.softLabelsWithConstituents.bind(teacher);
+    const analysis =
+      withConstituents && job.analysisPairs >= 2
+        ? await analyseVicinal({
+            student: model,
+            teacher: withConstituents,
+            images: train,
+            spec,
+            pairs: job.analysisPairs,
+            seed: job.seed,
+          })
+        : null;
     await putArtifact(bus, `student-${job.jobId}`, await encodeArtifact(model));
     const result: DistillResult = {
       studyId: job.studyId,
@@ -142,6 +156,9 @@ export async function runDistillJob(
       overconfidence: report.overconfidence,
       nll: report.nll,
       brier: report.brier,
+      adaptiveEce: report.adaptiveEce,
+      reliability: report.bins,
+      analysis,
       samplesPerSecond: summary.samplesPerSecond,
       trainSeconds: summary.trainSeconds,
       steps: summary.steps,

@@ -1,3 +1,4 @@
+import type { ReliabilityBins, VicinalAnalysis } from '@vicinal/metrics';
 import { z } from 'zod';
 import { ARMS, datasetSchema, lossSchema, mixupSchema, recipeSchema } from './study.js';
 
@@ -13,6 +14,8 @@ export const distillJobSchema = z
     student: recipeSchema,
     loss: lossSchema,
     mixup: mixupSchema,
+    /** Training pairs of the vicinal analysis of kd arms (0: none). */
+    analysisPairs: z.number().int().min(0).max(1_000_000).default(2048),
     /** Object-store name of the teacher artifact; required for kd arms. */
     teacherModel: z.string().min(1).nullable(),
   })
@@ -35,6 +38,12 @@ export interface DistillResult {
   overconfidence: number;
   nll: number;
   brier: number;
+  /** ECE with equal-mass bins. */
+  adaptiveEce: number;
+  /** Reliability diagram on the test split (15 equal-width bins). */
+  reliability: ReliabilityBins;
+  /** Vicinal analysis against the teacher (kd arms), on training images. */
+  analysis: VicinalAnalysis | null;
   samplesPerSecond: number;
   trainSeconds: number;
   steps: number;

@@ -76,6 +76,8 @@ export const studySchema = z
     arms: z.array(z.enum(ARMS)).min(1),
     loss: lossSchema,
     mixup: mixupSchema,
+    /** Training pairs for the vicinal analysis of each kd arm (0: skip it). */
+    analysisPairs: z.number().int().min(0).max(1_000_000).default(2048),
   })
   .strict();
 

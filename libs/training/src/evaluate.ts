@@ -1,7 +1,12 @@
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { tf } from '@vicinal/backend';
 import { type ImageSplit, toNormalisedTensor } from '@vicinal/data';
-import { type CalibrationReport, calibrationReport } from '@vicinal/metrics';
+import {
+  adaptiveCalibrationError,
+  type CalibrationReport,
+  calibrationReport,
+  softmax,
+} from '@vicinal/metrics';
 import type { ImageSpec } from './train.js';
 
 /** Logits [N,K] of `model` on every image of the split, in inference mode. */
@@ -31,7 +36,14 @@ export function evaluateModel(
   model: tfl.LayersModel,
   split: ImageSplit,
   spec: ImageSpec,
-): CalibrationReport {
+): CalibrationReport & { adaptiveEce: number } {
   const logits = predictLogits(model, split, spec);
-  return calibrationReport(logits, split.labels, spec.numClasses);
+  const report = calibrationReport(logits, split.labels, spec.numClasses);
+  const probabilities = softmax(logits, 1, spec.numClasses);
+  return {
+    ...report,
+    adaptiveEce: adaptiveCalibrationError(probabilities, split.labels, {
+      numClasses: spec.numClasses,
+    }),
+  };
 }

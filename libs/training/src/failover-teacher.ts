@@ -144,6 +144,18 @@ export class FailoverTeacher implements TeacherSource {
     });
   }
 
+  /** Mixed and clean logits (for the vicinal analysis), with the same retries. */
+  softLabelsWithConstituents(
+    query: MixedBatchQuery,
+  ): Promise<{ mixed: Float32Array; clean: Float32Array }> {
+    return this.withRetries('soft labels with constituents', async (c) => {
+      if (!c.source.softLabelsWithConstituents) {
+        throw new Error(`teacher at ${c.address} cannot return constituent logits`);
+      }
+      return c.source.softLabelsWithConstituents(query);
+    });
+  }
+
   async close(): Promise<void> {
     this.stop.abort(new Error('teacher closed'));
     const open = this.current;

@@ -33,6 +33,17 @@ export class RemoteTeacher implements TeacherSource {
   }
 
   async softLabels(query: MixedBatchQuery): Promise<Float32Array> {
+    return (await this.query(query, false)).mixed;
+  }
+
+  softLabelsWithConstituents(query: MixedBatchQuery) {
+    return this.query(query, true) as Promise<{
+      mixed: Float32Array;
+      clean: Float32Array;
+    }>;
+  }
+
+  private async query(query: MixedBatchQuery, constituents: boolean) {
     const result = await this.client.softLabels({
       model: this.model,
       mix: {
@@ -40,9 +51,13 @@ export class RemoteTeacher implements TeacherSource {
         shape: query.shape,
         partner: query.partner,
         lambda: query.lambda,
+        returnConstituents: constituents,
       },
     });
-    return result.logits;
+    if (constituents && !result.constituentLogits) {
+      throw new Error(`teacher at ${this.address} returned no constituent logits`);
+    }
+    return { mixed: result.logits, clean: result.constituentLogits };
   }
 
   async close(): Promise<void> {

@@ -17,5 +17,12 @@ export interface TeacherSource {
   readonly address: string;
   readonly model: string;
   softLabels(query: MixedBatchQuery): Promise<Float32Array>;
+  /**
+   * Logits on the mixed batch and on its clean images, for the vicinal
+   * analysis (a remote teacher answers both in one "mix on the teacher" call).
+   */
+  softLabelsWithConstituents?(
+    query: MixedBatchQuery,
+  ): Promise<{ mixed: Float32Array; clean: Float32Array }>;
   close(): Promise<void>;
 }

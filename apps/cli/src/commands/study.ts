@@ -9,7 +9,7 @@ import {
 import { Command, Option } from 'commander';
 import { parse as parseYaml } from 'yaml';
 import { runStudy } from '../study/run-study.js';
-import { summaryTable, writeSummary } from '../study/summary.js';
+import { summaryTable, writeResultsAndReport, writeSummary } from '../study/summary.js';
 
 /** `vicinal study [CONFIG]`: the main job, everything started locally. */
 export function studyCommand(): Command {
@@ -53,7 +53,7 @@ export function studyCommand(): Command {
       process.once('SIGINT', interrupt);
       process.once('SIGTERM', interrupt);
       const out = resolve(opts.out);
-      const summary = await runStudy({
+      const { summary, results } = await runStudy({
         settings,
         out,
         workers: opts.workers,
@@ -66,9 +66,11 @@ export function studyCommand(): Command {
         signal: controller.signal,
       });
       writeSummary(out, summary);
+      const report = await writeResultsAndReport(out, results);
       process.stdout.write(`\n${summaryTable(summary)}\n\n`);
       process.stdout.write(
-        `wrote ${out}/summary.json and summary.md (${summary.wall_seconds} s)\n`,
+        `wrote ${out}/summary.json, summary.md, results.json and ${report} ` +
+          `(${summary.wall_seconds} s)\n`,
       );
     });
 }

@@ -31,9 +31,10 @@ import {
   decodeArtifact,
   encodeArtifact,
 } from '@vicinal/models';
+import type { StudyResults } from '@vicinal/report';
 import { evaluateModel, trainNetwork } from '@vicinal/training';
 import { type ServiceHandle, startService } from './services.js';
-import { buildSummary, type StudySummary } from './summary.js';
+import { buildResults, buildSummary, type StudySummary } from './summary.js';
 import { TeacherCache, type TeacherRecord, teacherKey } from './teacher-cache.js';
 
 export interface StudyRunOptions {
@@ -59,7 +60,9 @@ export interface StudyRunOptions {
  * trainers, submits one job per arm over JetStream, waits for the results
  * and summarises them. Everything it starts is stopped when it returns.
  */
-export async function runStudy(options: StudyRunOptions): Promise<StudySummary> {
+export async function runStudy(
+  options: StudyRunOptions,
+): Promise<{ summary: StudySummary; results: StudyResults }> {
   const { settings, print, signal } = options;
   const started = performance.now();
   const backend = await initBackend(options.backend);
@@ -164,7 +167,7 @@ export async function runStudy(options: StudyRunOptions): Promise<StudySummary> 
       print,
       signal,
     );
-    return buildSummary({
+    const summary = buildSummary({
       settings,
       backend: backend.name,
       data: {
@@ -176,6 +179,15 @@ export async function runStudy(options: StudyRunOptions): Promise<StudySummary> 
       results,
       wallSeconds: (performance.now() - started) / 1000,
     });
+    return {
+      summary,
+      results: buildResults(
+        settings,
+        teacher.record,
+        teacher.record.architecture,
+        results,
+      ),
+    };
   } finally {
     await Promise.all(started_.map((s) => s.stop()));
     await bus?.close().catch(() => {});
@@ -247,6 +259,8 @@ async function obtainTeacher(
       overconfidence: report.overconfidence,
       nll: report.nll,
       brier: report.brier,
+      adaptiveEce: report.adaptiveEce,
+      reliability: report.bins,
     },
   };
   const artifact = await encodeArtifact(model);
@@ -276,6 +290,7 @@ function makeJob(
     student: settings.student,
     loss: settings.loss,
     mixup: settings.mixup,
+    analysisPairs: settings.analysisPairs,
     teacherModel: uses.teacher ? teacherModel : null,
   };
 }

@@ -1,6 +1,12 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DistillResult, Recipe, StudySettings } from '@vicinal/config';
+import {
+  parseResults,
+  RESULTS_FILE,
+  type StudyResults,
+  writeReport,
+} from '@vicinal/report';
 import type { TeacherRecord } from './teacher-cache.js';
 
 interface MetricRow {
@@ -68,7 +74,12 @@ export function buildSummary(input: {
       parameters: teacher.parameters,
       epochs: teacher.recipe.epochs,
       train_seconds: round(teacher.trainSeconds, 1),
-      ...teacher.test,
+      accuracy: teacher.test.accuracy,
+      ece: teacher.test.ece,
+      mce: teacher.test.mce,
+      overconfidence: teacher.test.overconfidence,
+      nll: teacher.test.nll,
+      brier: teacher.test.brier,
     },
     students: input.results.map((r) => ({
       arm: r.arm,
@@ -142,3 +153,52 @@ export function writeSummary(out: string, summary: StudySummary): void {
 
 const round = (x: number, digits: number) => Number(x.toFixed(digits));
 const signed = (x: number) => `${x >= 0 ? '+' : ''}${x.toFixed(4)}`;
+
+/**
+ * The results behind the report (results.json): the teacher with its
+ * reliability diagram, every run with its calibration and vicinal analysis.
+ */
+export function buildResults(
+  settings: StudySettings,
+  teacher: TeacherRecord,
+  teacherName: string,
+  runs: DistillResult[],
+): StudyResults {
+  return parseResults(
+    {
+      study: { ...settings },
+      teachers: [
+        {
+          name: teacherName,
+          architecture: teacher.architecture,
+          parameters: teacher.parameters,
+          test: teacher.test,
+        },
+      ],
+      runs: runs.map((r) => ({
+        teacher: r.teacher ? teacherName : null,
+        arm: r.arm,
+        temperature: r.temperature,
+        seed: r.seed,
+        accuracy: r.accuracy,
+        ece: r.ece,
+        mce: r.mce,
+        overconfidence: r.overconfidence,
+        nll: r.nll,
+        brier: r.brier,
+        adaptiveEce: r.adaptiveEce,
+        reliability: r.reliability,
+        ...(r.analysis ? { analysis: r.analysis } : {}),
+        samplesPerSecond: r.samplesPerSecond,
+      })),
+    },
+    'study results',
+  );
+}
+
+/** Writes results.json and the HTML report beside the summary; returns the report path. */
+export async function writeResultsAndReport(out: string, results: StudyResults) {
+  mkdirSync(out, { recursive: true });
+  writeFileSync(join(out, RESULTS_FILE), `${JSON.stringify(results, null, 2)}\n`);
+  return (await writeReport(results, out)).html;
+}

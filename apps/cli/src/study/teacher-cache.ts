@@ -2,9 +2,10 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DatasetSettings, Recipe } from '@vicinal/config';
+import type { ReliabilityBins } from '@vicinal/metrics';
 
 /** Bump when a change to training code makes cached teachers stale. */
-const TEACHER_FORMAT = 1;
+const TEACHER_FORMAT = 2;
 
 /** What is known about a trained teacher besides its weights. */
 export interface TeacherRecord {
@@ -21,6 +22,8 @@ export interface TeacherRecord {
     overconfidence: number;
     nll: number;
     brier: number;
+    adaptiveEce: number;
+    reliability: ReliabilityBins;
   };
 }
 
