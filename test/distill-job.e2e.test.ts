@@ -13,7 +13,6 @@ import {
   type NatsServerHandle,
   names,
   publishTeacher,
-  type StudyEvent,
   startNatsServer,
   submitJob,
   waitForTeacher,
@@ -28,6 +27,7 @@ import {
 } from '@vicinal/models';
 import { trainNetwork } from '@vicinal/training';
 import { type ServiceHandle, startService } from '../apps/cli/src/study/services.js';
+import { storedEvents } from './support/study-events.js';
 
 // One real distillation job through every hop: nats-server, the object store,
 // a teacher-server process over loopback gRPC, a student-trainer process
@@ -189,13 +189,7 @@ test('a kd+mixup job runs end to end and its result is stored before the ack', a
   assert.equal(info.num_ack_pending, 0);
 
   // Progress events were published in order.
-  const events: StudyEvent[] = [];
-  const stream = await bus.jsm.streams.get(names.eventsStream);
-  for (let seq = 1; ; seq++) {
-    const msg = await stream.getMessage({ seq }).catch(() => null);
-    if (!msg) break;
-    events.push(msg.json<StudyEvent>());
-  }
+  const events = await storedEvents(bus);
   assert.deepEqual(
     events.map((e) => e.type),
     ['job-started', 'epoch', 'job-finished'],

@@ -10,12 +10,12 @@ import {
   getResult,
   type NatsServerHandle,
   names,
-  type StudyEvent,
   startNatsServer,
   submitJob,
 } from '@vicinal/bus';
 import type { DistillJob, DistillResult } from '@vicinal/config';
 import { type ServiceHandle, startService } from '../apps/cli/src/study/services.js';
+import { storedEvents } from './support/study-events.js';
 
 // nats-server is stopped and started again on the same port and storage
 // while a student trainer works: the worker reconnects, the job finishes,
@@ -89,13 +89,7 @@ test('a nats-server restart loses no job, result or progress event', async () =>
   assert.equal(info.num_pending, 0);
   assert.equal(info.num_ack_pending, 0);
 
-  const events: StudyEvent[] = [];
-  const stream = await bus.jsm.streams.get(names.eventsStream);
-  for (let seq = 1; ; seq++) {
-    const msg = await stream.getMessage({ seq }).catch(() => null);
-    if (!msg) break;
-    events.push(msg.json<StudyEvent>());
-  }
+  const events = await storedEvents(bus);
   const epochs = new Set(events.flatMap((e) => (e.type === 'epoch' ? [e.epoch] : [])));
   assert.deepEqual([...epochs].sort(), [1, 2, 3, 4], 'every epoch reported');
   assert.equal(events.filter((e) => e.type === 'job-finished').length, 1);

@@ -11,7 +11,6 @@ import {
   getResult,
   type NatsServerHandle,
   names,
-  type StudyEvent,
   startNatsServer,
   submitJob,
 } from '@vicinal/bus';
@@ -20,6 +19,7 @@ import { loadDataset, subset } from '@vicinal/data';
 import { buildModel, decodeArtifact } from '@vicinal/models';
 import { decodeCheckpoint, trainNetwork } from '@vicinal/training';
 import { type ServiceHandle, startService } from '../apps/cli/src/study/services.js';
+import { storedEvents } from './support/study-events.js';
 
 // A student trainer is killed (SIGKILL) mid-job. JetStream redelivers the
 // job to a second worker, which resumes from the checkpoint in the object
@@ -112,13 +112,7 @@ test('a killed student trainer loses no work: the job resumes from its checkpoin
   assert.equal(result.steps, 4 * 16, 'every planned step ran once');
   assert.equal(result.samples, 4 * 16 * 64);
 
-  const events: StudyEvent[] = [];
-  const stream = await bus.jsm.streams.get(names.eventsStream);
-  for (let seq = 1; ; seq++) {
-    const msg = await stream.getMessage({ seq }).catch(() => null);
-    if (!msg) break;
-    events.push(msg.json<StudyEvent>());
-  }
+  const events = await storedEvents(bus);
   const starts = events.filter((e) => e.type === 'job-started');
   assert.equal(starts.length, 2);
   assert.equal(starts[1].type === 'job-started' && starts[1].deliveryCount, 2);
