@@ -108,11 +108,15 @@ export async function compareServer(
           samplesPerSecond: [],
           latencyMs: [],
           servedBatchRows: [],
+          serverQueueMs: [],
+          serverInferenceMs: [],
         };
         loadRuns.set(key, run);
         run.samplesPerSecond.push(l.samplesPerSecond);
         run.latencyMs.push(...l.latencyMs);
         run.servedBatchRows.push(...l.servedBatchRows);
+        run.serverQueueMs.push(...l.serverQueueMs);
+        run.serverInferenceMs.push(...l.serverInferenceMs);
         line.push(`${clients}c ${l.samplesPerSecond.toFixed(0)}`);
       }
       o.progress(`  rep ${rep}/${o.reps} batch ${batch} (samples/s): ${line.join(', ')}`);

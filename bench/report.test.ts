@@ -80,6 +80,8 @@ function measurements(): BenchMeasurements {
           samplesPerSecond: [800, 900, 850],
           latencyMs: [5, 6, 7],
           servedBatchRows: [128, 256, 256],
+          serverQueueMs: [1, 2, 3],
+          serverInferenceMs: [40, 50, 60],
         },
         {
           batch: 128,
@@ -88,6 +90,8 @@ function measurements(): BenchMeasurements {
           samplesPerSecond: [700, 700, 700],
           latencyMs: [5],
           servedBatchRows: [128],
+          serverQueueMs: [1],
+          serverInferenceMs: [40],
         },
       ],
     },
@@ -122,6 +126,7 @@ test('headline ratios come from the medians of the right runs', () => {
   // Default student at 32x32x3 against PyTorch's first thread count.
   assert.equal(r.train_step_ratio_vs_pytorch, 4);
   assert.equal(r.inference_ratio_vs_pytorch, 4);
+  assert.equal(r.train_step_ratio_vs_pytorch_fastest, 4);
   assert.equal(r.pytorch?.comparisons[1].other_threads[0].train_step_ratio.value, 2);
 });
 
@@ -142,6 +147,8 @@ test('ratios carry bounds from the extremes and targets say whether they are met
   assert.equal(r.targets.train_step_ratio_vs_pytorch.met, false);
   const run = r.teacher_server?.server.find((s) => s.clients === 2);
   assert.equal(run?.served_batch_rows_median, 256);
+  assert.equal(run?.server_inference_ms_median, 50);
+  assert.equal(run?.server_queue_ms_median, 2);
   assert.deepEqual(run?.latency_ms, { p50: 6, p99: 6.98, n: 3 });
 });
 

@@ -37,6 +37,13 @@ export interface ServerRunReport {
   latency_ms: Latency;
   /** Median rows of the coalesced batches the server ran. */
   served_batch_rows_median: number;
+  /**
+   * Medians of the server's own timings per request: queueing in the batcher
+   * and the coalesced batch's inference; the rest of the latency is request
+   * handling, gRPC and the client.
+   */
+  server_queue_ms_median: number;
+  server_inference_ms_median: number;
   vs_raw: RatioSummary | null;
 }
 
@@ -56,6 +63,11 @@ export interface ComparisonReport {
   /** vicinal time / PyTorch time. */
   train_step_ratio: RatioSummary;
   inference_ratio: RatioSummary;
+  /**
+   * Ratio of each side's fastest repetition: the figure least disturbed by
+   * other work on a shared machine (PyTorch's threads suffer most from it).
+   */
+  fastest_ratio: { train_step: number; inference: number };
   /** PyTorch at other thread counts, with vicinal's ratios against it. */
   other_threads: {
     threads: number;
@@ -70,6 +82,9 @@ export interface ComparisonReport {
 export interface BenchReport {
   train_step_ratio_vs_pytorch: number | null;
   inference_ratio_vs_pytorch: number | null;
+  /** The same from each side's fastest repetition (see ComparisonReport). */
+  train_step_ratio_vs_pytorch_fastest: number | null;
+  inference_ratio_vs_pytorch_fastest: number | null;
   remote_vs_no_teacher: number | null;
   remote_vs_in_process: number | null;
   server_vs_raw_b128: number | null;
@@ -230,6 +245,8 @@ function serverSection(m: BenchMeasurements): BenchReport['teacher_server'] {
         samples_per_second: rounded(s),
         latency_ms: latency(r.latencyMs)!,
         served_batch_rows_median: quantile(r.servedBatchRows, 0.5),
+        server_queue_ms_median: significant(quantile(r.serverQueueMs, 0.5)),
+        server_inference_ms_median: significant(quantile(r.serverInferenceMs, 0.5)),
         vs_raw: base ? roundedRatio(ratio(s, base)) : null,
       };
     }),
@@ -297,6 +314,10 @@ function pytorchSection(m: BenchMeasurements): BenchReport['pytorch'] {
       inference_ms: { vicinal: rounded(infer), pytorch: rounded(torchInfer) },
       train_step_ratio: roundedRatio(ratio(train, torchTrain)),
       inference_ratio: roundedRatio(ratio(infer, torchInfer)),
+      fastest_ratio: {
+        train_step: significant(train.min / torchTrain.min),
+        inference: significant(infer.min / torchInfer.min),
+      },
       other_threads: others.flatMap(({ threads, byKey }) => {
         const t = byKey.get(key(theirs));
         if (!t) return [];
@@ -379,6 +400,8 @@ export function buildReport(m: BenchMeasurements): BenchReport {
   const report = {
     train_step_ratio_vs_pytorch: headline?.train_step_ratio.value ?? null,
     inference_ratio_vs_pytorch: headline?.inference_ratio.value ?? null,
+    train_step_ratio_vs_pytorch_fastest: headline?.fastest_ratio.train_step ?? null,
+    inference_ratio_vs_pytorch_fastest: headline?.fastest_ratio.inference ?? null,
     remote_vs_no_teacher: student?.ratios.remote_vs_no_teacher?.value ?? null,
     remote_vs_in_process: student?.ratios.remote_vs_in_process?.value ?? null,
     server_vs_raw_b128: serverHeadline?.vs_raw?.value ?? null,

@@ -31,8 +31,11 @@ export interface LoadRequest {
 export interface LoadReply {
   samplesPerSecond: number;
   latencyMs: number[];
-  /** Rows in the coalesced batch each request joined (server timings). */
+  /** Server timings of each request: rows of the coalesced batch it joined, */
   servedBatchRows: number[];
+  /** its wait in the batching queue and its batch's inference, ms. */
+  serverQueueMs: number[];
+  serverInferenceMs: number[];
 }
 
 /** Every repetition of one batch size and client count. */
@@ -42,6 +45,8 @@ export interface LoadRun {
   samplesPerSecond: number[];
   latencyMs: number[];
   servedBatchRows: number[];
+  serverQueueMs: number[];
+  serverInferenceMs: number[];
   requestsPerClient: number;
 }
 
@@ -106,6 +111,8 @@ serveRequests<LoadRequest, LoadReply>('server-load', async (request) => {
   }
   const latencyMs: number[] = [];
   const servedBatchRows: number[] = [];
+  const serverQueueMs: number[] = [];
+  const serverInferenceMs: number[] = [];
   const start = performance.now();
   await Promise.all(
     Array.from({ length: clients }, async (_, i) => {
@@ -114,6 +121,8 @@ serveRequests<LoadRequest, LoadReply>('server-load', async (request) => {
         const result = await ask(batch, i);
         latencyMs.push(performance.now() - sent);
         servedBatchRows.push(result.timings.batchSize);
+        serverQueueMs.push(result.timings.queueMs);
+        serverInferenceMs.push(result.timings.inferenceMs);
       }
     }),
   );
@@ -122,5 +131,7 @@ serveRequests<LoadRequest, LoadReply>('server-load', async (request) => {
     samplesPerSecond: (batch * clients * requestsPerClient) / seconds,
     latencyMs,
     servedBatchRows,
+    serverQueueMs,
+    serverInferenceMs,
   };
 });

@@ -84,7 +84,16 @@ export function formatTable(report: BenchReport): string {
       `2. Teacher server (${ts.architecture} ${ts.shape.join('x')}, ${ts.request_mode}, ` +
         `max batch ${ts.max_batch}, max delay ${ts.max_delay_ms} ms) vs raw predict`,
       columns([
-        ['batch', 'clients', 'samples/s', 'p50 ms', 'p99 ms', 'served rows', 'vs raw'],
+        [
+          'batch',
+          'clients',
+          'samples/s',
+          'p50 ms',
+          'p99 ms',
+          'served rows',
+          'queue/infer ms',
+          'vs raw',
+        ],
         ...ts.raw.map((r) => [
           String(r.batch),
           'raw',
@@ -92,6 +101,7 @@ export function formatTable(report: BenchReport): string {
           num(r.latency_ms.p50),
           num(r.latency_ms.p99),
           String(r.batch),
+          `-/${num(r.latency_ms.p50)}`,
           '1',
         ]),
         ...ts.server.map((r) => [
@@ -101,6 +111,7 @@ export function formatTable(report: BenchReport): string {
           num(r.latency_ms.p50),
           num(r.latency_ms.p99),
           String(r.served_batch_rows_median),
+          `${num(r.server_queue_ms_median)}/${num(r.server_inference_ms_median)}`,
           ratioText(r.vs_raw),
         ]),
       ]),
@@ -169,6 +180,16 @@ export function formatTable(report: BenchReport): string {
             ratioText(c.inference_ratio),
           ]),
         ]),
+      );
+      out.push(
+        `   From each side's fastest repetition (least disturbed by other work): ` +
+          pt.comparisons
+            .map(
+              (c) =>
+                `${c.architecture} ${c.shape.join('x')} train ${num(c.fastest_ratio.train_step)}` +
+                ` / infer ${num(c.fastest_ratio.inference)}`,
+            )
+            .join('; '),
       );
       const others = pt.comparisons.flatMap((c) =>
         c.other_threads.map((o) => [

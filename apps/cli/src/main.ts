@@ -1,5 +1,6 @@
 import { ConfigError } from '@vicinal/config';
 import { Command } from 'commander';
+import { benchCommand } from './commands/bench.js';
 import { checkVectorsCommand } from './commands/check-vectors.js';
 import { datasetCommand } from './commands/dataset.js';
 import { reportCommand } from './commands/report.js';
@@ -14,7 +15,8 @@ const program = new Command('vicinal')
   .addCommand(datasetCommand())
   .addCommand(reportCommand())
   .addCommand(statusCommand())
-  .addCommand(watchCommand());
+  .addCommand(watchCommand())
+  .addCommand(benchCommand());
 
 try {
   await program.parseAsync(process.argv);
