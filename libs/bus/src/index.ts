@@ -12,7 +12,14 @@ export {
   connectBus,
 } from './connection.js';
 export { publishEvent, type StudyEvent, watchEvents } from './events.js';
-export { type ConsumeOptions, consumeJobs, type JobContext, submitJob } from './jobs.js';
+export {
+  type ConsumeOptions,
+  consumeJobs,
+  countJob,
+  type JobContext,
+  type JobState,
+  submitJob,
+} from './jobs.js';
 export { names } from './names.js';
 export {
   authorizationBlock,
@@ -35,3 +42,4 @@ export {
   waitForTeacher,
 } from './teacher-registry.js';
 export { ensureTopology, JOB_ACK_WAIT_SECONDS, JOB_MAX_DELIVER } from './topology.js';
+export { messageTraceContext, natsHeaderCarrier, traceHeaders } from './trace-headers.js';

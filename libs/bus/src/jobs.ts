@@ -1,14 +1,25 @@
 import type { JsMsg } from '@nats-io/jetstream';
 import { headers } from '@nats-io/transport-node';
-import type { Logger } from '@vicinal/telemetry';
+import {
+  failSpan,
+  inSpan,
+  instruments,
+  type Logger,
+  SpanKind,
+  startSpan,
+  withSpan,
+} from '@vicinal/telemetry';
 import type { z } from 'zod';
 import type { Bus } from './connection.js';
 import { names } from './names.js';
 import { JOB_MAX_DELIVER } from './topology.js';
+import { messageTraceContext, traceHeaders } from './trace-headers.js';
 
 /**
  * Publishes a job. The job id is the JetStream message id, so submitting the
- * same job twice within the duplicate window stores it once.
+ * same job twice within the duplicate window stores it once. The message
+ * carries the trace context of a "publish" span in its headers, so the
+ * worker's "process" span joins the submitter's trace.
  */
 export async function submitJob(
   bus: Bus,
@@ -16,8 +27,45 @@ export async function submitJob(
   jobId: string,
   job: unknown,
 ): Promise<{ duplicate: boolean }> {
-  const ack = await bus.js.publish(subject, JSON.stringify(job), { msgID: jobId });
-  return { duplicate: ack.duplicate };
+  return withSpan(
+    `publish ${subject}`,
+    { kind: SpanKind.PRODUCER, attributes: messagingAttributes(subject, jobId, 'send') },
+    async (span) => {
+      const ack = await bus.js.publish(subject, JSON.stringify(job), {
+        msgID: jobId,
+        headers: traceHeaders(),
+      });
+      span.setAttribute('vicinal.job.duplicate', ack.duplicate);
+      countJob(subject, ack.duplicate ? 'duplicate' : 'submitted');
+      return { duplicate: ack.duplicate };
+    },
+  );
+}
+
+export type JobState =
+  | 'submitted'
+  | 'duplicate'
+  | 'started'
+  | 'completed'
+  | 'failed'
+  | 'handed_back'
+  | 'dead_lettered';
+
+/** Counts a job's state transition (vicinal.jobs, by vicinal.job.state). */
+export function countJob(subject: string, state: JobState): void {
+  instruments().jobs.add(1, {
+    'messaging.destination.name': subject,
+    'vicinal.job.state': state,
+  });
+}
+
+function messagingAttributes(subject: string, jobId: string, operation: string) {
+  return {
+    'messaging.system': 'nats',
+    'messaging.destination.name': subject,
+    'messaging.operation.type': operation,
+    'messaging.message.id': jobId,
+  };
 }
 
 export interface JobContext {
@@ -77,15 +125,30 @@ export async function consumeJobs<S extends z.ZodType>(
       continue;
     }
     const working = setInterval(() => msg.working(), ackWaitMs / 4);
+    // The worker's side of the job, in the submitter's trace.
+    const span = startSpan(`process ${msg.subject}`, {
+      kind: SpanKind.CONSUMER,
+      parent: messageTraceContext(msg.headers),
+      attributes: {
+        ...messagingAttributes(msg.subject, jobIdOf(job), 'process'),
+        'messaging.consumer.group.name': names.studentsConsumer,
+        'vicinal.job.delivery_count': deliveryCount,
+      },
+    });
+    countJob(msg.subject, 'started');
     try {
-      await handler(job, { deliveryCount, signal });
+      await inSpan(span, () => handler(job, { deliveryCount, signal }));
       await msg.ackAck();
       handled += 1;
+      countJob(msg.subject, 'completed');
     } catch (err) {
+      failSpan(span, err);
       if (signal.aborted) {
+        countJob(msg.subject, 'handed_back');
         msg.nak();
         break;
       }
+      countJob(msg.subject, 'failed');
       const reason = (err as Error).message;
       if (deliveryCount >= JOB_MAX_DELIVER) {
         await deadLetter(bus, msg, `failed ${deliveryCount} times: ${reason}`, log);
@@ -94,14 +157,21 @@ export async function consumeJobs<S extends z.ZodType>(
         msg.nak(Math.min(30_000, 1000 * 2 ** deliveryCount));
       }
     } finally {
+      span.end();
       clearInterval(working);
     }
   }
   return handled;
 }
 
+function jobIdOf(job: unknown): string {
+  const id = (job as { jobId?: unknown } | null)?.jobId;
+  return typeof id === 'string' ? id : '';
+}
+
 async function deadLetter(bus: Bus, msg: JsMsg, reason: string, log: Logger) {
   log.error({ subject: msg.subject, reason }, 'job dead-lettered');
+  countJob(msg.subject, 'dead_lettered');
   const h = headers();
   h.set('Vicinal-Reason', reason.slice(0, 1000));
   h.set('Vicinal-Subject', msg.subject);
