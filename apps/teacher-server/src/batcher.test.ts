@@ -100,6 +100,9 @@ test('batches hold at most maxBatch rows, in arrival order, one at a time', asyn
     running: false,
     batches: 4,
     rows: 25,
+    refused: 0,
+    aborted: 0,
+    peakQueuedRows: 25,
   });
 });
 
@@ -147,6 +150,65 @@ test('a full queue refuses with queue-full and recovers once it drains', async (
   // 8 + 2 would exceed maxBatch, so the queued requests run as two batches.
   assert.deepEqual(model.calls, [8, 8, 2]);
   assert.equal(batcher.stats().queuedRows, 0);
+});
+
+test('an aborted submission leaves the queue unrun; one inside the model is answered no more', async () => {
+  const model = gatedModel();
+  const batcher = new DynamicBatcher(model.infer, { ...options, queueLimit: 10 });
+  const insideController = new AbortController();
+  const inside = batcher.submit(rowsFrom(0, 8), 8, insideController.signal);
+  await model.opened();
+  const waitingController = new AbortController();
+  const waiting = batcher.submit(rowsFrom(0, 6), 6, waitingController.signal);
+  const kept = batcher.submit(rowsFrom(50, 2), 2);
+  assert.equal(batcher.stats().queuedRows, 8);
+  waitingController.abort(new BatcherError('deadline', 'deadline: too late'));
+  await assert.rejects(waiting, (err: unknown) => {
+    assert.ok(err instanceof BatcherError);
+    assert.equal(err.reason, 'deadline');
+    assert.equal(err.message, 'deadline: too late');
+    return true;
+  });
+  assert.equal(batcher.stats().queuedRows, 2);
+  insideController.abort();
+  await assert.rejects(
+    inside,
+    (err: unknown) => err instanceof BatcherError && err.reason === 'cancelled',
+  );
+  const late = new AbortController();
+  late.abort();
+  await assert.rejects(
+    batcher.submit(rowsFrom(0, 1), 1, late.signal),
+    (err: unknown) => err instanceof BatcherError && err.reason === 'cancelled',
+  );
+  model.release();
+  await model.opened();
+  model.release();
+  assert.equal((await kept).output.length, 2);
+  // The aborted 6 rows never reached the model.
+  assert.deepEqual(model.calls, [8, 2]);
+  assert.equal(batcher.stats().aborted, 3);
+  assert.equal(batcher.stats().queuedRows, 0);
+});
+
+test('refused submissions and the peak of the queue are counted', async () => {
+  const model = gatedModel();
+  const batcher = new DynamicBatcher(model.infer, { ...options, queueLimit: 4 });
+  const first = batcher.submit(rowsFrom(0, 4), 4);
+  await model.opened();
+  const second = batcher.submit(rowsFrom(0, 3), 3);
+  for (let i = 0; i < 3; i++) {
+    await assert.rejects(batcher.submit(rowsFrom(0, 2), 2), /queue full/);
+  }
+  assert.equal(batcher.stats().refused, 3);
+  assert.equal(batcher.stats().peakQueuedRows, 4);
+  model.release();
+  await first;
+  await model.opened();
+  model.release();
+  await second;
+  assert.equal(batcher.stats().peakQueuedRows, 4);
+  assert.equal(batcher.stats().refused, 3);
 });
 
 test('a failing inference rejects its batch only; the next batch is served', async () => {

@@ -29,7 +29,13 @@ export interface BatchResult {
   batchSize: number;
 }
 
-export type BatcherErrorReason = 'queue-full' | 'closed' | 'invalid' | 'inference';
+export type BatcherErrorReason =
+  | 'queue-full'
+  | 'closed'
+  | 'invalid'
+  | 'inference'
+  | 'cancelled'
+  | 'deadline';
 
 /** Why a submission was refused or failed. */
 export class BatcherError extends Error {
@@ -50,6 +56,13 @@ interface Item {
   reject: (err: Error) => void;
 }
 
+/** Why an aborted submission failed: the signal's BatcherError, else "cancelled". */
+function abortError(signal: AbortSignal): BatcherError {
+  return signal.reason instanceof BatcherError
+    ? signal.reason
+    : new BatcherError('cancelled', 'the call was cancelled');
+}
+
 export interface BatcherStats {
   /** Rows waiting for a batch. */
   queuedRows: number;
@@ -57,6 +70,12 @@ export interface BatcherStats {
   running: boolean;
   batches: number;
   rows: number;
+  /** Submissions refused because the queue was full (RESOURCE_EXHAUSTED). */
+  refused: number;
+  /** Submissions aborted (cancelled call, deadline) before their answer. */
+  aborted: number;
+  /** Most rows ever waiting at once (never above queueLimit). */
+  peakQueuedRows: number;
 }
 
 /**
@@ -74,6 +93,9 @@ export class DynamicBatcher {
   private idleWaiters: (() => void)[] = [];
   private batches = 0;
   private servedRows = 0;
+  private refused = 0;
+  private aborted = 0;
+  private peakQueued = 0;
 
   constructor(
     private readonly infer: BatchInfer,
@@ -92,8 +114,13 @@ export class DynamicBatcher {
     }
   }
 
-  /** Queues `rows` rows for inference; resolves with this request's outputs. */
-  submit(input: Float32Array, rows: number): Promise<BatchResult> {
+  /**
+   * Queues `rows` rows for inference; resolves with this request's outputs.
+   * When `signal` aborts first, the promise rejects with the signal's reason
+   * (a BatcherError) or a "cancelled" one, and rows still waiting leave the
+   * queue without being run.
+   */
+  submit(input: Float32Array, rows: number, signal?: AbortSignal): Promise<BatchResult> {
     const { queueLimit, rowSize } = this.options;
     if (this.closed) {
       return Promise.reject(new BatcherError('closed', 'the server is draining'));
@@ -106,7 +133,12 @@ export class DynamicBatcher {
         ),
       );
     }
+    if (signal?.aborted) {
+      this.aborted++;
+      return Promise.reject(abortError(signal));
+    }
     if (this.queued + rows > queueLimit) {
+      this.refused++;
       return Promise.reject(
         new BatcherError(
           'queue-full',
@@ -116,8 +148,33 @@ export class DynamicBatcher {
       );
     }
     return new Promise((resolve, reject) => {
-      this.queue.push({ input, rows, enqueuedAt: performance.now(), resolve, reject });
+      const onAbort = () => {
+        const index = this.queue.indexOf(item);
+        if (index >= 0) {
+          this.queue.splice(index, 1);
+          this.queued -= rows;
+          if (!this.running && this.queue.length === 0) this.wakeIdle();
+        }
+        this.aborted++;
+        reject(abortError(signal!));
+      };
+      const item: Item = {
+        input,
+        rows,
+        enqueuedAt: performance.now(),
+        resolve: (result) => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve(result);
+        },
+        reject: (err) => {
+          signal?.removeEventListener('abort', onAbort);
+          reject(err);
+        },
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.queue.push(item);
       this.queued += rows;
+      this.peakQueued = Math.max(this.peakQueued, this.queued);
       this.schedule();
     });
   }
@@ -128,6 +185,9 @@ export class DynamicBatcher {
       running: this.running,
       batches: this.batches,
       rows: this.servedRows,
+      refused: this.refused,
+      aborted: this.aborted,
+      peakQueuedRows: this.peakQueued,
     };
   }
 
@@ -213,10 +273,12 @@ export class DynamicBatcher {
     } finally {
       this.running = false;
       this.schedule();
-      if (this.queue.length === 0) {
-        for (const wake of this.idleWaiters.splice(0)) wake();
-      }
+      if (this.queue.length === 0) this.wakeIdle();
     }
+  }
+
+  private wakeIdle(): void {
+    for (const wake of this.idleWaiters.splice(0)) wake();
   }
 }
 

@@ -38,6 +38,8 @@ export function toRequestError(err: unknown): TeacherRequestError {
       closed: status.UNAVAILABLE,
       invalid: status.INTERNAL,
       inference: status.INTERNAL,
+      cancelled: status.CANCELLED,
+      deadline: status.DEADLINE_EXCEEDED,
     }[err.reason];
     return new TeacherRequestError(code, err.message);
   }

@@ -25,5 +25,6 @@ export {
   startTeacherServer,
   type TeacherServer,
   type TeacherServerOptions,
+  type TeacherServerStats,
 } from './server.js';
 export { softmaxRows } from './softmax.js';

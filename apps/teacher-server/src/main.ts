@@ -48,6 +48,8 @@ const server = await startTeacherServer({
   maxDelayMs: config.maxDelayMs,
   queueLimit: config.queueLimit,
   maxMessageBytes: config.maxMessageBytes,
+  maxStreams: config.maxStreams,
+  requestTimeoutMs: config.requestTimeoutMs,
   ...security,
 });
 const advertise = config.advertise ?? `${config.listen.split(':')[0]}:${server.port}`;

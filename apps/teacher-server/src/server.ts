@@ -16,7 +16,7 @@ import {
   teacherServiceDefinition,
 } from '@vicinal/wire';
 import { HealthImplementation } from 'grpc-health-check';
-import { type BatcherStats, DynamicBatcher } from './batcher.js';
+import { BatcherError, type BatcherStats, DynamicBatcher } from './batcher.js';
 import { TeacherRequestError, toRequestError } from './errors.js';
 import { checkMetadata, type TeacherMetadata } from './metadata.js';
 import { checkModel, prepareRequest } from './request.js';
@@ -36,6 +36,15 @@ export interface TeacherServerOptions {
   queueLimit?: number;
   /** Largest request message accepted (default 16 MiB). */
   maxMessageBytes?: number;
+  /** SoftLabelsStream calls open at once; more get RESOURCE_EXHAUSTED (default 64). */
+  maxStreams?: number;
+  /**
+   * Longest the server works on one request, queueing included, before it
+   * answers DEADLINE_EXCEEDED (default 30 s). The client's deadline, when
+   * shorter, ends it sooner. Requests that time out or whose call is
+   * cancelled while they wait leave the queue without being run.
+   */
+  requestTimeoutMs?: number;
   /** Serve over TLS; with `tls.clientCa`, clients need a certificate (mTLS). */
   tls?: ServerTlsOptions;
   /**
@@ -46,6 +55,11 @@ export interface TeacherServerOptions {
   logger?: Logger;
 }
 
+export interface TeacherServerStats extends BatcherStats {
+  /** SoftLabelsStream calls open now (at most maxStreams). */
+  openStreams: number;
+}
+
 export interface TeacherServer {
   /** The bound port. */
   readonly port: number;
@@ -53,8 +67,8 @@ export interface TeacherServer {
   readonly address: string;
   /** How clients reach it: plaintext, TLS, or TLS with client certificates. */
   readonly transport: 'plaintext' | 'tls' | 'mutual-tls';
-  /** Queue and throughput counters of the batcher. */
-  stats(): BatcherStats;
+  /** Queue and throughput counters of the batcher, and the open streams. */
+  stats(): TeacherServerStats;
   /**
    * Graceful stop: health turns NOT_SERVING, new calls and new stream
    * requests are refused, queued work finishes; after `graceMs` (default
@@ -81,6 +95,16 @@ export async function startTeacherServer(
   const transport = !options.tls ? 'plaintext' : security.mutual ? 'mutual-tls' : 'tls';
   const maxBatch = options.maxBatch ?? 256;
   const maxMessageBytes = options.maxMessageBytes ?? 16 * 1024 * 1024;
+  const maxStreams = options.maxStreams ?? 64;
+  const requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
+  for (const [key, v] of [
+    ['maxStreams', maxStreams],
+    ['requestTimeoutMs', requestTimeoutMs],
+  ] as const) {
+    if (!Number.isInteger(v) || v < 1) {
+      throw new RangeError(`${key}: expected an integer >= 1, got ${v}`);
+    }
+  }
   const log = options.logger ?? createLogger('teacher-server');
   const [h, w, c] = metadata.inputShape;
   const infer = toInferFunction(options.model);
@@ -94,14 +118,43 @@ export async function startTeacherServer(
     },
   );
   const limits = { metadata, maxBatch };
+  let openStreams = 0;
+
+  /**
+   * An abort signal for one request: fires after requestTimeoutMs or at the
+   * call's own deadline, whichever is sooner; `done` clears the timer.
+   */
+  function requestSignal(callDeadline: grpc.Deadline | undefined) {
+    const controller = new AbortController();
+    const deadline = callDeadline === undefined ? Infinity : Number(callDeadline);
+    const untilCallDeadline = Number.isFinite(deadline)
+      ? deadline - Date.now()
+      : Infinity;
+    const ms = Math.max(0, Math.min(requestTimeoutMs, untilCallDeadline));
+    const timer = setTimeout(() => {
+      controller.abort(
+        new BatcherError(
+          'deadline',
+          ms < requestTimeoutMs
+            ? `deadline: the call's deadline passed before its answer was ready`
+            : `deadline: no answer within the server's request timeout of ` +
+                `${requestTimeoutMs} ms; the server is overloaded, retry later`,
+        ),
+      );
+    }, ms);
+    const cancel = () =>
+      controller.abort(new BatcherError('cancelled', 'the call was cancelled'));
+    return { signal: controller.signal, cancel, done: () => clearTimeout(timer) };
+  }
 
   /** Answers one request, or throws a TeacherRequestError-able failure. */
   async function answer(
     request: SoftLabelsRequestMessage,
+    signal: AbortSignal,
   ): Promise<SoftLabelsResponseMessage> {
     const prepared = prepareRequest(request, limits);
     const inputRows = prepared.withConstituents ? 2 * prepared.rows : prepared.rows;
-    const result = await batcher.submit(prepared.input, inputRows);
+    const result = await batcher.submit(prepared.input, inputRows, signal);
     const k = result.output.length / inputRows;
     if (k !== metadata.numClasses) {
       throw new TeacherRequestError(
@@ -155,39 +208,69 @@ export async function startTeacherServer(
     SoftLabelsRequestMessage,
     SoftLabelsResponseMessage
   > = (call, callback) => {
-    answer(call.request).then(
-      (response) => callback(null, response),
-      (err) => {
-        const failure = report(err, 'SoftLabels');
-        callback({
-          code: failure.code,
-          details: failure.message,
-          metadata: fieldMetadata(failure.field),
-        });
-      },
-    );
+    const request = requestSignal(call.getDeadline());
+    call.on('cancelled', request.cancel);
+    answer(call.request, request.signal)
+      .finally(request.done)
+      .then(
+        (response) => callback(null, response),
+        (err) => {
+          const failure = report(err, 'SoftLabels');
+          callback({
+            code: failure.code,
+            details: failure.message,
+            metadata: fieldMetadata(failure.field),
+          });
+        },
+      );
   };
 
   const softLabelsStream: grpc.handleBidiStreamingCall<
     SoftLabelsRequestMessage,
     SoftLabelsResponseMessage
   > = (call) => {
+    if (openStreams >= maxStreams) {
+      const failure = report(
+        new TeacherRequestError(
+          grpc.status.RESOURCE_EXHAUSTED,
+          `streams: ${openStreams} SoftLabelsStream calls open, limit ${maxStreams}; ` +
+            'retry later or use unary SoftLabels',
+        ),
+        'SoftLabelsStream',
+      );
+      call.emit('error', { code: failure.code, details: failure.message });
+      return;
+    }
+    openStreams++;
     let inFlight = 0;
     let clientDone = false;
     let gone = false;
+    let counted = true;
+    const release = () => {
+      if (counted) openStreams--;
+      counted = false;
+    };
+    const pending = new Set<() => void>();
     const finishIfDone = () => {
       if (clientDone && inFlight === 0 && !gone) {
         gone = true;
+        release();
         call.end();
       }
     };
-    call.on('data', (request: SoftLabelsRequestMessage) => {
+    call.on('data', (message: SoftLabelsRequestMessage) => {
       inFlight++;
-      answer(request)
+      const request = requestSignal(call.getDeadline());
+      pending.add(request.cancel);
+      answer(message, request.signal)
+        .finally(() => {
+          request.done();
+          pending.delete(request.cancel);
+        })
         .catch((err): SoftLabelsResponseMessage => {
           const failure = report(err, 'SoftLabelsStream');
           return {
-            requestId: request.requestId,
+            requestId: message.requestId,
             model: '',
             modelVersion: '',
             logits: null,
@@ -213,12 +296,14 @@ export async function startTeacherServer(
       clientDone = true;
       finishIfDone();
     });
-    call.on('error', () => {
-      gone = true; // cancelled by the client; nothing left to send
-    });
-    call.on('cancelled', () => {
+    // Cancelled by the client: nothing left to send; queued requests leave.
+    const abandon = () => {
       gone = true;
-    });
+      release();
+      for (const cancel of pending) cancel();
+    };
+    call.on('error', abandon);
+    call.on('cancelled', abandon);
   };
 
   const describe: grpc.handleUnaryCall<
@@ -287,7 +372,7 @@ export async function startTeacherServer(
     port,
     address: `${host}:${port}`,
     transport,
-    stats: () => batcher.stats(),
+    stats: () => ({ ...batcher.stats(), openStreams }),
     stop(graceMs = 10_000) {
       stopping ??= new Promise<void>((resolve) => {
         health.setStatus('', 'NOT_SERVING');

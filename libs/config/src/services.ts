@@ -30,6 +30,10 @@ export const teacherServerConfigSchema = z
     maxDelayMs: z.number().min(0).max(1000),
     queueLimit: z.number().int().min(1),
     maxMessageBytes: z.number().int().min(1024),
+    /** SoftLabelsStream calls open at once; more are refused (RESOURCE_EXHAUSTED). */
+    maxStreams: z.number().int().min(1),
+    /** Longest one request may take on the server, queueing included. */
+    requestTimeoutMs: z.number().int().min(1),
     heartbeatMs: z.number().int().min(100),
     drainMs: z.number().int().min(0),
     backend,
@@ -86,6 +90,8 @@ export function teacherServerConfig(
       maxDelayMs: num(env.VICINAL_MAX_DELAY_MS) ?? 2,
       queueLimit: num(env.VICINAL_QUEUE_LIMIT) ?? 4096,
       maxMessageBytes: num(env.VICINAL_MAX_MESSAGE_BYTES) ?? 16 * 1024 * 1024,
+      maxStreams: num(env.VICINAL_MAX_STREAMS) ?? 64,
+      requestTimeoutMs: num(env.VICINAL_REQUEST_TIMEOUT_MS) ?? 30_000,
       heartbeatMs: num(env.VICINAL_HEARTBEAT_MS) ?? 2000,
       drainMs: num(env.VICINAL_DRAIN_MS) ?? 10000,
       backend: env.VICINAL_BACKEND ?? 'auto',
