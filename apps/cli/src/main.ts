@@ -1,4 +1,5 @@
 import { ConfigError } from '@vicinal/config';
+import { startTelemetry, withSpan } from '@vicinal/telemetry';
 import { Command } from 'commander';
 import { benchCommand } from './commands/bench.js';
 import { checkVectorsCommand } from './commands/check-vectors.js';
@@ -18,8 +19,13 @@ const program = new Command('vicinal')
   .addCommand(watchCommand())
   .addCommand(benchCommand());
 
+// Traces and metrics as the OTEL_* / VICINAL_METRICS_PORT variables say (off when
+// unset). The command is the root span: `vicinal study` is the coordinator's trace.
+const telemetry = await startTelemetry('vicinal-coordinator');
+const command =
+  process.argv[2] && !process.argv[2].startsWith('-') ? process.argv[2] : '';
 try {
-  await program.parseAsync(process.argv);
+  await withSpan(`vicinal ${command}`.trim(), {}, () => program.parseAsync(process.argv));
 } catch (err) {
   // Expected failures get one clear line; exit 2 for bad settings, 1 otherwise.
   const message = err instanceof Error ? err.message : String(err);
@@ -27,4 +33,6 @@ try {
   if (process.env.VICINAL_DEBUG && err instanceof Error)
     process.stderr.write(`${err.stack}\n`);
   process.exitCode = err instanceof ConfigError ? 2 : 1;
+} finally {
+  await telemetry.shutdown();
 }

@@ -15,7 +15,7 @@ import {
 } from '@vicinal/config';
 import { type Dataset, loadDataset, subset } from '@vicinal/data';
 import { buildModel, countParameters, encodeArtifact } from '@vicinal/models';
-import type { Logger } from '@vicinal/telemetry';
+import { instruments, type Logger } from '@vicinal/telemetry';
 import {
   analyseVicinal,
   decodeCheckpoint,
@@ -111,6 +111,7 @@ export async function runDistillJob(
       seed: job.seed,
       prefetch: ctx.prefetch,
       signal: jobCtx.signal,
+      attributes: { 'vicinal.role': 'student', 'vicinal.arm': job.arm },
       resumeFrom,
       onCheckpoint: async (checkpoint) => {
         await putArtifact(bus, checkpointName, encodeCheckpoint(checkpoint));
@@ -128,6 +129,9 @@ export async function runDistillJob(
       },
     });
     const report = evaluateModel(model, data.test, spec);
+    const evaluated = { 'vicinal.arm': job.arm, 'vicinal.epoch': job.student.epochs };
+    instruments().studentAccuracy.record(report.accuracy, evaluated);
+    instruments().studentEce.record(report.ece, evaluated);
     // The vicinal analysis: teacher and student on mixed training pairs.
     const withConstituents = teacher?.softLabelsWithConstituents.bind(teacher);
     const analysis =

@@ -6,13 +6,15 @@ import {
   studentTrainerConfig,
   teacherClientSecurity,
 } from '@vicinal/config';
-import { createLogger } from '@vicinal/telemetry';
+import { createLogger, startTelemetry } from '@vicinal/telemetry';
 import { runDistillJob } from './distill-job.js';
 
 /**
  * Student trainer process: pulls distillation jobs from JetStream one at a
  * time until stopped (SIGTERM/SIGINT hands the current job back).
  */
+// Traces and metrics as the OTEL_* / VICINAL_METRICS_PORT variables say (off when unset).
+const telemetry = await startTelemetry('vicinal-student-trainer');
 const config = studentTrainerConfig();
 const log = createLogger(`student-trainer:${config.name}`);
 const backend = await initBackend(config.backend);
@@ -60,4 +62,5 @@ await consumeJobs(bus, {
   },
 });
 await bus.close();
+await telemetry.shutdown();
 log.info('student trainer stopped');

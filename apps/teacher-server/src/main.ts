@@ -7,7 +7,7 @@ import {
   teacherServerConfig,
 } from '@vicinal/config';
 import { decodeArtifact } from '@vicinal/models';
-import { createLogger } from '@vicinal/telemetry';
+import { createLogger, startTelemetry } from '@vicinal/telemetry';
 import { checkPlaintextAllowed, serverCredentials } from '@vicinal/wire';
 import { startTeacherServer } from './server.js';
 
@@ -18,6 +18,8 @@ import { startTeacherServer } from './server.js';
  * with a heartbeat, and on SIGTERM deregisters, finishes in-flight calls and
  * exits.
  */
+// Traces and metrics as the OTEL_* / VICINAL_METRICS_PORT variables say (off when unset).
+const telemetry = await startTelemetry('vicinal-teacher-server');
 const config = teacherServerConfig();
 const log = createLogger('teacher-server');
 const security = settleTransport();
@@ -80,6 +82,7 @@ async function shutdown(signal: string) {
   await deregister();
   await server.stop(config.drainMs);
   await bus.close().catch(() => {});
+  await telemetry.shutdown();
   process.exit(0);
 }
 process.once('SIGTERM', () => void shutdown('SIGTERM'));

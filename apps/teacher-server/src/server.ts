@@ -1,5 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
-import { createLogger, type Logger } from '@vicinal/telemetry';
+import { createLogger, type Logger, type Span } from '@vicinal/telemetry';
 import {
   checkPlaintextAllowed,
   type DescribeRequestMessage,
@@ -8,6 +8,7 @@ import {
   dtypeEnum,
   encodeTensor,
   fieldMetadata,
+  lenientRequests,
   type ServerTlsOptions,
   type SoftLabelsRequestMessage,
   type SoftLabelsResponseMessage,
@@ -22,6 +23,13 @@ import { checkMetadata, type TeacherMetadata } from './metadata.js';
 import { checkModel, prepareRequest } from './request.js';
 import { type TeacherModel, toInferFunction } from './runtime.js';
 import { softmaxRows } from './softmax.js';
+import {
+  measureMessageSizes,
+  observeBatches,
+  observeQueueDepth,
+  recordBatchJoin,
+  traceCall,
+} from './telemetry.js';
 
 export interface TeacherServerOptions {
   /** host:port to listen on; port 0 picks a free one. */
@@ -109,7 +117,9 @@ export async function startTeacherServer(
   const [h, w, c] = metadata.inputShape;
   const infer = toInferFunction(options.model);
   const batcher = new DynamicBatcher(
-    (input, rows) => Promise.resolve(infer(input, [rows, h, w, c])),
+    observeBatches(maxBatch, (input, rows) =>
+      Promise.resolve(infer(input, [rows, h, w, c])),
+    ),
     {
       maxBatch,
       maxDelayMs: options.maxDelayMs ?? 2,
@@ -118,6 +128,7 @@ export async function startTeacherServer(
     },
   );
   const limits = { metadata, maxBatch };
+  const stopObservingQueue = observeQueueDepth(() => batcher.stats().queuedRows);
   let openStreams = 0;
 
   /**
@@ -151,10 +162,13 @@ export async function startTeacherServer(
   async function answer(
     request: SoftLabelsRequestMessage,
     signal: AbortSignal,
+    span: Span,
   ): Promise<SoftLabelsResponseMessage> {
     const prepared = prepareRequest(request, limits);
     const inputRows = prepared.withConstituents ? 2 * prepared.rows : prepared.rows;
+    const submittedAt = performance.now();
     const result = await batcher.submit(prepared.input, inputRows, signal);
+    recordBatchJoin(span, result, submittedAt, inputRows, maxBatch);
     const k = result.output.length / inputRows;
     if (k !== metadata.numClasses) {
       throw new TeacherRequestError(
@@ -194,6 +208,8 @@ export async function startTeacherServer(
     };
   }
 
+  const statusOf = (err: unknown) => toRequestError(err).code;
+
   function report(err: unknown, method: string): TeacherRequestError {
     const failure = toRequestError(err);
     if (failure.code === grpc.status.INTERNAL) {
@@ -210,7 +226,9 @@ export async function startTeacherServer(
   > = (call, callback) => {
     const request = requestSignal(call.getDeadline());
     call.on('cancelled', request.cancel);
-    answer(call.request, request.signal)
+    traceCall('SoftLabels', call.metadata, statusOf, (span) =>
+      answer(call.request, request.signal, span),
+    )
       .finally(request.done)
       .then(
         (response) => callback(null, response),
@@ -262,7 +280,9 @@ export async function startTeacherServer(
       inFlight++;
       const request = requestSignal(call.getDeadline());
       pending.add(request.cancel);
-      answer(message, request.signal)
+      traceCall('SoftLabelsStream', call.metadata, statusOf, (span) =>
+        answer(message, request.signal, span),
+      )
         .finally(() => {
           request.done();
           pending.delete(request.cancel);
@@ -343,7 +363,7 @@ export async function startTeacherServer(
   const server = new grpc.Server({
     'grpc.max_receive_message_length': maxMessageBytes,
   });
-  server.addService(teacherServiceDefinition(), {
+  server.addService(measureMessageSizes(lenientRequests(teacherServiceDefinition())), {
     SoftLabels: softLabels,
     SoftLabelsStream: softLabelsStream,
     Describe: describe,
@@ -378,6 +398,7 @@ export async function startTeacherServer(
         health.setStatus('', 'NOT_SERVING');
         health.setStatus(TEACHER_SERVICE, 'NOT_SERVING');
         batcher.close();
+        stopObservingQueue();
         const force = setTimeout(() => {
           log.warn(
             { graceMs },

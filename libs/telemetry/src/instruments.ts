@@ -13,7 +13,7 @@ import {
  * semantic conventions where one exists (rpc.*, in ms as in the RPC
  * conventions before v1.26); the rest carry the `vicinal.` prefix.
  * In Prometheus dots become underscores and units/`_total` are appended,
- * e.g. vicinal.student.samples -> vicinal_student_samples_total.
+ * e.g. vicinal.train.samples -> vicinal_train_samples_total.
  */
 export interface Instruments {
   /** Server side of a teacher call, ms, by rpc.method and rpc.grpc.status_code. */
@@ -37,15 +37,18 @@ export interface Instruments {
   teacherInferenceDuration: Histogram;
   /** Rows waiting in the batching queue (observed at collection). */
   teacherQueueDepth: ObservableGauge;
-  /** Samples a student trained on (rate() of it is samples/s). */
-  studentSamples: Counter;
-  studentSteps: Counter;
+  /**
+   * Samples trained on, by vicinal.role (student or teacher) and vicinal.arm;
+   * rate() of it is samples/s.
+   */
+  trainSamples: Counter;
+  trainSteps: Counter;
   /** Compute time of one training step, ms. */
-  studentStepDuration: Histogram;
+  trainStepDuration: Histogram;
   /** How long a step waited for its soft labels after its turn came, ms. */
-  studentTeacherWait: Histogram;
+  trainTeacherWait: Histogram;
   /** Mean training loss of the last finished epoch. */
-  studentLoss: Gauge;
+  trainLoss: Gauge;
   /** Test accuracy of a student, labelled with the epoch it was measured after. */
   studentAccuracy: Gauge;
   /** Expected calibration error of a student, as accuracy. */
@@ -133,15 +136,15 @@ function create(meter: Meter): Instruments {
       description: 'Rows waiting in the batching queue',
       unit: '{sample}',
     }),
-    studentSamples: counter('vicinal.student.samples', 'Samples trained on', '{sample}'),
-    studentSteps: counter('vicinal.student.steps', 'Training steps taken', '{step}'),
-    studentStepDuration: ms('vicinal.student.step.duration', 'Compute time of a step'),
-    studentTeacherWait: ms(
-      'vicinal.student.teacher.wait',
+    trainSamples: counter('vicinal.train.samples', 'Samples trained on', '{sample}'),
+    trainSteps: counter('vicinal.train.steps', 'Training steps taken', '{step}'),
+    trainStepDuration: ms('vicinal.train.step.duration', 'Compute time of a step'),
+    trainTeacherWait: ms(
+      'vicinal.train.teacher.wait',
       'Time a step waited for its soft labels',
     ),
-    studentLoss: gauge(
-      'vicinal.student.loss',
+    trainLoss: gauge(
+      'vicinal.train.loss',
       'Mean training loss of the last finished epoch',
     ),
     studentAccuracy: gauge(

@@ -1,4 +1,16 @@
-import { TeacherClient, type TeacherClientOptions } from '@vicinal/wire';
+import {
+  injectTraceContext,
+  instruments,
+  recordCarrier,
+  SpanKind,
+  withSpan,
+} from '@vicinal/telemetry';
+import {
+  TEACHER_SERVICE,
+  TeacherCallError,
+  TeacherClient,
+  type TeacherClientOptions,
+} from '@vicinal/wire';
 import type { MixedBatchQuery, TeacherSource } from './teacher-source.js';
 
 /**
@@ -43,21 +55,66 @@ export class RemoteTeacher implements TeacherSource {
     }>;
   }
 
-  private async query(query: MixedBatchQuery, constituents: boolean) {
-    const result = await this.client.softLabels({
-      model: this.model,
-      mix: {
-        images: query.images,
-        shape: query.shape,
-        partner: query.partner,
-        lambda: query.lambda,
-        returnConstituents: constituents,
+  /**
+   * One SoftLabels call inside a client span whose context travels in the
+   * call's metadata, so the server's span joins the caller's trace.
+   */
+  private query(query: MixedBatchQuery, constituents: boolean) {
+    const attributes = {
+      'rpc.system': 'grpc',
+      'rpc.service': TEACHER_SERVICE,
+      'rpc.method': 'SoftLabels',
+    };
+    const port = this.address.slice(this.address.lastIndexOf(':') + 1);
+    const span = {
+      kind: SpanKind.CLIENT,
+      attributes: {
+        ...attributes,
+        'server.address': this.address.slice(0, this.address.lastIndexOf(':')),
+        'server.port': Number(port),
+        'vicinal.batch.rows': query.lambda.length,
+        'vicinal.teacher.constituents': constituents,
       },
+    };
+    return withSpan(`${TEACHER_SERVICE}/SoftLabels`, span, async (span) => {
+      const metadata: Record<string, string> = {};
+      injectTraceContext(recordCarrier(metadata));
+      const started = performance.now();
+      let code = 0;
+      try {
+        const result = await this.client.softLabels(
+          {
+            model: this.model,
+            mix: {
+              images: query.images,
+              shape: query.shape,
+              partner: query.partner,
+              lambda: query.lambda,
+              returnConstituents: constituents,
+            },
+          },
+          { metadata },
+        );
+        span.setAttributes({
+          'vicinal.teacher.queue_ms': result.timings.queueMs,
+          'vicinal.teacher.inference_ms': result.timings.inferenceMs,
+          'vicinal.batch.size': result.timings.batchSize,
+        });
+        if (constituents && !result.constituentLogits) {
+          throw new Error(`teacher at ${this.address} returned no constituent logits`);
+        }
+        return { mixed: result.logits, clean: result.constituentLogits };
+      } catch (err) {
+        code = err instanceof TeacherCallError ? err.code : 2; // UNKNOWN
+        throw err;
+      } finally {
+        span.setAttribute('rpc.grpc.status_code', code);
+        instruments().rpcClientDuration.record(performance.now() - started, {
+          ...attributes,
+          'rpc.grpc.status_code': code,
+        });
+      }
     });
-    if (constituents && !result.constituentLogits) {
-      throw new Error(`teacher at ${this.address} returned no constituent logits`);
-    }
-    return { mixed: result.logits, clean: result.constituentLogits };
   }
 
   async close(): Promise<void> {

@@ -10,6 +10,15 @@ import {
   type Random,
   sampleMixing,
 } from '@vicinal/distillation';
+import {
+  type Attributes,
+  activeLink,
+  failSpan,
+  inSpan,
+  instruments,
+  type Span,
+  startSpan,
+} from '@vicinal/telemetry';
 import { type Batch, batchesInOrder, stepsPerEpoch } from './batches.js';
 import {
   captureCheckpoint,
@@ -57,6 +66,11 @@ export interface TrainOptions {
   resumeFrom?: TrainingCheckpoint | null;
   /** Called after every epoch but the last with a checkpoint to store. */
   onCheckpoint?: (checkpoint: TrainingCheckpoint) => Promise<void>;
+  /**
+   * Attributes of the epoch/step spans and the training metrics (e.g.
+   * vicinal.role, vicinal.arm); keep them few-valued, they label metrics.
+   */
+  attributes?: Attributes;
 }
 
 export interface TrainSummary {
@@ -72,6 +86,8 @@ interface PlannedStep {
   partner: Int32Array;
   lambda: Float32Array;
   teacherLogits: Promise<Float32Array> | null;
+  /** The step's own trace: its teacher query and its training. */
+  span: Span;
 }
 
 /**
@@ -100,8 +116,21 @@ export async function trainNetwork(options: TrainOptions): Promise<TrainSummary>
   let samples = resume?.samples ?? 0;
   let lastLoss = Number.NaN;
   const started = performance.now() - (resume?.trainSeconds ?? 0) * 1000;
+  const attributes = options.attributes ?? {};
+  const meters = instruments();
   for (let epoch = (resume?.epoch ?? 0) + 1; epoch <= recipe.epochs; epoch++) {
     const epochStart = performance.now();
+    // An epoch is a span of the job's trace; each step gets a trace of its
+    // own (linked to the epoch), so one step is one readable trace.
+    const epochSpan = startSpan('vicinal.train.epoch', {
+      attributes: {
+        ...attributes,
+        'vicinal.epoch': epoch,
+        'vicinal.epochs': recipe.epochs,
+      },
+    });
+    const epochLink = inSpan(epochSpan, () => activeLink());
+    const stepsBefore = steps;
     // Each epoch's shuffle and mixing depend only on (seed, epoch), so a run
     // resumed from a checkpoint draws exactly what an unbroken run would.
     const random = createRandom(epochSeed(options.seed, epoch));
@@ -111,6 +140,16 @@ export async function trainNetwork(options: TrainOptions): Promise<TrainSummary>
       mixup: options.mixup,
       teacher,
       shape: [recipe.batchSize, h, w, c],
+      startStep: (index) =>
+        startSpan('vicinal.train.step', {
+          root: true,
+          links: epochLink ? [epochLink] : [],
+          attributes: {
+            ...attributes,
+            'vicinal.epoch': epoch,
+            'vicinal.step': stepsBefore + index + 1,
+          },
+        }),
     });
     const inFlight: PlannedStep[] = [];
     let epochLoss = 0;
@@ -123,18 +162,38 @@ export async function trainNetwork(options: TrainOptions): Promise<TrainSummary>
       }
       const step = inFlight.shift();
       if (!step) break;
-      if (signal?.aborted) throw signal.reason ?? new Error('training aborted');
-      const teacherLogits = step.teacherLogits ? await step.teacherLogits : null;
-      setLearningRate(optimizer, learningRateAt(recipe, steps, perEpoch * recipe.epochs));
-      const loss = trainStep(
-        model,
-        optimizer,
-        step,
-        teacherLogits,
-        spec,
-        options.loss,
-        beta,
-      );
+      if (signal?.aborted) {
+        for (const s of [step, ...inFlight]) s.span.end();
+        epochSpan.end();
+        throw signal.reason ?? new Error('training aborted');
+      }
+      let loss: number;
+      try {
+        const waitStart = performance.now();
+        const teacherLogits = step.teacherLogits ? await step.teacherLogits : null;
+        const computeStart = performance.now();
+        if (teacherLogits)
+          meters.trainTeacherWait.record(computeStart - waitStart, attributes);
+        setLearningRate(
+          optimizer,
+          learningRateAt(recipe, steps, perEpoch * recipe.epochs),
+        );
+        loss = trainStep(model, optimizer, step, teacherLogits, spec, options.loss, beta);
+        meters.trainStepDuration.record(performance.now() - computeStart, attributes);
+        step.span.setAttributes({
+          'vicinal.batch.size': step.batch.size,
+          'vicinal.loss': loss,
+        });
+      } catch (err) {
+        failSpan(step.span, err);
+        for (const s of [step, ...inFlight]) s.span.end();
+        failSpan(epochSpan, err);
+        epochSpan.end();
+        throw err;
+      }
+      step.span.end();
+      meters.trainSteps.add(1, attributes);
+      meters.trainSamples.add(step.batch.size, attributes);
       epochLoss += loss;
       epochSteps += 1;
       steps += 1;
@@ -152,6 +211,12 @@ export async function trainNetwork(options: TrainOptions): Promise<TrainSummary>
       // Yield to the event loop so responses and heartbeats are handled.
       await new Promise((r) => setImmediate(r));
     }
+    meters.trainLoss.record(epochLoss / epochSteps, attributes);
+    epochSpan.setAttributes({
+      'vicinal.loss': epochLoss / epochSteps,
+      'vicinal.steps': epochSteps,
+    });
+    epochSpan.end();
     await options.onEpoch?.({
       epoch,
       epochs: recipe.epochs,
@@ -189,23 +254,30 @@ function* planSteps(
     mixup: MixupSettings | null;
     teacher: TeacherSource | null;
     shape: MixedBatchQuery['shape'];
+    /** Starts the span of the index-th step of this plan. */
+    startStep: (index: number) => Span;
   },
 ): Generator<PlannedStep> {
+  let index = 0;
   for (const batch of batches) {
+    const span = ctx.startStep(index++);
     const mixing = ctx.mixup
       ? sampleMixing(ctx.random, batch.size, ctx.mixup)
       : identityMixing(batch.size);
-    const teacherLogits = ctx.teacher
-      ? ctx.teacher.softLabels({
-          images: batch.images,
-          shape: ctx.shape,
-          partner: mixing.partner,
-          lambda: mixing.lambda,
-        })
+    const teacher = ctx.teacher;
+    const teacherLogits = teacher
+      ? inSpan(span, () =>
+          teacher.softLabels({
+            images: batch.images,
+            shape: ctx.shape,
+            partner: mixing.partner,
+            lambda: mixing.lambda,
+          }),
+        )
       : null;
     // A rejected query is awaited later; keep Node from flagging it meanwhile.
     teacherLogits?.catch(() => {});
-    yield { batch, partner: mixing.partner, lambda: mixing.lambda, teacherLogits };
+    yield { batch, partner: mixing.partner, lambda: mixing.lambda, teacherLogits, span };
   }
 }
 

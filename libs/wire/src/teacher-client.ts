@@ -46,12 +46,18 @@ export interface TeacherClientOptions {
 export interface CallOptions {
   /** Deadline of this call in ms from now; overrides the client default. */
   deadlineMs?: number;
+  /** Request metadata (e.g. W3C traceparent) sent with a unary call. */
+  metadata?: Record<string, string>;
 }
 
 /** grpc.health.v1 serving status of a service. */
 export type ServingStatus = 'UNKNOWN' | 'SERVING' | 'NOT_SERVING' | 'SERVICE_UNKNOWN';
 
-type Unary<Req, Res> = (request: Req, deadlineMs: number) => Promise<Res>;
+type Unary<Req, Res> = (
+  request: Req,
+  deadlineMs: number,
+  metadata?: Record<string, string>,
+) => Promise<Res>;
 
 /**
  * A client of one teacher server, over TLS when `tls` is given and plaintext
@@ -143,7 +149,7 @@ export class TeacherClient {
     const response = await this.unary<
       SoftLabelsRequestMessage,
       SoftLabelsResponseMessage
-    >('SoftLabels')(message, options.deadlineMs ?? this.deadlineMs);
+    >('SoftLabels')(message, options.deadlineMs ?? this.deadlineMs, options.metadata);
     return decodeSoftLabelsResponse(
       response,
       rows,
@@ -201,21 +207,25 @@ export class TeacherClient {
 
   private unary<Req, Res>(name: 'SoftLabels' | 'Describe'): Unary<Req, Res> {
     const method = teacherMethod<Req, Res>(name);
-    return (request, deadlineMs) => this.call(method, request, deadlineMs);
+    return (request, deadlineMs, metadata) =>
+      this.call(method, request, deadlineMs, metadata);
   }
 
   private call<Req, Res>(
     method: grpc.MethodDefinition<Req, Res>,
     request: Req,
     deadlineMs: number,
+    metadata: Record<string, string> = {},
   ): Promise<Res> {
+    const sent = new grpc.Metadata();
+    for (const [key, value] of Object.entries(metadata)) sent.set(key, value);
     return new Promise((resolve, reject) => {
       this.client.makeUnaryRequest(
         method.path,
         method.requestSerialize,
         method.responseDeserialize,
         request,
-        new grpc.Metadata(),
+        sent,
         { deadline: Date.now() + deadlineMs },
         (err, response) => {
           if (err) reject(TeacherCallError.fromServiceError(err));

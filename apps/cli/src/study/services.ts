@@ -11,6 +11,27 @@ export const serviceEntryPoints = {
   'student-trainer': join(repoRoot, 'apps', 'student-trainer', 'src', 'main.ts'),
 } as const;
 
+let servicesStarted = 0;
+
+/**
+ * Telemetry settings of a child service: its own service name and instance
+ * id, and, when this process exposes metrics on VICINAL_METRICS_PORT = P,
+ * the next free port of P+1, P+2, ... in start order (teacher server first).
+ */
+function telemetryEnv(kind: string, name: string): Record<string, string> {
+  servicesStarted += 1;
+  const env: Record<string, string> = { OTEL_SERVICE_NAME: `vicinal-${kind}` };
+  const attributes = process.env.OTEL_RESOURCE_ATTRIBUTES;
+  env.OTEL_RESOURCE_ATTRIBUTES = [attributes, `service.instance.id=${name}`]
+    .filter(Boolean)
+    .join(',');
+  const base = Number(process.env.VICINAL_METRICS_PORT);
+  if (Number.isInteger(base) && base > 0) {
+    env.VICINAL_METRICS_PORT = String(base + servicesStarted);
+  }
+  return env;
+}
+
 export interface ServiceHandle {
   name: string;
   child: ChildProcess;
@@ -36,7 +57,7 @@ export function startService(
   const tsx = import.meta.resolve('tsx');
   const child = spawn(process.execPath, ['--import', tsx, serviceEntryPoints[kind]], {
     cwd: repoRoot,
-    env: { ...process.env, ...env },
+    env: { ...process.env, ...telemetryEnv(kind, name), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   child.stdout?.pipe(log, { end: false });
