@@ -5,6 +5,7 @@ import {
   decodeTensor,
   type MixSpecMessage,
   type SoftLabelsRequestMessage,
+  UndecodableMessage,
 } from '@vicinal/wire';
 import { TeacherRequestError } from './errors.js';
 import type { TeacherMetadata } from './metadata.js';
@@ -39,6 +40,14 @@ export function prepareRequest(
   limits: RequestLimits,
 ): PreparedRequest {
   const { metadata } = limits;
+  if ((request as unknown) instanceof UndecodableMessage) {
+    const { reason, bytes } = request as unknown as UndecodableMessage;
+    throw TeacherRequestError.invalid(
+      'request',
+      'a SoftLabelsRequest protobuf message',
+      `${bytes} bytes that do not decode (${reason})`,
+    );
+  }
   checkModel(request.model, metadata);
   const temperature = request.temperature;
   if (!Number.isFinite(temperature) || temperature < 0) {

@@ -20,12 +20,14 @@ export type {
   TimingsMessage,
 } from './messages.js';
 export {
+  lenientRequests,
   PROTO_LOADER_OPTIONS,
   PROTO_ROOT,
   TEACHER_PROTO,
   TEACHER_SERVICE,
   teacherMethod,
   teacherServiceDefinition,
+  UndecodableMessage,
 } from './proto.js';
 export {
   decodeSoftLabelsResponse,

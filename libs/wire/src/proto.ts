@@ -48,3 +48,40 @@ export function teacherMethod<Req, Res>(
 ): grpc.MethodDefinition<Req, Res> {
   return teacherServiceDefinition()[name] as grpc.MethodDefinition<Req, Res>;
 }
+
+/**
+ * A request whose bytes do not decode as its protobuf message (random or
+ * truncated bytes). Handed to the method handler instead of the message by
+ * the definitions of `lenientRequests`.
+ */
+export class UndecodableMessage {
+  constructor(
+    /** The decoder's complaint. */
+    readonly reason: string,
+    /** Size of the message received. */
+    readonly bytes: number,
+  ) {}
+}
+
+/**
+ * `definition` with request decoding that never throws: bytes that do not
+ * decode arrive at the handler as an UndecodableMessage, so the server can
+ * refuse them with INVALID_ARGUMENT for that request alone. (grpc-js itself
+ * answers INTERNAL, and on a stream ends the whole call.)
+ */
+export function lenientRequests(
+  definition: grpc.ServiceDefinition,
+): grpc.ServiceDefinition {
+  const lenient = Object.entries(definition).map(([name, method]) => {
+    const decode = method.requestDeserialize;
+    const requestDeserialize = (bytes: Buffer) => {
+      try {
+        return decode(bytes);
+      } catch (err) {
+        return new UndecodableMessage((err as Error).message, bytes.length);
+      }
+    };
+    return [name, { ...method, requestDeserialize }];
+  });
+  return Object.fromEntries(lenient) as grpc.ServiceDefinition;
+}
