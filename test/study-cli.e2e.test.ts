@@ -54,11 +54,15 @@ test('vicinal study runs the four arms and writes summary.json and summary.md', 
   assert.match(first.stdout, /training teacher teacher-cnn/);
 
   const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'));
-  assert.equal(summary.dataset.name, 'fashion-mnist');
-  assert.equal(summary.dataset.test_images, 10000);
-  assert.equal(summary.dataset.student_train_images, 1024);
+  assert.deepEqual(summary.datasets, [
+    { name: 'fashion-mnist', train_images: 60000, test_images: 10000 },
+  ]);
   assert.equal(summary.backend, 'wasm');
-  assert.equal(summary.teacher.architecture, 'teacher-cnn');
+  assert.equal(summary.teachers.length, 1);
+  const teacher = summary.teachers[0];
+  assert.equal(teacher.architecture, 'teacher-cnn');
+  assert.equal(teacher.train_images, 1024);
+  assert.deepEqual(summary.jobs, { total: 4, run_here: 4, already_finished: 0 });
   assert.deepEqual(
     summary.students.map((s: { arm: string }) => s.arm),
     ['baseline', 'mixup', 'kd', 'kd+mixup'],
@@ -67,19 +71,23 @@ test('vicinal study runs the four arms and writes summary.json and summary.md', 
     summary.students.map((s: { temperature: number | null }) => s.temperature),
     [null, null, 2, 2],
   );
-  assert.ok(summary.teacher.parameters > 2 * summary.students[0].parameters);
-  for (const row of [summary.teacher, ...summary.students]) {
+  assert.ok(teacher.parameters > 2 * summary.students[0].parameters);
+  for (const row of [teacher, ...summary.students]) {
     // Far above chance (0.1) on 10k test images, after only 16 steps.
     assert.ok(row.accuracy > 0.15 && row.accuracy <= 1, JSON.stringify(row));
     for (const k of ['ece', 'mce', 'nll', 'brier']) assert.ok(row[k] >= 0, k);
     assert.ok(Math.abs(row.overconfidence) <= 1);
   }
   for (const s of summary.students) {
+    assert.equal(s.train_images, 1024);
     assert.equal(s.steps, 16);
     assert.ok(s.samples_per_second > 0);
   }
   const md = readFileSync(join(out, 'summary.md'), 'utf8');
-  assert.match(md, /\| student student-cnn \(\d+ params\) \| kd\+mixup \| 2 \|/);
+  assert.match(
+    md,
+    /\| student student-cnn \(\d+ params\) \| teacher-cnn \| kd\+mixup \| 2 \| 2 \|/,
+  );
   assert.match(first.stdout, /\| teacher teacher-cnn/);
 
   // results.json feeds the report: kd arms carry the vicinal analysis.
@@ -104,13 +112,21 @@ test('vicinal study runs the four arms and writes summary.json and summary.md', 
   );
   assert.doesNotMatch(html, /https?:\/\//);
 
-  // Same settings again: the cached teacher is reused, not retrained.
+  // Same settings again: the cached teacher is reused, not retrained, and the
+  // finished jobs are not run again.
   const second = vicinal(['study', config, '--out', out, '--cache-dir', cache]);
   assert.equal(second.code, 0, second.stderr + second.stdout);
   assert.match(second.stdout, /reused from cache/);
   assert.doesNotMatch(second.stdout, /training teacher/);
+  assert.match(second.stdout, /4 of 4 jobs already have results; 0 to run/);
+  assert.doesNotMatch(second.stdout, /student trainer\(s\) started/);
   const again = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'));
-  assert.equal(again.teacher.accuracy, summary.teacher.accuracy);
+  assert.equal(again.teachers[0].accuracy, teacher.accuracy);
+  assert.deepEqual(again.jobs, { total: 4, run_here: 0, already_finished: 4 });
+  assert.deepEqual(
+    again.students.map((s: { accuracy: number }) => s.accuracy),
+    summary.students.map((s: { accuracy: number }) => s.accuracy),
+  );
 });
 
 test('a settings file with an unknown key is refused before anything starts', () => {

@@ -118,8 +118,11 @@ for (const [kind, { dockerfile, overlay }] of Object.entries(images)) {
       const study = parseYaml(
         find(renderOverlay(overlay), 'ConfigMap', 'study-config').data?.['study.yaml'] ??
           '',
-      ) as { dataset: { dir: string } };
-      assert.equal(study.dataset.dir, '/usr/share/datasets/fashion-mnist');
+      ) as { datasets: { dir: string }[] };
+      assert.deepEqual(
+        study.datasets.map((d) => d.dir),
+        ['/usr/share/datasets/fashion-mnist'],
+      );
       if (kind === 'gpu')
         assert.match(text, /COPY --from=dataset \/usr\/share\/datasets\/fashion-mnist/);
     });

@@ -12,17 +12,16 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, join, relative } from 'node:path';
 import { after, describe as suite, test } from 'node:test';
 import {
-  parseConfig,
-  type StudySettings,
+  type ExperimentSettings,
+  expandExperiment,
+  parseExperiment,
   studentTrainerConfig,
-  studySchema,
   teacherServerConfig,
 } from '@vicinal/config';
 import { checkPlaintextAllowed, TEACHER_SERVICE } from '@vicinal/wire';
 import { parse as parseYaml } from 'yaml';
 import { loadStudyFile, studyCommand } from '../../apps/cli/src/commands/study.js';
 import { serviceEntryPoints } from '../../apps/cli/src/study/services.js';
-import { teacherKey } from '../../apps/cli/src/study/teacher-cache.js';
 import {
   type Container,
   container,
@@ -375,20 +374,18 @@ for (const overlay of overlays) {
       // Through the CLI's own loader (the file the coordinator reads) and the schema.
       const file = join(scratch, `${overlay}-study.yaml`);
       writeFileSync(file, text);
-      const settings: StudySettings = loadStudyFile(file);
-      assert.deepEqual(
-        parseConfig(studySchema, parseYaml(text), 'study ConfigMap'),
-        settings,
-      );
+      const settings: ExperimentSettings = loadStudyFile(file);
+      assert.deepEqual(parseExperiment(parseYaml(text), 'study ConfigMap'), settings);
 
-      const model = `teacher-${teacherKey(settings.dataset, settings.teacher, settings.seed)}`;
+      // Every teacher of the grid is the one the teacher Deployment serves.
+      const models = expandExperiment(settings).teachers.map((t) => t.model);
       const teacher = container(
         find(all, 'Deployment', 'teacher-server'),
         'teacher-server',
       );
-      assert.equal(
-        resolveEnv(teacher, podFields).env.VICINAL_TEACHER_MODEL,
-        model,
+      assert.deepEqual(
+        models,
+        [resolveEnv(teacher, podFields).env.VICINAL_TEACHER_MODEL],
         'VICINAL_TEACHER_MODEL must be the model the coordinator publishes for this study',
       );
     });

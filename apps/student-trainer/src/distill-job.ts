@@ -128,7 +128,7 @@ export async function runDistillJob(
         });
       },
     });
-    const report = evaluateModel(model, data.test, spec);
+    const report = evaluateModel(model, data.test, spec, job.seed);
     const evaluated = { 'vicinal.arm': job.arm, 'vicinal.epoch': job.student.epochs };
     instruments().studentAccuracy.record(report.accuracy, evaluated);
     instruments().studentEce.record(report.ece, evaluated);
@@ -162,6 +162,7 @@ export async function runDistillJob(
       brier: report.brier,
       adaptiveEce: report.adaptiveEce,
       reliability: report.bins,
+      temperatureScaling: report.temperatureScaling,
       analysis,
       samplesPerSecond: summary.samplesPerSecond,
       trainSeconds: summary.trainSeconds,

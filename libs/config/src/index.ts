@@ -1,3 +1,4 @@
+export * from './experiment.js';
 export * from './job.js';
 export * from './services.js';
 export * from './study.js';

@@ -42,6 +42,14 @@ export interface DistillResult {
   adaptiveEce: number;
   /** Reliability diagram on the test split (15 equal-width bins). */
   reliability: ReliabilityBins;
+  /** Post-hoc temperature scaling, fitted on half the test split, judged on the rest. */
+  temperatureScaling?: {
+    temperature: number;
+    nllBefore: number;
+    nllAfter: number;
+    eceBefore: number;
+    eceAfter: number;
+  };
   /** Vicinal analysis against the teacher (kd arms), on training images. */
   analysis: VicinalAnalysis | null;
   samplesPerSecond: number;

@@ -44,6 +44,8 @@ export const recipeSchema = z
     trainImages: z.number().int().min(1).nullable(),
     /** Learning-rate schedule: constant, or linear decay to 0 over the run. */
     schedule: z.enum(['constant', 'linear']).default('linear'),
+    /** Adam (default), or SGD with Nesterov momentum 0.9. */
+    optimizer: z.enum(['adam', 'sgd-momentum']).optional(),
   })
   .strict();
 

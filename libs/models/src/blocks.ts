@@ -59,4 +59,39 @@ export class LayerKit {
       .dense({ name, units, activation, kernelInitializer })
       .apply(x) as Node;
   }
+
+  /** A k x k convolution without bias (batchnorm follows), He-initialised. */
+  conv(
+    x: Node,
+    name: string,
+    filters: number,
+    kernelSize: number,
+    strides: number,
+  ): Node {
+    return tfl.layers
+      .conv2d({
+        name,
+        filters,
+        kernelSize,
+        strides,
+        padding: 'same',
+        useBias: false,
+        kernelInitializer: tfl.initializers.heNormal({ seed: this.seedNext() }),
+      })
+      .apply(x) as Node;
+  }
+
+  /** Batchnorm (momentum 0.9, as in convBlock). */
+  batchNorm(x: Node, name: string): Node {
+    return tfl.layers.batchNormalization({ name, momentum: 0.9 }).apply(x) as Node;
+  }
+
+  relu(x: Node, name: string): Node {
+    return tfl.layers.activation({ name, activation: 'relu' }).apply(x) as Node;
+  }
+
+  /** Element-wise sum of two maps of the same shape (a residual connection). */
+  add(a: Node, b: Node, name: string): Node {
+    return tfl.layers.add({ name }).apply([a, b]) as Node;
+  }
 }

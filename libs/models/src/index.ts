@@ -9,6 +9,7 @@ export {
 export { ArtifactError, ModelRegistryError, ModelSpecError } from './errors.js';
 export { countParameters } from './parameters.js';
 export { buildModel, listModels, registerModel } from './registry.js';
+export { buildResNet, RESNETS, type ResNetShape } from './resnet.js';
 export {
   loadModelFromBytes,
   type ModelBytes,
@@ -18,3 +19,4 @@ export {
 export type { ModelBuilder, ModelSpec, ValidSpec } from './spec.js';
 export { buildStudentCnn, STUDENT_CNN } from './student-cnn.js';
 export { buildTeacherCnn, TEACHER_CNN } from './teacher-cnn.js';
+export { WIDE_RESNETS } from './wide-resnet.js';

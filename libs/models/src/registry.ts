@@ -1,12 +1,16 @@
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { ModelRegistryError } from './errors.js';
+import { resnetBuilders } from './resnet.js';
 import { type ModelBuilder, type ModelSpec, validateSpec } from './spec.js';
 import { buildStudentCnn, STUDENT_CNN } from './student-cnn.js';
 import { buildTeacherCnn, TEACHER_CNN } from './teacher-cnn.js';
+import { wideResnetBuilders } from './wide-resnet.js';
 
 const builders = new Map<string, ModelBuilder>([
   [TEACHER_CNN, buildTeacherCnn],
   [STUDENT_CNN, buildStudentCnn],
+  ...resnetBuilders,
+  ...wideResnetBuilders,
 ]);
 
 /**

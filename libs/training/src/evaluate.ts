@@ -7,6 +7,7 @@ import {
   calibrationReport,
   softmax,
 } from '@vicinal/metrics';
+import { type HeldOutTemperature, heldOutTemperature } from './temperature.js';
 import type { ImageSpec } from './train.js';
 
 /** Logits [N,K] of `model` on every image of the split, in inference mode. */
@@ -31,12 +32,17 @@ export function predictLogits(
   return out;
 }
 
-/** Accuracy and calibration of `model` on the split (probabilities = softmax). */
+/**
+ * Accuracy and calibration of `model` on the split (probabilities = softmax),
+ * and post-hoc temperature scaling fitted on a seeded half of the split and
+ * judged on the other half.
+ */
 export function evaluateModel(
   model: tfl.LayersModel,
   split: ImageSplit,
   spec: ImageSpec,
-): CalibrationReport & { adaptiveEce: number } {
+  seed = 0,
+): CalibrationReport & { adaptiveEce: number; temperatureScaling: HeldOutTemperature } {
   const logits = predictLogits(model, split, spec);
   const report = calibrationReport(logits, split.labels, spec.numClasses);
   const probabilities = softmax(logits, 1, spec.numClasses);
@@ -45,5 +51,6 @@ export function evaluateModel(
     adaptiveEce: adaptiveCalibrationError(probabilities, split.labels, {
       numClasses: spec.numClasses,
     }),
+    temperatureScaling: heldOutTemperature(logits, split.labels, spec.numClasses, seed),
   };
 }

@@ -24,6 +24,7 @@ export {
 export { InProcessTeacher, type InProcessTeacherOptions } from './in-process-teacher.js';
 export { RemoteTeacher } from './remote-teacher.js';
 export type { MixedBatchQuery, TeacherSource } from './teacher-source.js';
+export { type HeldOutTemperature, heldOutTemperature } from './temperature.js';
 export {
   type EpochProgress,
   epochSeed,

@@ -101,7 +101,7 @@ export async function trainNetwork(options: TrainOptions): Promise<TrainSummary>
   const { model, train, spec, recipe, teacher, signal } = options;
   const [h, w, c] = spec.shape;
   const pixels = h * w * c;
-  const optimizer = tf.train.adam(recipe.learningRate);
+  const optimizer = createOptimizer(recipe);
   const beta = teacher ? options.loss.beta : 0;
   const prefetch = Math.max(1, options.prefetch ?? 2);
   const perEpoch = stepsPerEpoch(train.count, recipe.batchSize);
@@ -291,9 +291,23 @@ export function learningRateAt(
   return recipe.learningRate * (1 - done / total);
 }
 
+/** The recipe's optimiser: Adam (default) or SGD with Nesterov momentum 0.9. */
+function createOptimizer(
+  recipe: Pick<Recipe, 'learningRate' | 'optimizer'>,
+): tf.Optimizer {
+  if (recipe.optimizer === 'sgd-momentum') {
+    return tf.train.momentum(recipe.learningRate, 0.9, true);
+  }
+  return tf.train.adam(recipe.learningRate);
+}
+
 /** tf's optimizers read `learningRate` at every update; it is not public API. */
 function setLearningRate(optimizer: tf.Optimizer, rate: number): void {
-  (optimizer as unknown as { learningRate: number }).learningRate = rate;
+  // SGD and momentum keep the rate as a cached scalar that their own setter
+  // renews (tf's optimizer classes answer instanceof for any optimizer).
+  const sgd = optimizer as Partial<tf.SGDOptimizer>;
+  if (typeof sgd.setLearningRate === 'function') sgd.setLearningRate(rate);
+  else (optimizer as unknown as { learningRate: number }).learningRate = rate;
 }
 
 /** The seed of one epoch's shuffle and mixing, derived from the run's seed. */

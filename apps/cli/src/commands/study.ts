@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import {
   defaultStudy,
-  parseConfig,
-  type StudySettings,
-  studySchema,
+  type ExperimentSettings,
+  parseExperiment,
+  studyAsExperiment,
 } from '@vicinal/config';
 import { Command, Option } from 'commander';
 import { parse as parseYaml } from 'yaml';
@@ -15,10 +15,14 @@ import { summaryTable, writeResultsAndReport, writeSummary } from '../study/summ
 export function studyCommand(): Command {
   return new Command('study')
     .description(
-      'Train (or reuse) a teacher, serve it over gRPC, start student trainers, run the ' +
-        'four-arm study over NATS JetStream and write summary.json / summary.md.',
+      'Run an experiment grid end to end: train (or reuse) each teacher, serve each over ' +
+        'gRPC, start student trainers, run every job over NATS JetStream (skipping jobs ' +
+        'that already have results) and write summary, results and report.',
     )
-    .argument('[config]', 'study settings (YAML); default: the built-in default study')
+    .argument(
+      '[config]',
+      'experiment grid or single study (YAML); default: the built-in default study',
+    )
     .option('--full', 'the full-size study (all 60k training images, more epochs)')
     .option('--out <dir>', 'output directory', 'out/study')
     .option(
@@ -27,7 +31,7 @@ export function studyCommand(): Command {
       (v) => positiveInt(v, '--workers'),
       2,
     )
-    .option('--retrain', 'train the teacher even if one with these settings is cached')
+    .option('--retrain', 'train the teachers even if ones with these settings are cached')
     .option('--nats <url>', 'use this NATS server instead of starting a local one')
     .option(
       '--no-local-services',
@@ -40,9 +44,9 @@ export function studyCommand(): Command {
         .default(process.env.VICINAL_BACKEND ?? 'auto'),
     )
     .action(async (config: string | undefined, opts) => {
-      const settings: StudySettings = config
+      const settings: ExperimentSettings = config
         ? loadStudyFile(config)
-        : defaultStudy(opts.full ? 'full' : 'default');
+        : studyAsExperiment(defaultStudy(opts.full ? 'full' : 'default'));
       const controller = new AbortController();
       const interrupt = () => {
         process.stderr.write(
@@ -53,7 +57,7 @@ export function studyCommand(): Command {
       process.once('SIGINT', interrupt);
       process.once('SIGTERM', interrupt);
       const out = resolve(opts.out);
-      const { summary, results } = await runStudy({
+      const { summary, outputs } = await runStudy({
         settings,
         out,
         workers: opts.workers,
@@ -66,24 +70,30 @@ export function studyCommand(): Command {
         signal: controller.signal,
       });
       writeSummary(out, summary);
-      const report = await writeResultsAndReport(out, results);
+      const reports: string[] = [];
+      for (const output of outputs) {
+        reports.push(await writeResultsAndReport(join(out, output.dir), output.results));
+      }
       process.stdout.write(`\n${summaryTable(summary)}\n\n`);
       process.stdout.write(
-        `wrote ${out}/summary.json, summary.md, results.json and ${report} ` +
+        `wrote ${out}/summary.json, summary.md, results.json and ${reports.join(', ')} ` +
           `(${summary.wall_seconds} s)\n`,
       );
     });
 }
 
-/** Reads and validates a YAML study file; unknown keys are rejected by name. */
-export function loadStudyFile(path: string): StudySettings {
+/**
+ * Reads and validates a YAML experiment file (a grid, or the single-study
+ * form); unknown keys are rejected by name before anything runs.
+ */
+export function loadStudyFile(path: string): ExperimentSettings {
   let raw: unknown;
   try {
     raw = parseYaml(readFileSync(path, 'utf8'));
   } catch (err) {
     throw new Error(`cannot read study settings ${path}: ${(err as Error).message}`);
   }
-  return parseConfig(studySchema, raw, path);
+  return parseExperiment(raw, path);
 }
 
 function positiveInt(value: string, flag: string): number {

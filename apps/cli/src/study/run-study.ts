@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { type BackendName, initBackend } from '@vicinal/backend';
@@ -8,44 +7,50 @@ import {
   getResult,
   type NatsServerHandle,
   names,
-  publishTeacher,
   startNatsServer,
   submitJob,
-  type TeacherMeta,
   waitForTeacher,
   watchEvents,
 } from '@vicinal/bus';
 import {
-  type Arm,
   armUses,
-  type DistillJob,
   type DistillResult,
+  datasetLabel,
+  type ExperimentPlan,
+  type ExperimentSettings,
+  expandExperiment,
   natsClientEnv,
   natsClientSecurity,
-  type StudySettings,
+  type PlannedJob,
 } from '@vicinal/config';
-import { loadDataset, subset } from '@vicinal/data';
-import {
-  buildModel,
-  countParameters,
-  decodeArtifact,
-  encodeArtifact,
-} from '@vicinal/models';
+import { type Dataset, loadDataset } from '@vicinal/data';
 import type { StudyResults } from '@vicinal/report';
-import { evaluateModel, trainNetwork } from '@vicinal/training';
-import { type ServiceHandle, startService } from './services.js';
+import {
+  finishedJobs,
+  jobLabel,
+  putManifest,
+  studyManifest,
+  writeResultFile,
+} from './grid-state.js';
+import { ProcessLedger } from './leftovers.js';
+import { type ServiceHandle, serviceEntryPoints, startService } from './services.js';
 import { buildResults, buildSummary, type StudySummary } from './summary.js';
-import { TeacherCache, type TeacherRecord, teacherKey } from './teacher-cache.js';
+import {
+  type ObtainedTeacher,
+  obtainTeacher,
+  pct,
+  publishObtainedTeacher,
+} from './teachers.js';
 
 export interface StudyRunOptions {
-  settings: StudySettings;
+  settings: ExperimentSettings;
   out: string;
   workers: number;
   retrain: boolean;
   /** An existing NATS to use; without it a local nats-server is started. */
   natsUrl?: string;
   /**
-   * Start the teacher server and student trainers here (default). Off on a
+   * Start the teacher servers and student trainers here (default). Off on a
    * cluster, where they run as their own deployments and find the work on NATS.
    */
   localServices?: boolean;
@@ -55,307 +60,339 @@ export interface StudyRunOptions {
   signal: AbortSignal;
 }
 
+/** One report of a study: the runs of one dataset and one student architecture. */
+export interface StudyOutput {
+  /** Directory of the report, relative to the study's output directory ('' = it). */
+  dir: string;
+  results: StudyResults;
+}
+
+/** Datasets of a grid, loaded once each. */
+export async function loadDatasets(settings: ExperimentSettings): Promise<Dataset[]> {
+  const out: Dataset[] = [];
+  for (const d of settings.datasets) out.push(await loadDataset(d));
+  return out;
+}
+
+/** Connects to an existing NATS as the coordinator (credentials from VICINAL_NATS_*). */
+export async function connectCoordinator(url: string): Promise<Bus> {
+  const security = natsClientSecurity({
+    ...natsClientEnv(process.env),
+    natsTopology: 'create',
+  });
+  return connectBus(url, { name: 'vicinal-coordinator', ...security });
+}
+
 /**
- * The main job: trains (or reuses) the teacher, serves it, starts student
- * trainers, submits one job per arm over JetStream, waits for the results
- * and summarises them. Everything it starts is stopped when it returns.
+ * Puts a grid on NATS: skips the jobs whose results exist, obtains and
+ * publishes the teachers the remaining kd jobs need, stores the grid for
+ * `vicinal status`, and submits one JetStream message per remaining job.
+ */
+export async function submitExperiment(input: {
+  bus: Bus;
+  settings: ExperimentSettings;
+  plan: ExperimentPlan;
+  datasets: Dataset[];
+  /** Where result files are kept (null: only the results bucket counts). */
+  out: string | null;
+  cacheDir: string;
+  retrain: boolean;
+  train: boolean;
+  print: (line: string) => void;
+  signal: AbortSignal;
+}): Promise<{
+  finished: Map<string, DistillResult>;
+  pending: PlannedJob[];
+  teachers: ObtainedTeacher[];
+}> {
+  const { bus, plan, print } = input;
+  const finished = await finishedJobs(plan, bus, input.out);
+  const pending = plan.jobs.filter((j) => !finished.has(j.job.jobId));
+  if (finished.size > 0) {
+    print(
+      `${finished.size} of ${plan.jobs.length} jobs already have results; ` +
+        `${pending.length} to run`,
+    );
+  }
+  const teachers: ObtainedTeacher[] = [];
+  for (const t of plan.teachers) {
+    const teacher = await obtainTeacher(t, input.datasets[t.datasetIndex], bus, {
+      cacheDir: input.cacheDir,
+      retrain: input.retrain,
+      train: input.train,
+      print,
+      signal: input.signal,
+    });
+    await publishObtainedTeacher(bus, teacher, input.datasets[t.datasetIndex]);
+    teachers.push(teacher);
+  }
+  if (teachers.length > 0) {
+    print(
+      `teachers published to the object store: ${teachers
+        .map((t) => `${t.plan.model} (${t.plan.name})`)
+        .join(', ')}`,
+    );
+  }
+  await putManifest(bus, studyManifest(plan));
+  let duplicates = 0;
+  for (const j of pending) {
+    const ack = await submitJob(
+      bus,
+      names.distillSubject,
+      `${plan.studyId}.${j.job.jobId}`,
+      j.job,
+    );
+    if (ack.duplicate) duplicates += 1;
+  }
+  print(
+    `submitted ${pending.length} jobs for study ${plan.studyId}` +
+      (duplicates > 0 ? ` (${duplicates} were still queued from an earlier run)` : ''),
+  );
+  return { finished, pending, teachers };
+}
+
+/**
+ * The main job over a grid: trains (or reuses) each teacher, serves each with
+ * its own teacher-server process, starts student trainers, submits one job per
+ * unfinished grid cell over JetStream, waits for the results (kept as files
+ * in `<out>/runs` as they arrive) and summarises them. A re-run on the same
+ * output directory skips the finished jobs; processes a killed coordinator
+ * left behind are stopped first. Everything it starts is stopped when it
+ * returns.
  */
 export async function runStudy(
   options: StudyRunOptions,
-): Promise<{ summary: StudySummary; results: StudyResults }> {
-  const { settings, print, signal } = options;
+): Promise<{ summary: StudySummary; outputs: StudyOutput[] }> {
+  const { settings, print, signal, out } = options;
   const started = performance.now();
+  const plan = expandExperiment(settings);
+  const local = options.localServices ?? true;
+  const ledger = new ProcessLedger(out);
+  if (!options.natsUrl) await ledger.reclaim(print);
   const backend = await initBackend(options.backend);
   print(`backend: ${backend.name}`);
-  const data = await loadDataset(settings.dataset);
-  const spec = {
-    shape: data.shape,
-    numClasses: data.numClasses,
-    mean: data.mean,
-    std: data.std,
-  };
+  const datasets = await loadDatasets(settings);
+  settings.datasets.forEach((d, i) => {
+    print(
+      `dataset: ${d.name}, ${datasets[i].train.count} training and ` +
+        `${datasets[i].test.count} test images`,
+    );
+  });
   print(
-    `dataset: ${settings.dataset.name}, ${data.train.count} training and ` +
-      `${data.test.count} test images`,
+    `study ${plan.studyId}: ${plan.teachers.length} teacher(s), ${plan.jobs.length} jobs ` +
+      `(${settings.seeds.length} seed(s), temperatures ${settings.temperatures.join(', ')})`,
   );
 
-  const teacher = await obtainTeacher(options, data, spec);
-  const started_: ServiceHandle[] = [];
+  const services: ServiceHandle[] = [];
   let nats: NatsServerHandle | undefined;
   let bus: Bus | undefined;
-  const logDir = join(options.out, 'logs');
+  const logDir = join(out, 'logs');
   try {
     if (options.natsUrl) {
-      // Credentials and TLS from VICINAL_NATS_*; the coordinator creates the topology.
-      const security = natsClientSecurity({
-        ...natsClientEnv(process.env),
-        natsTopology: 'create',
-      });
-      bus = await connectBus(options.natsUrl, {
-        name: 'vicinal-coordinator',
-        ...security,
-      });
+      bus = await connectCoordinator(options.natsUrl);
     } else {
-      nats = await startNatsServer();
+      // JetStream data under the output directory: a re-run after a crash finds
+      // the queue, the results and the progress events where they were.
+      nats = await startNatsServer({ storeDir: join(out, 'nats') });
+      ledger.add('nats-server', nats.process.pid, 'nats-server');
       print(`nats-server with JetStream on ${nats.url} (pid ${nats.process.pid})`);
       bus = await connectBus(nats.url, { name: 'vicinal-coordinator' });
     }
     const natsUrl = options.natsUrl ?? nats!.url;
-    const modelName = `teacher-${teacher.record.key}`;
-    const meta: TeacherMeta = {
-      name: modelName,
-      version: teacher.record.key,
-      architecture: teacher.record.architecture,
-      parameters: teacher.record.parameters,
-      inputShape: data.shape,
-      numClasses: data.numClasses,
-      classNames: data.classNames,
-      mean: data.mean,
-      std: data.std,
-      dataset: settings.dataset.name,
-    };
-    await publishTeacher(bus, meta, teacher.artifact);
-    print(`teacher published to the object store as ${modelName}`);
-
-    const local = options.localServices ?? true;
-    const env = { VICINAL_NATS_URL: natsUrl, VICINAL_BACKEND: backend.name };
-    if (local) {
-      const server = startService(
-        'teacher-server',
-        'teacher-server',
-        { ...env, VICINAL_TEACHER_MODEL: modelName, VICINAL_LISTEN: '127.0.0.1:0' },
-        logDir,
-      );
-      started_.push(server);
-      const registration = await Promise.race([
-        waitForTeacher(bus, modelName, 120_000, signal),
-        server.exited.then((code) => {
-          throw new Error(
-            `teacher server exited (${code}) before registering; see ${server.logFile}`,
-          );
-        }),
-      ]);
-      print(`teacher server ready at ${registration.address} (pid ${server.child.pid})`);
-      for (let i = 1; i <= options.workers; i++) {
-        started_.push(
-          startService(
-            'student-trainer',
-            `student-trainer-${i}`,
-            { ...env, VICINAL_WORKER_NAME: `student-trainer-${i}` },
-            logDir,
-          ),
-        );
-      }
-      const pids = started_.slice(1).map((s) => s.child.pid);
-      print(
-        `${options.workers} student trainer(s) started (pids ${pids.join(', ')}); ` +
-          `logs in ${logDir}`,
-      );
-    } else {
-      print('no local services: teachers and student trainers run elsewhere');
-    }
-
-    const studyId = studyIdentity(settings);
-    const jobs = settings.arms.map((arm) => makeJob(studyId, settings, arm, modelName));
-    for (const job of jobs) await submitJob(bus, names.distillSubject, job.jobId, job);
-    print(`submitted ${jobs.length} jobs for study ${studyId}`);
-    const results = await waitForResults(
+    const submitted = await submitExperiment({
       bus,
-      studyId,
-      jobs,
-      started_.slice(1),
+      settings,
+      plan,
+      datasets,
+      out,
+      cacheDir: options.cacheDir,
+      retrain: options.retrain,
+      train: true,
       print,
       signal,
-    );
+    });
+    const { pending, teachers } = submitted;
+    const results = new Map(submitted.finished);
+
+    if (local && pending.length > 0) {
+      const env = { VICINAL_NATS_URL: natsUrl, VICINAL_BACKEND: backend.name };
+      // One teacher-server process per teacher that an unfinished job needs.
+      const needed = teachers.filter((t) =>
+        pending.some((j) => j.job.teacherModel === t.plan.model),
+      );
+      for (const t of needed) {
+        const server = startService(
+          'teacher-server',
+          `teacher-server-${t.plan.name}-${datasetLabel(t.plan.dataset)}`,
+          { ...env, VICINAL_TEACHER_MODEL: t.plan.model, VICINAL_LISTEN: '127.0.0.1:0' },
+          logDir,
+        );
+        services.push(server);
+        ledger.add(server.name, server.child.pid, serviceEntryPoints['teacher-server']);
+      }
+      for (const [i, t] of needed.entries()) {
+        const server = services[i];
+        const registration = await Promise.race([
+          waitForTeacher(bus, t.plan.model, 120_000, signal),
+          server.exited.then((code) => {
+            throw new Error(
+              `teacher server exited (${code}) before registering; see ${server.logFile}`,
+            );
+          }),
+        ]);
+        print(
+          `teacher server for ${t.plan.name} ready at ${registration.address} ` +
+            `(pid ${server.child.pid})`,
+        );
+      }
+      const workers: ServiceHandle[] = [];
+      for (let i = 1; i <= options.workers; i++) {
+        const worker = startService(
+          'student-trainer',
+          `student-trainer-${i}`,
+          { ...env, VICINAL_WORKER_NAME: `student-trainer-${i}` },
+          logDir,
+        );
+        workers.push(worker);
+        services.push(worker);
+        ledger.add(worker.name, worker.child.pid, serviceEntryPoints['student-trainer']);
+      }
+      print(
+        `${options.workers} student trainer(s) started (pids ` +
+          `${workers.map((w) => w.child.pid).join(', ')}); logs in ${logDir}`,
+      );
+      await waitForResults(bus, plan, pending, results, workers, out, print, signal);
+    } else if (pending.length > 0) {
+      print('no local services: teachers and student trainers run elsewhere');
+      await waitForResults(bus, plan, pending, results, null, out, print, signal);
+    }
+
+    const records = teachers.map((t) => ({ plan: t.plan, record: t.record }));
     const summary = buildSummary({
       settings,
+      plan,
       backend: backend.name,
-      data: {
-        train: data.train.count,
-        test: data.test.count,
-        trainSubset: jobs[0].student,
-      },
-      teacher: teacher.record,
+      datasets: datasets.map((d) => ({ train: d.train.count, test: d.test.count })),
+      teachers: records,
       results,
+      ranHere: pending.length,
       wallSeconds: (performance.now() - started) / 1000,
     });
-    return {
-      summary,
-      results: buildResults(
-        settings,
-        teacher.record,
-        teacher.record.architecture,
-        results,
-      ),
-    };
+    return { summary, outputs: studyOutputs(settings, plan, records, results) };
   } finally {
-    await Promise.all(started_.map((s) => s.stop()));
+    await Promise.all(services.map((s) => s.stop()));
     await bus?.close().catch(() => {});
     await nats?.stop();
+    ledger.clear();
   }
 }
 
-async function obtainTeacher(
-  options: StudyRunOptions,
-  data: Awaited<ReturnType<typeof loadDataset>>,
-  spec: Parameters<typeof trainNetwork>[0]['spec'],
-): Promise<{ record: TeacherRecord; artifact: Uint8Array }> {
-  const { settings, print } = options;
-  const recipe = settings.teacher;
-  const key = teacherKey(settings.dataset, recipe, settings.seed);
-  const cache = new TeacherCache(join(options.cacheDir, 'teachers'));
-  const cached = options.retrain ? null : cache.load(key);
-  if (cached) {
-    // Proof the cached weights load; the artifact is what gets served.
-    (await decodeArtifact(cached.artifact)).dispose();
-    print(
-      `teacher ${recipe.architecture} reused from cache (${key}): test accuracy ` +
-        `${pct(cached.record.test.accuracy)}`,
-    );
-    return cached;
-  }
-  const train = recipe.trainImages
-    ? subset(data.train, recipe.trainImages, settings.seed)
-    : data.train;
-  const model = buildModel(recipe.architecture, {
-    inputShape: data.shape,
-    numClasses: data.numClasses,
-    seed: settings.seed,
-  });
-  const parameters = countParameters(model);
-  print(
-    `training teacher ${recipe.architecture} (${parameters} parameters) on ` +
-      `${train.count} images for ${recipe.epochs} epoch(s), without mixup`,
+/**
+ * The results of each dataset x student cell of the grid: the report's unit
+ * (its tables compare arms, teachers, temperatures and seeds). One cell is
+ * written into the output directory itself, several into sub-directories.
+ */
+export function studyOutputs(
+  settings: ExperimentSettings,
+  plan: ExperimentPlan,
+  teachers: Parameters<typeof buildResults>[1],
+  results: Map<string, DistillResult>,
+): StudyOutput[] {
+  const cells = settings.datasets.flatMap((d, di) =>
+    settings.students.map((s, si) => ({ d, di, s, si })),
   );
-  const summary = await trainNetwork({
-    model,
-    train,
-    spec,
-    recipe,
-    mixup: null,
-    loss: settings.loss,
-    teacher: null,
-    seed: settings.seed,
-    signal: options.signal,
-    progressEvery: 50,
-    onStep: (p) =>
-      print(
-        `  teacher epoch ${p.epoch}/${p.epochs} step ${p.step}: loss ${p.loss.toFixed(4)}, ` +
-          `${p.samplesPerSecond.toFixed(0)} samples/s`,
-      ),
+  return cells.map(({ d, di, s, si }) => {
+    const runs = plan.jobs
+      .filter((j) => j.datasetIndex === di && j.studentIndex === si)
+      .flatMap((job) => {
+        const result = results.get(job.job.jobId);
+        return result ? [{ job, result }] : [];
+      });
+    const cellTeachers = teachers.filter((t) => t.plan.datasetIndex === di);
+    const cellSettings = {
+      ...settings,
+      datasets: [d],
+      students: [s],
+    };
+    return {
+      dir: cells.length === 1 ? '' : `${datasetLabel(d)}-${s.architecture}`,
+      results: buildResults(cellSettings, cellTeachers, runs),
+    };
   });
-  const report = evaluateModel(model, data.test, spec);
-  const record: TeacherRecord = {
-    key,
-    architecture: recipe.architecture,
-    parameters,
-    recipe,
-    seed: settings.seed,
-    trainSeconds: summary.trainSeconds,
-    test: {
-      accuracy: report.accuracy,
-      ece: report.ece,
-      mce: report.mce,
-      overconfidence: report.overconfidence,
-      nll: report.nll,
-      brier: report.brier,
-      adaptiveEce: report.adaptiveEce,
-      reliability: report.bins,
-    },
-  };
-  const artifact = await encodeArtifact(model);
-  model.dispose();
-  cache.save(record, artifact);
-  print(
-    `teacher trained in ${summary.trainSeconds.toFixed(0)} s: test accuracy ` +
-      `${pct(report.accuracy)}, ECE ${report.ece.toFixed(4)}`,
-  );
-  return { record, artifact };
-}
-
-function makeJob(
-  studyId: string,
-  settings: StudySettings,
-  arm: Arm,
-  teacherModel: string,
-): DistillJob {
-  const uses = armUses(arm);
-  return {
-    kind: 'distill',
-    studyId,
-    jobId: `${studyId}-${arm.replace('+', '-')}-s${settings.seed}`,
-    arm,
-    seed: settings.seed,
-    dataset: settings.dataset,
-    student: settings.student,
-    loss: settings.loss,
-    mixup: settings.mixup,
-    analysisPairs: settings.analysisPairs,
-    teacherModel: uses.teacher ? teacherModel : null,
-  };
-}
-
-/** A study's id: its name plus a hash of its settings, so a changed study is new. */
-export function studyIdentity(settings: StudySettings): string {
-  const hash = createHash('sha256').update(JSON.stringify(settings)).digest('hex');
-  return `${settings.name}-${hash.slice(0, 10)}`;
 }
 
 async function waitForResults(
   bus: Bus,
-  studyId: string,
-  jobs: DistillJob[],
+  plan: ExperimentPlan,
+  pending: PlannedJob[],
+  results: Map<string, DistillResult>,
   /** Local workers to watch; null when they run elsewhere. */
   workers: ServiceHandle[] | null,
+  out: string,
   print: (line: string) => void,
   signal: AbortSignal,
-): Promise<DistillResult[]> {
+): Promise<void> {
   const follow = new AbortController();
   const stopFollow = () => follow.abort();
   signal.addEventListener('abort', stopFollow);
-  const armOf = new Map(jobs.map((j) => [j.jobId, j.arm]));
+  const labels = new Map(
+    plan.jobs.map((j) => [
+      j.job.jobId,
+      jobLabel({
+        arm: j.job.arm,
+        teacher: j.teacher,
+        temperature: j.temperature,
+        seed: j.job.seed,
+      }),
+    ]),
+  );
+  const waiting = new Set(pending.map((j) => j.job.jobId));
   const progress = (async () => {
-    for await (const ev of watchEvents(bus, studyId, follow.signal)) {
-      const arm = armOf.get(ev.jobId) ?? ev.jobId;
+    for await (const ev of watchEvents(bus, plan.studyId, follow.signal)) {
+      // Events of earlier runs of this study are replayed too; show only ours.
+      if (!waiting.has(ev.jobId)) continue;
+      const label = labels.get(ev.jobId) ?? ev.jobId;
       if (ev.type === 'job-started') {
         const resumed = ev.resumedAfterEpoch
           ? `, resuming after epoch ${ev.resumedAfterEpoch}`
           : '';
-        print(`  [${arm}] started on ${ev.worker}${resumed}`);
+        print(`  [${label}] started on ${ev.worker}${resumed}`);
       }
       if (ev.type === 'epoch') {
         print(
-          `  [${arm}] epoch ${ev.epoch}/${ev.epochs}: loss ${ev.loss.toFixed(4)}, ` +
+          `  [${label}] epoch ${ev.epoch}/${ev.epochs}: loss ${ev.loss.toFixed(4)}, ` +
             `${ev.samplesPerSecond.toFixed(0)} samples/s`,
         );
       }
-      if (ev.type === 'job-finished') {
-        print(`  [${arm}] done: accuracy ${pct(ev.accuracy)}, ECE ${ev.ece.toFixed(4)}`);
-      }
-      if (ev.type === 'job-failed') print(`  [${arm}] failed: ${ev.error}`);
+      if (ev.type === 'job-failed') print(`  [${label}] failed: ${ev.error}`);
     }
   })().catch(() => {});
+  const total = plan.jobs.length;
   try {
-    const done = new Map<string, DistillResult>();
-    while (done.size < jobs.length) {
+    while (waiting.size > 0) {
       if (signal.aborted) throw new Error('study interrupted');
-      for (const job of jobs) {
-        if (done.has(job.jobId)) continue;
-        const result = await getResult<DistillResult>(bus, studyId, job.jobId);
-        if (result) done.set(job.jobId, result);
+      for (const id of [...waiting]) {
+        const result = await getResult<DistillResult>(bus, plan.studyId, id);
+        if (!result) continue;
+        waiting.delete(id);
+        results.set(id, result);
+        writeResultFile(out, result);
+        print(
+          `  [${labels.get(id)}] done: accuracy ${pct(result.accuracy)}, ECE ` +
+            `${result.ece.toFixed(4)} (${results.size}/${total} jobs finished)`,
+        );
       }
       const alive = workers?.filter(
         (w) => w.child.exitCode === null && !w.child.signalCode,
       );
-      if (workers && done.size < jobs.length && alive?.length === 0) {
+      if (workers && waiting.size > 0 && alive?.length === 0) {
         const logs = workers.map((w) => w.logFile).join(', ');
         throw new Error(
           `every student trainer exited before the study finished; see ${logs}`,
         );
       }
-      if (done.size < jobs.length) await new Promise((r) => setTimeout(r, 500));
+      if (waiting.size > 0) await new Promise((r) => setTimeout(r, 500));
     }
-    return jobs.map((j) => done.get(j.jobId)!);
   } finally {
     follow.abort();
     signal.removeEventListener('abort', stopFollow);
@@ -363,7 +400,10 @@ async function waitForResults(
   }
 }
 
-const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
+/** The arms of a grid that need a teacher server. */
+export function needsTeachers(settings: ExperimentSettings): boolean {
+  return settings.arms.some((a) => armUses(a).teacher);
+}
 
 export function ensureDir(dir: string): string {
   mkdirSync(dir, { recursive: true });

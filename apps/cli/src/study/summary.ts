@@ -1,6 +1,12 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { DistillResult, Recipe, StudySettings } from '@vicinal/config';
+import type {
+  DistillResult,
+  ExperimentPlan,
+  ExperimentSettings,
+  PlannedJob,
+  TeacherPlan,
+} from '@vicinal/config';
 import {
   parseResults,
   RESULTS_FILE,
@@ -21,27 +27,34 @@ interface MetricRow {
 /** The machine-readable result of a study run (summary.json). */
 export interface StudySummary {
   study: string;
-  dataset: {
+  datasets: {
     name: string;
     train_images: number;
     test_images: number;
-    teacher_train_images: number;
-    student_train_images: number;
-  };
+  }[];
   backend: string;
-  teacher: MetricRow & {
+  jobs: { total: number; run_here: number; already_finished: number };
+  teachers: (MetricRow & {
+    name: string;
+    dataset: string;
     architecture: string;
     parameters: number;
     epochs: number;
+    train_images: number;
     train_seconds: number;
-  };
+    samples_per_second: number | null;
+  })[];
   students: (MetricRow & {
+    job: string;
+    dataset: string;
+    teacher: string | null;
     arm: string;
     temperature: number | null;
     architecture: string;
     parameters: number;
     seed: number;
     epochs: number;
+    train_images: number;
     steps: number;
     samples_per_second: number;
     train_seconds: number;
@@ -51,54 +64,74 @@ export interface StudySummary {
 }
 
 export function buildSummary(input: {
-  settings: StudySettings;
+  settings: ExperimentSettings;
+  plan: ExperimentPlan;
   backend: string;
-  data: { train: number; test: number; trainSubset: Recipe };
-  teacher: TeacherRecord;
-  results: DistillResult[];
+  datasets: { train: number; test: number }[];
+  teachers: { plan: TeacherPlan; record: TeacherRecord }[];
+  results: Map<string, DistillResult>;
+  ranHere: number;
   wallSeconds: number;
 }): StudySummary {
-  const { settings, teacher } = input;
+  const { settings, plan } = input;
   return {
-    study: settings.name,
-    dataset: {
-      name: settings.dataset.name,
-      train_images: input.data.train,
-      test_images: input.data.test,
-      teacher_train_images: settings.teacher.trainImages ?? input.data.train,
-      student_train_images: settings.student.trainImages ?? input.data.train,
-    },
-    backend: input.backend,
-    teacher: {
-      architecture: teacher.architecture,
-      parameters: teacher.parameters,
-      epochs: teacher.recipe.epochs,
-      train_seconds: round(teacher.trainSeconds, 1),
-      accuracy: teacher.test.accuracy,
-      ece: teacher.test.ece,
-      mce: teacher.test.mce,
-      overconfidence: teacher.test.overconfidence,
-      nll: teacher.test.nll,
-      brier: teacher.test.brier,
-    },
-    students: input.results.map((r) => ({
-      arm: r.arm,
-      temperature: r.temperature,
-      architecture: r.architecture,
-      parameters: r.parameters,
-      seed: r.seed,
-      epochs: settings.student.epochs,
-      steps: r.steps,
-      accuracy: r.accuracy,
-      ece: r.ece,
-      mce: r.mce,
-      overconfidence: r.overconfidence,
-      nll: r.nll,
-      brier: r.brier,
-      samples_per_second: round(r.samplesPerSecond, 1),
-      train_seconds: round(r.trainSeconds, 1),
-      worker: r.worker,
+    study: plan.studyId,
+    datasets: settings.datasets.map((d, i) => ({
+      name: d.name,
+      train_images: input.datasets[i].train,
+      test_images: input.datasets[i].test,
     })),
+    backend: input.backend,
+    jobs: {
+      total: plan.jobs.length,
+      run_here: input.ranHere,
+      already_finished: plan.jobs.length - input.ranHere,
+    },
+    teachers: input.teachers.map(({ plan: t, record }) => ({
+      name: t.name,
+      dataset: t.dataset.name,
+      architecture: record.architecture,
+      parameters: record.parameters,
+      epochs: record.recipe.epochs,
+      train_images: record.recipe.trainImages ?? input.datasets[t.datasetIndex].train,
+      train_seconds: round(record.trainSeconds, 1),
+      samples_per_second:
+        record.samplesPerSecond === undefined ? null : round(record.samplesPerSecond, 1),
+      accuracy: record.test.accuracy,
+      ece: record.test.ece,
+      mce: record.test.mce,
+      overconfidence: record.test.overconfidence,
+      nll: record.test.nll,
+      brier: record.test.brier,
+    })),
+    students: plan.jobs.flatMap((j) => {
+      const r = input.results.get(j.job.jobId);
+      if (!r) return [];
+      return [
+        {
+          job: j.job.jobId,
+          dataset: j.job.dataset.name,
+          teacher: j.teacher,
+          arm: r.arm,
+          temperature: r.temperature,
+          architecture: r.architecture,
+          parameters: r.parameters,
+          seed: r.seed,
+          epochs: j.job.student.epochs,
+          train_images: j.job.student.trainImages ?? input.datasets[j.datasetIndex].train,
+          steps: r.steps,
+          accuracy: r.accuracy,
+          ece: r.ece,
+          mce: r.mce,
+          overconfidence: r.overconfidence,
+          nll: r.nll,
+          brier: r.brier,
+          samples_per_second: round(r.samplesPerSecond, 1),
+          train_seconds: round(r.trainSeconds, 1),
+          worker: r.worker,
+        },
+      ];
+    }),
     wall_seconds: round(input.wallSeconds, 1),
   };
 }
@@ -106,21 +139,32 @@ export function buildSummary(input: {
 /** The results table in Markdown (the same table the CLI prints). */
 export function summaryTable(summary: StudySummary): string {
   const head =
-    '| model | arm | T | accuracy | ECE | MCE | conf - acc | NLL | Brier | samples/s |';
-  const rule = '|---|---|---|---|---|---|---|---|---|---|';
-  const row = (name: string, arm: string, t: string, m: MetricRow, sps: string) =>
-    `| ${name} | ${arm} | ${t} | ${(100 * m.accuracy).toFixed(2)} | ${m.ece.toFixed(4)} | ` +
+    '| model | teacher | arm | T | seed | accuracy | ECE | MCE | conf - acc | NLL | Brier | samples/s |';
+  const rule = '|---|---|---|---|---|---|---|---|---|---|---|---|';
+  const row = (cells: string[], m: MetricRow, sps: string) =>
+    `| ${cells.join(' | ')} | ${(100 * m.accuracy).toFixed(2)} | ${m.ece.toFixed(4)} | ` +
     `${m.mce.toFixed(4)} | ${signed(m.overconfidence)} | ${m.nll.toFixed(4)} | ` +
     `${m.brier.toFixed(4)} | ${sps} |`;
   const lines = [head, rule];
-  const t = summary.teacher;
-  lines.push(row(`teacher ${t.architecture} (${t.parameters} params)`, '-', '-', t, '-'));
+  for (const t of summary.teachers) {
+    lines.push(
+      row(
+        [`teacher ${t.architecture} (${t.parameters} params)`, t.name, '-', '-', '-'],
+        t,
+        t.samples_per_second === null ? '-' : t.samples_per_second.toFixed(0),
+      ),
+    );
+  }
   for (const s of summary.students) {
     lines.push(
       row(
-        `student ${s.architecture} (${s.parameters} params)`,
-        s.arm,
-        s.temperature === null ? '-' : String(s.temperature),
+        [
+          `student ${s.architecture} (${s.parameters} params)`,
+          s.teacher ?? '-',
+          s.arm,
+          s.temperature === null ? '-' : String(s.temperature),
+          String(s.seed),
+        ],
         s,
         s.samples_per_second.toFixed(0),
       ),
@@ -133,14 +177,15 @@ export function summaryTable(summary: StudySummary): string {
 export function writeSummary(out: string, summary: StudySummary): void {
   mkdirSync(out, { recursive: true });
   writeFileSync(join(out, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
-  const d = summary.dataset;
+  const data = summary.datasets
+    .map((d) => `${d.name} (${d.train_images} training, ${d.test_images} test images)`)
+    .join(', ');
   const md = [
     `# vicinal study: ${summary.study}`,
     '',
-    `Data set ${d.name}: teacher trained on ${d.teacher_train_images} and students on ` +
-      `${d.student_train_images} of ${d.train_images} training images; every metric on ` +
-      `all ${d.test_images} test images. Backend: ${summary.backend}. ` +
-      `Wall time ${summary.wall_seconds} s.`,
+    `Data: ${data}; every metric on the whole test split. Backend: ${summary.backend}. ` +
+      `${summary.jobs.total} jobs, ${summary.jobs.run_here} run by this coordinator, ` +
+      `${summary.jobs.already_finished} found finished. Wall time ${summary.wall_seconds} s.`,
     '',
     'Accuracy in %; ECE and MCE with 15 equal-width bins; conf - acc is the mean ' +
       'confidence minus the accuracy (positive: over-confident).',
@@ -155,28 +200,29 @@ const round = (x: number, digits: number) => Number(x.toFixed(digits));
 const signed = (x: number) => `${x >= 0 ? '+' : ''}${x.toFixed(4)}`;
 
 /**
- * The results behind the report (results.json): the teacher with its
- * reliability diagram, every run with its calibration and vicinal analysis.
+ * The results behind the report (results.json) of one dataset and student:
+ * the teachers with their reliability diagrams, every run with its
+ * calibration and vicinal analysis.
  */
 export function buildResults(
-  settings: StudySettings,
-  teacher: TeacherRecord,
-  teacherName: string,
-  runs: DistillResult[],
+  settings: ExperimentSettings,
+  teachers: { plan: TeacherPlan; record: TeacherRecord }[],
+  runs: { job: PlannedJob; result: DistillResult }[],
 ): StudyResults {
   return parseResults(
     {
-      study: { ...settings },
-      teachers: [
-        {
-          name: teacherName,
-          architecture: teacher.architecture,
-          parameters: teacher.parameters,
-          test: teacher.test,
-        },
-      ],
-      runs: runs.map((r) => ({
-        teacher: r.teacher ? teacherName : null,
+      study: { ...settings, name: settings.name },
+      teachers: teachers.map(({ plan, record }) => ({
+        name: plan.name,
+        architecture: record.architecture,
+        parameters: record.parameters,
+        test: record.test,
+        ...(record.temperatureScaling
+          ? { temperatureScaling: record.temperatureScaling }
+          : {}),
+      })),
+      runs: runs.map(({ job, result: r }) => ({
+        teacher: job.teacher,
         arm: r.arm,
         temperature: r.temperature,
         seed: r.seed,
@@ -188,6 +234,7 @@ export function buildResults(
         brier: r.brier,
         adaptiveEce: r.adaptiveEce,
         reliability: r.reliability,
+        ...(r.temperatureScaling ? { temperatureScaling: r.temperatureScaling } : {}),
         ...(r.analysis ? { analysis: r.analysis } : {}),
         samplesPerSecond: r.samplesPerSecond,
       })),

@@ -1,11 +1,8 @@
-import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { DatasetSettings, Recipe } from '@vicinal/config';
+import type { Recipe } from '@vicinal/config';
 import type { ReliabilityBins } from '@vicinal/metrics';
-
-/** Bump when a change to training code makes cached teachers stale. */
-const TEACHER_FORMAT = 2;
+import type { HeldOutTemperature } from '@vicinal/training';
 
 /** What is known about a trained teacher besides its weights. */
 export interface TeacherRecord {
@@ -15,6 +12,8 @@ export interface TeacherRecord {
   recipe: Recipe;
   seed: number;
   trainSeconds: number;
+  /** Training throughput (absent in records from before it was kept). */
+  samplesPerSecond?: number;
   test: {
     accuracy: number;
     ece: number;
@@ -25,17 +24,12 @@ export interface TeacherRecord {
     adaptiveEce: number;
     reliability: ReliabilityBins;
   };
+  /** Post-hoc temperature scaling on the test split (fit and judged on halves). */
+  temperatureScaling?: HeldOutTemperature;
 }
 
-/** The cache key of a teacher: a hash of everything that shapes its weights. */
-export function teacherKey(
-  dataset: DatasetSettings,
-  recipe: Recipe,
-  seed: number,
-): string {
-  const identity = JSON.stringify({ format: TEACHER_FORMAT, dataset, recipe, seed });
-  return createHash('sha256').update(identity).digest('hex').slice(0, 16);
-}
+/** The cache key of a teacher (defined with the grid in @vicinal/config). */
+export { teacherKey } from '@vicinal/config';
 
 /** A local cache of trained teachers: `<dir>/<key>.model` and `<key>.json`. */
 export class TeacherCache {

@@ -1,0 +1,124 @@
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { type Bus, getResult } from '@vicinal/bus';
+import type { DistillResult, ExperimentPlan, PlannedJob } from '@vicinal/config';
+
+/** Where a study's finished jobs are kept as files: `<out>/runs/<job id>.json`. */
+export const RUNS_DIR = 'runs';
+
+export function resultFile(out: string, jobId: string): string {
+  return join(out, RUNS_DIR, `${jobId}.json`);
+}
+
+/** Writes a job's result file atomically (temp file + rename). */
+export function writeResultFile(out: string, result: DistillResult): void {
+  mkdirSync(join(out, RUNS_DIR), { recursive: true });
+  const file = resultFile(out, result.jobId);
+  writeFileSync(`${file}.tmp`, `${JSON.stringify(result, null, 2)}\n`);
+  renameSync(`${file}.tmp`, file);
+}
+
+function readResultFile(out: string, job: PlannedJob): DistillResult | null {
+  const file = resultFile(out, job.job.jobId);
+  if (!existsSync(file)) return null;
+  try {
+    const result = JSON.parse(readFileSync(file, 'utf8')) as DistillResult;
+    return result.jobId === job.job.jobId ? result : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The jobs of the plan that already have a result: in the output directory
+ * (when given) or in the results bucket. Results found only in the bucket are
+ * written as files too.
+ */
+export async function finishedJobs(
+  plan: ExperimentPlan,
+  bus: Bus | null,
+  out: string | null,
+): Promise<Map<string, DistillResult>> {
+  const done = new Map<string, DistillResult>();
+  for (const job of plan.jobs) {
+    const id = job.job.jobId;
+    const fromFile = out ? readResultFile(out, job) : null;
+    if (fromFile) {
+      done.set(id, fromFile);
+      continue;
+    }
+    const stored = bus ? await getResult<DistillResult>(bus, plan.studyId, id) : null;
+    if (stored) {
+      done.set(id, stored);
+      if (out) writeResultFile(out, stored);
+    }
+  }
+  return done;
+}
+
+/** What `vicinal status` needs to show progress over a grid. */
+export interface StudyManifest {
+  studyId: string;
+  submittedAt: string;
+  teachers: { name: string; model: string; architecture: string; dataset: string }[];
+  jobs: {
+    jobId: string;
+    arm: string;
+    teacher: string | null;
+    temperature: number | null;
+    seed: number;
+    dataset: string;
+    student: string;
+  }[];
+}
+
+const manifestKey = (studyId: string) => `study.${studyId}`;
+
+export function studyManifest(plan: ExperimentPlan): StudyManifest {
+  return {
+    studyId: plan.studyId,
+    submittedAt: new Date().toISOString(),
+    teachers: plan.teachers.map((t) => ({
+      name: t.name,
+      model: t.model,
+      architecture: t.recipe.architecture,
+      dataset: t.dataset.name,
+    })),
+    jobs: plan.jobs.map((j) => ({
+      jobId: j.job.jobId,
+      arm: j.job.arm,
+      teacher: j.teacher,
+      temperature: j.temperature,
+      seed: j.job.seed,
+      dataset: j.job.dataset.name,
+      student: j.job.student.architecture,
+    })),
+  };
+}
+
+/** Stores the grid of a study in the results bucket (`study.<id>`). */
+export async function putManifest(bus: Bus, manifest: StudyManifest): Promise<void> {
+  await bus.results.put(manifestKey(manifest.studyId), JSON.stringify(manifest));
+}
+
+export async function getManifest(
+  bus: Bus,
+  studyId: string,
+): Promise<StudyManifest | null> {
+  const entry = await bus.results.get(manifestKey(studyId));
+  return entry && entry.operation === 'PUT' ? entry.json<StudyManifest>() : null;
+}
+
+/** A label of a job for progress lines: `kd+mixup small T=2 seed 1`. */
+export function jobLabel(job: {
+  arm: string;
+  teacher: string | null;
+  temperature: number | null;
+  seed: number;
+}): string {
+  const parts = [job.arm];
+  if (job.teacher) parts.push(job.teacher);
+  if (job.temperature !== null) parts.push(`T=${job.temperature}`);
+  parts.push(`seed ${job.seed}`);
+  return parts.join(' ');
+}
