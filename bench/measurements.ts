@@ -1,3 +1,4 @@
+import type { ManyStudentsResult } from './many-students.js';
 import type { ModelTiming, ModelTimingResult } from './model-timing.js';
 import type { ModelSettings } from './models.js';
 import type { RawInferenceResult } from './raw-inference.js';
@@ -34,7 +35,7 @@ export type PytorchResult =
   | { available: false; reason: string };
 
 /** The bench's sections; each can be left out while developing. */
-export const SECTIONS = ['wire', 'student', 'server', 'pytorch'] as const;
+export const SECTIONS = ['wire', 'student', 'server', 'load', 'pytorch'] as const;
 export type Section = (typeof SECTIONS)[number];
 
 /** How a run was configured. */
@@ -47,6 +48,14 @@ export interface BenchSettings {
   serverBatches: number[];
   serverClients: number[];
   serverRowsPerRun: number;
+  /** Section "load": students on one teacher with a small queue. */
+  load: {
+    students: number;
+    batch: number;
+    requestsPerStudent: number;
+    /** The server's queue limit in rows, small on purpose (back-pressure). */
+    queueLimit: number;
+  };
   timingStepsPerRep: number;
   /** PyTorch thread counts; the first gives the headline ratios. */
   pytorchThreads: number[];
@@ -66,6 +75,8 @@ export interface BenchMeasurements {
   studentThroughput: StudentResult | null;
   rawInference: RawInferenceResult | null;
   serverLoad: ServerLoadResult | null;
+  /** Section "load"; absent in reports of benches without it. */
+  manyStudents?: ManyStudentsResult | null;
   vicinalTiming: ModelTimingResult | null;
   pytorch: PytorchResult | null;
 }

@@ -204,7 +204,7 @@ test('bench settings: presets, repetitions and sections are checked', () => {
   assert.throws(() => benchSettings({ reps: 0 }), /reps: expected an integer/);
   assert.throws(
     () => benchSettings({ sections: ['gpu' as 'wire'] }),
-    /sections: expected some of wire, student, server, pytorch, got "gpu"/,
+    /sections: expected some of wire, student, server, load, pytorch, got "gpu"/,
   );
 });
 
@@ -226,4 +226,43 @@ test('warnings: a busy machine, no pinning, no PyTorch, mismatched models', () =
   assert.match(formatTable(r), /warning: not pinned: taskset not found/);
   m.pytorch = { available: false, reason: 'no torch' };
   assert.ok(buildReport(m).warnings.includes('no PyTorch comparison: no torch'));
+});
+
+test('the load section reports p50/p99, throughput and the RESOURCE_EXHAUSTED retries', () => {
+  const m = measurements();
+  assert.equal(buildReport(m).many_students, null);
+  m.manyStudents = {
+    students: 16,
+    batch: 32,
+    requestsPerStudent: 8,
+    queueLimit: 128,
+    samplesPerSecond: [3000, 2000, 4000],
+    latencyMs: Array.from({ length: 100 }, (_, i) => i + 1),
+    resourceExhaustedRetries: 57,
+    failovers: 0,
+  };
+  const r = buildReport(m);
+  assert.deepEqual(r.many_students, {
+    students: 16,
+    batch: 32,
+    requests_per_student: 8,
+    queue_limit: 128,
+    samples_per_second: {
+      n: 3,
+      median: 3000,
+      min: 2000,
+      max: 4000,
+      p25: 2500,
+      p75: 3500,
+    },
+    latency_ms: { p50: 50.5, p99: 99.01, n: 100 },
+    resource_exhausted_retries: 57,
+    failovers: 0,
+  });
+  assert.deepEqual(r.warnings, []);
+  const table = formatTable(r);
+  assert.match(table, /5\. Many students on one teacher: 16 students, batch 32/);
+  assert.match(table, /3000 \(2000-4000\)\s+50\.5\s+99\s+57\s+0\n/);
+  m.manyStudents.failovers = 2;
+  assert.match(buildReport(m).warnings.join('\n'), /load: 2 teacher switches/);
 });

@@ -115,6 +115,21 @@ export interface BenchReport {
     raw: RawRunReport[];
     server: ServerRunReport[];
   } | null;
+  /**
+   * Section "load": many students (FailoverTeacher clients) on one teacher
+   * with a small queue; latency includes the waits of RESOURCE_EXHAUSTED
+   * retries.
+   */
+  many_students: {
+    students: number;
+    batch: number;
+    requests_per_student: number;
+    queue_limit: number;
+    samples_per_second: Summary;
+    latency_ms: Latency;
+    resource_exhausted_retries: number;
+    failovers: number;
+  } | null;
   wire: {
     modes: {
       mode: string;
@@ -253,6 +268,21 @@ function serverSection(m: BenchMeasurements): BenchReport['teacher_server'] {
   };
 }
 
+function manyStudentsSection(m: BenchMeasurements): BenchReport['many_students'] {
+  const r = m.manyStudents;
+  if (!r) return null;
+  return {
+    students: r.students,
+    batch: r.batch,
+    requests_per_student: r.requestsPerStudent,
+    queue_limit: r.queueLimit,
+    samples_per_second: rounded(summarise(r.samplesPerSecond)),
+    latency_ms: latency(r.latencyMs)!,
+    resource_exhausted_retries: r.resourceExhaustedRetries,
+    failovers: r.failovers,
+  };
+}
+
 function wireSection(m: BenchMeasurements): BenchReport['wire'] {
   if (!m.wire) return null;
   const float32 = new Map(
@@ -363,6 +393,12 @@ export function benchWarnings(
   }
   if (!m.pinning.available) out.push(`not pinned: ${m.pinning.reason}`);
   if (pytorch && !pytorch.available) out.push(`no PyTorch comparison: ${pytorch.reason}`);
+  if (m.manyStudents?.failovers) {
+    out.push(
+      `load: ${m.manyStudents.failovers} teacher switches on loopback; the retry ` +
+        'count includes those, not only RESOURCE_EXHAUSTED',
+    );
+  }
   for (const c of pytorch?.comparisons ?? []) {
     if (c.parameters.vicinal !== c.parameters.pytorch) {
       out.push(
@@ -448,6 +484,7 @@ export function buildReport(m: BenchMeasurements): BenchReport {
     },
     student_throughput: student,
     teacher_server: server,
+    many_students: manyStudentsSection(m),
     wire,
     vicinal_timing:
       m.vicinalTiming?.timings

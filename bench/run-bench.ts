@@ -3,6 +3,7 @@ import { seededRandom } from '@vicinal/data';
 import { ChildProcesses, detectPinning } from './children.js';
 import { comparePytorch } from './compare-pytorch.js';
 import { compareServer } from './compare-server.js';
+import type { ManyStudentsResult, ManyStudentsSettings } from './many-students.js';
 import type {
   BenchMeasurements,
   BenchSettings,
@@ -56,6 +57,13 @@ export function benchSettings(options: BenchOptions): BenchSettings {
     serverBatches: [32, 128, 512],
     serverClients: [1, 2, 4],
     serverRowsPerRun: quick ? 1024 : 2048,
+    load: {
+      students: 16,
+      batch: 32,
+      requestsPerStudent: quick ? 8 : 24,
+      // Room for 4 of the 16 students' queries: the rest are refused and retried.
+      queueLimit: 128,
+    },
     timingStepsPerRep: quick ? 1 : 3,
     pytorchThreads: [2, 1],
   };
@@ -142,6 +150,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchMeasure
     studentThroughput: null,
     rawInference: null,
     serverLoad: null,
+    manyStudents: null,
     vicinalTiming: null,
     pytorch: null,
   };
@@ -210,6 +219,43 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchMeasure
         m.rawInference = compared.raw;
         m.serverLoad = compared.load;
       }
+      await children.stopAll();
+    }
+    if (has('load')) {
+      const { load } = settings;
+      say(
+        `bench: 5. ${load.students} students on one teacher (queue limit ` +
+          `${load.queueLimit} rows, core 0; students on core 1)`,
+      );
+      const serverSettings: ServeTeacherSettings = {
+        model: teacher,
+        name: 'bench-teacher',
+        maxBatch: SERVER_MAX_BATCH,
+        maxDelayMs: SERVER_MAX_DELAY_MS,
+        queueLimit: load.queueLimit,
+      };
+      const server = await children.start<ServeTeacherReady>(
+        { script: 'serve-teacher.ts', settings: serverSettings },
+        TEACHER_CORE,
+        120_000,
+      );
+      const studentsSettings: ManyStudentsSettings = {
+        address: `127.0.0.1:${server.ready.port}`,
+        name: serverSettings.name,
+        shape: teacher.shape,
+        students: load.students,
+        batch: load.batch,
+        requestsPerStudent: load.requestsPerStudent,
+        reps: settings.reps,
+        queueLimit: load.queueLimit,
+        seed: 5,
+      };
+      m.manyStudents = await children.run<ManyStudentsResult>(
+        'many-students.ts',
+        studentsSettings,
+        STUDENT_CORE,
+        CHILD_TIMEOUT_MS,
+      );
       await children.stopAll();
     }
     if (has('pytorch')) {

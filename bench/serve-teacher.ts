@@ -17,6 +17,8 @@ export interface ServeTeacherSettings {
   name: string;
   maxBatch: number;
   maxDelayMs: number;
+  /** Rows the batching queue holds (default: the server's, 8 x maxBatch). */
+  queueLimit?: number;
 }
 
 export interface ServeTeacherReady {
@@ -51,6 +53,7 @@ const server = await startTeacherServer({
   },
   maxBatch: settings.maxBatch,
   maxDelayMs: settings.maxDelayMs,
+  queueLimit: settings.queueLimit,
 });
 
 let stopping = false;

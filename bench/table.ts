@@ -117,6 +117,24 @@ export function formatTable(report: BenchReport): string {
       ]),
     );
   }
+  const ms = report.many_students;
+  if (ms) {
+    out.push(
+      '',
+      `5. Many students on one teacher: ${ms.students} students, batch ${ms.batch}, ` +
+        `${ms.requests_per_student} queries each per rep, queue limit ${ms.queue_limit} rows`,
+      columns([
+        ['samples/s', 'p50 ms', 'p99 ms', 'RESOURCE_EXHAUSTED retries', 'failovers'],
+        [
+          spread(ms.samples_per_second),
+          num(ms.latency_ms.p50),
+          num(ms.latency_ms.p99),
+          String(ms.resource_exhausted_retries),
+          String(ms.failovers),
+        ],
+      ]),
+    );
+  }
   if (report.wire) {
     out.push(
       '',
