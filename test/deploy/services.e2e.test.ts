@@ -15,6 +15,7 @@ import {
 import { FASHION_MNIST_CLASSES } from '@vicinal/data';
 import { buildModel, countParameters, encodeArtifact } from '@vicinal/models';
 import { TEACHER_SERVICE, TeacherClient } from '@vicinal/wire';
+import { type OtlpReceiver, startOtlpReceiver } from '../support/otlp-receiver.js';
 import {
   type Container,
   container,
@@ -29,8 +30,8 @@ import {
 // configuration from its ConfigMap, the teacher server and a student trainer
 // with the container command and every variable the manifest sets. Only what
 // cannot work off-cluster is replaced: addresses become loopback ones (NATS
-// URL, listen address; the advertised pod IP is dropped) and the store
-// directory a temporary one.
+// URL, listen address, the collector's OTLP endpoint; the advertised pod IP
+// is dropped) and the store directory a temporary one.
 
 const objects = renderOverlay('cpu');
 const podFields = {
@@ -42,6 +43,7 @@ const work = mkdtempSync(join(tmpdir(), 'vicinal-deploy-e2e-'));
 const children: ChildProcess[] = [];
 let natsUrl = '';
 let bus: Bus;
+let collector: OtlpReceiver;
 
 interface Started {
   child: ChildProcess;
@@ -90,6 +92,11 @@ function manifestEnv(c: Container, overrides: Record<string, string | undefined>
   const { env, unresolved } = resolveEnv(c, podFields);
   assert.deepEqual(unresolved, []);
   const merged: Record<string, string> = { ...env };
+  // The collector becomes a loopback OTLP/HTTP receiver, so the services'
+  // telemetry starts as configured and sends nothing off the machine.
+  if (merged.OTEL_EXPORTER_OTLP_ENDPOINT) {
+    merged.OTEL_EXPORTER_OTLP_ENDPOINT = collector.endpoint;
+  }
   for (const [k, v] of Object.entries(overrides)) {
     if (v === undefined) delete merged[k];
     else merged[k] = v;
@@ -98,6 +105,7 @@ function manifestEnv(c: Container, overrides: Record<string, string | undefined>
 }
 
 before(async () => {
+  collector = await startOtlpReceiver();
   const sts = find(objects, 'StatefulSet', 'nats');
   const conf = find(objects, 'ConfigMap', 'nats-config').data?.['nats.conf'] ?? '';
   const storeDir = join(work, 'jetstream');
@@ -120,6 +128,7 @@ before(async () => {
 
 after(async () => {
   await bus?.close().catch(() => {});
+  await collector?.close();
   for (const child of children) {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   }

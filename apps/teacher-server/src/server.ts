@@ -168,7 +168,7 @@ export async function startTeacherServer(
     const inputRows = prepared.withConstituents ? 2 * prepared.rows : prepared.rows;
     const submittedAt = performance.now();
     const result = await batcher.submit(prepared.input, inputRows, signal);
-    recordBatchJoin(span, result, submittedAt, inputRows, maxBatch);
+    recordBatchJoin(span, result, submittedAt, prepared.rows, maxBatch);
     const k = result.output.length / inputRows;
     if (k !== metadata.numClasses) {
       throw new TeacherRequestError(
