@@ -34,3 +34,7 @@ if [ ! -f "$stamp" ] || ! cmp -s package-lock.json "$stamp"; then
   npm ci --no-audit --no-fund >&2
   cp package-lock.json "$stamp"
 fi
+
+# vicinal's native CPU kernels (optional): built once per source change;
+# when they cannot be built this says why and libs/backend uses wasm kernels.
+bash "$(dirname "${BASH_SOURCE[0]}")/../libs/backend/native/build.sh"

@@ -7,6 +7,7 @@ import {
   type RegisteredKernel,
   registerWasmTrainingKernels,
 } from './kernels/register.js';
+import { type NativeKernelsInfo, registerNativeKernels } from './native/register.js';
 
 export { tf };
 
@@ -18,6 +19,8 @@ export interface BackendInfo {
   reason: string;
   /** Kernels vicinal added or replaced on this backend (wasm only). */
   kernels: RegisteredKernel[];
+  /** Whether vicinal's native (oneDNN) kernels serve the heavy ops, and why (not). */
+  native: NativeKernelsInfo;
 }
 
 const log = createLogger('backend');
@@ -46,12 +49,14 @@ export async function initBackend(
           'wasm training kernels registered',
         );
       }
+      const native = name === 'wasm' ? nativeKernels() : NOT_WASM;
       current = {
         name,
         reason: skipped.length
           ? `chosen after: ${skipped.join('; ')}`
           : `requested ${requested}`,
         kernels,
+        native,
       };
       log.info(current, 'tensorflow backend ready');
       return current;
@@ -62,6 +67,28 @@ export async function initBackend(
     }
   }
   throw new Error(`no TensorFlow.js backend could start: ${skipped.join('; ')}`);
+}
+
+const NOT_WASM: NativeKernelsInfo = {
+  enabled: false,
+  reason: 'native kernels serve the wasm backend only',
+  kernels: [],
+};
+
+/** Registers the native kernels over the wasm ones and logs whether they are in use. */
+function nativeKernels(): NativeKernelsInfo {
+  const native = registerNativeKernels();
+  if (native.enabled) {
+    log.info(
+      { kernels: native.kernels, library: native.reason },
+      'native kernels in use',
+    );
+  } else if (native.reason.startsWith('turned off')) {
+    log.info({ reason: native.reason }, 'native kernels not in use; wasm kernels only');
+  } else {
+    log.warn({ reason: native.reason }, 'native kernels not in use; wasm kernels only');
+  }
+  return native;
 }
 
 async function load(name: BackendName): Promise<void> {

@@ -4,3 +4,11 @@ export {
   registerWasmTrainingKernels,
 } from './kernels/register.js';
 export { UnsupportedKernelCaseError } from './kernels/wasm-kernel-utils.js';
+export { nativeCallCounts, setNativeKernelsActive } from './native/common.js';
+export {
+  DEFAULT_ADDON_PATH,
+  loadNativeAddon,
+  NATIVE_SWITCH,
+  type NativeLibraryInfo,
+} from './native/loader.js';
+export { type NativeKernelsInfo, registerNativeKernels } from './native/register.js';

@@ -1,7 +1,14 @@
 import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
-import { compareWithCpu, randomValues, readyBackends, sizeOf } from './reference.js';
+import {
+  compareWithCpu,
+  errorsByVariable,
+  randomValues,
+  readyBackends,
+  seededVariables,
+  trainingBatchNorm,
+} from './reference.js';
 
 /** Relative error bound per variable: max |wasm - cpu| / (max |cpu| + 1e-12). */
 const BOUND = 1e-4;
@@ -18,12 +25,6 @@ const shapes: Record<string, number[]> = {
   b3: [5],
 };
 
-/** Batchnorm in training mode as tfjs-layers does it: batch moments, then batchNorm. */
-function batchNorm(x: tf.Tensor4D, gamma: tf.Tensor, beta: tf.Tensor): tf.Tensor4D {
-  const { mean, variance } = tf.moments(x, [0, 1, 2]);
-  return tf.batchNorm(x, mean, variance, beta, gamma, 1e-3) as tf.Tensor4D;
-}
-
 /**
  * Gradients of a small conv net (fused conv+bias, max pool, ReLU, conv,
  * batchnorm, ReLU, global average pool, dense, softmax cross-entropy)
@@ -31,14 +32,7 @@ function batchNorm(x: tf.Tensor4D, gamma: tf.Tensor, beta: tf.Tensor): tf.Tensor
  * of `shapes`.
  */
 function netGradients(): tf.Tensor {
-  const vars: Record<string, tf.Variable> = {};
-  let seed = 30;
-  for (const [name, shape] of Object.entries(shapes)) {
-    const init = name.startsWith('gamma')
-      ? tf.add(1, tf.mul(tf.tensor(randomValues(sizeOf(shape), seed++), shape), 0.1))
-      : tf.mul(tf.tensor(randomValues(sizeOf(shape), seed++), shape), 0.5);
-    vars[name] = tf.variable(init);
-  }
+  const vars = seededVariables(shapes, 30);
   const x = tf.tensor4d(randomValues(4 * 12 * 12 * 2, 40), [4, 12, 12, 2]);
   const labels = tf.oneHot(tf.tensor1d([0, 3, 1, 4], 'int32'), 5);
   const loss = () => {
@@ -51,7 +45,7 @@ function netGradients(): tf.Tensor {
     });
     h = tf.relu(tf.maxPool(h, 2, 2, 'valid'));
     h = tf.conv2d(h, vars.w2 as tf.Tensor4D, 1, 'same');
-    h = tf.relu(batchNorm(h, vars.gamma2, vars.beta2));
+    h = tf.relu(trainingBatchNorm(h, vars.gamma2, vars.beta2));
     const pooled = tf.mean(h, [1, 2]) as tf.Tensor2D;
     const logits = tf.add(tf.matMul(pooled, vars.w3 as tf.Tensor2D), vars.b3);
     return tf.losses.softmaxCrossEntropy(labels, logits) as tf.Scalar;
@@ -65,20 +59,12 @@ function netGradients(): tf.Tensor {
 
 test('the full gradient of a small conv net matches cpu, variable by variable', async () => {
   const { wasm, cpu } = await compareWithCpu(netGradients);
-  let offset = 0;
-  for (const [name, shape] of Object.entries(shapes)) {
-    const n = sizeOf(shape);
-    const a = wasm.values.subarray(offset, offset + n);
-    const b = cpu.values.subarray(offset, offset + n);
-    offset += n;
-    let diff = 0;
-    let scale = 0;
-    for (let i = 0; i < n; i++) {
-      diff = Math.max(diff, Math.abs(a[i] - b[i]));
-      scale = Math.max(scale, Math.abs(b[i]));
-    }
+  for (const { name, error, scale } of errorsByVariable(
+    wasm.values,
+    cpu.values,
+    shapes,
+  )) {
     assert.ok(scale > 0, `${name}: the gradient is not all zero`);
-    assert.ok(diff / (scale + 1e-12) < BOUND, `${name}: relative error ${diff / scale}`);
+    assert.ok(error < BOUND, `${name}: relative error ${error}`);
   }
-  assert.equal(offset, wasm.values.length);
 });

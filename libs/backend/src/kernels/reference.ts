@@ -5,10 +5,23 @@
 import '@tensorflow/tfjs-backend-cpu';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../backend.js';
+import { setNativeKernelsActive } from '../native/common.js';
 
-/** Readies both backends; the wasm one with vicinal's kernels. Ends on wasm. */
+/**
+ * Readies both backends; the wasm one with vicinal's wasm kernels. Ends on
+ * wasm. The native (oneDNN) kernels, registered over the wasm ones when the
+ * addon is built, are switched off, so the wasm kernels' tests test the
+ * wasm kernels.
+ */
 export async function readyBackends(): Promise<void> {
+  await readyBackendsWithNative();
+  setNativeKernelsActive(false);
+}
+
+/** As readyBackends, with the native kernels (when built) switched on. */
+export async function readyBackendsWithNative(): Promise<void> {
   await initBackend('wasm');
+  setNativeKernelsActive(true);
   await tf.setBackend('cpu');
   await tf.setBackend('wasm');
 }
@@ -82,4 +95,64 @@ export async function compareWithCpu(f: () => tf.Tensor): Promise<{
     throw new Error(`shape: wasm [${wasm.shape}] vs cpu [${cpu.shape}]`);
   }
   return { error: relativeError(wasm.values, cpu.values), wasm, cpu };
+}
+
+/** Batchnorm in training mode as tfjs-layers does it: batch moments, then batchNorm. */
+export function trainingBatchNorm(
+  x: tf.Tensor4D,
+  gamma: tf.Tensor,
+  beta: tf.Tensor,
+): tf.Tensor4D {
+  const { mean, variance } = tf.moments(x, [0, 1, 2]);
+  return tf.batchNorm(x, mean, variance, beta, gamma, 1e-3) as tf.Tensor4D;
+}
+
+/**
+ * Seeded variables for a small test network: names starting with "gamma"
+ * near 1 (1 + 0.1 u), all others 0.5 u, u uniform in [-1, 1).
+ */
+export function seededVariables(
+  shapes: Record<string, number[]>,
+  seed: number,
+): Record<string, tf.Variable> {
+  const vars: Record<string, tf.Variable> = {};
+  let next = seed;
+  for (const [name, shape] of Object.entries(shapes)) {
+    const values = tf.tensor(randomValues(sizeOf(shape), next++), shape);
+    const init = name.startsWith('gamma')
+      ? tf.add(1, tf.mul(values, 0.1))
+      : tf.mul(values, 0.5);
+    vars[name] = tf.variable(init);
+  }
+  return vars;
+}
+
+/**
+ * Splits two flat gradient vectors (variables in the order of `shapes`) and
+ * returns each variable's relative error and the largest reference value.
+ */
+export function errorsByVariable(
+  a: Float32Array,
+  b: Float32Array,
+  shapes: Record<string, number[]>,
+): { name: string; error: number; scale: number }[] {
+  const out: { name: string; error: number; scale: number }[] = [];
+  let offset = 0;
+  for (const [name, shape] of Object.entries(shapes)) {
+    const n = sizeOf(shape);
+    const pa = a.subarray(offset, offset + n);
+    const pb = b.subarray(offset, offset + n);
+    offset += n;
+    out.push({
+      name,
+      error: relativeError(pa, pb),
+      scale: Math.max(...pb.map(Math.abs)),
+    });
+  }
+  if (offset !== a.length || offset !== b.length) {
+    throw new Error(
+      `expected ${offset} gradient values, got ${a.length} and ${b.length}`,
+    );
+  }
+  return out;
 }

@@ -1,0 +1,108 @@
+/**
+ * What every native kernel shares: the run-time switch, call counts, the
+ * fallback to the previously registered kernel, output allocation on the
+ * wasm heap and the kernel registration record.
+ */
+import type * as tf from '@tensorflow/tfjs-core';
+import type { KernelArgs, WasmBackend } from '../kernels/wasm-kernel-utils.js';
+
+/** Counts of native calls and fallbacks per kernel, for tests and diagnostics. */
+export const nativeCallCounts = new Map<string, { native: number; fallback: number }>();
+
+function count(kernel: string, native: boolean): void {
+  let c = nativeCallCounts.get(kernel);
+  if (!c) {
+    c = { native: 0, fallback: 0 };
+    nativeCallCounts.set(kernel, c);
+  }
+  if (native) c.native++;
+  else c.fallback++;
+}
+
+let active = true;
+
+/**
+ * Turns the registered native kernels on or off at run time (they then
+ * delegate every call to the previous kernels). For tests and benchmarks
+ * that compare both in one process; returns the previous setting.
+ */
+export function setNativeKernelsActive(on: boolean): boolean {
+  const previous = active;
+  active = on;
+  return previous;
+}
+
+export function isFloat32(...ts: (tf.TensorInfo | undefined)[]): boolean {
+  return ts.every((t) => t === undefined || t.dtype === 'float32');
+}
+
+export function isNHWC(dataFormat: unknown): boolean {
+  return dataFormat === undefined || dataFormat === 'NHWC';
+}
+
+/**
+ * Runs `compute` (which allocates its output and calls the addon) and falls
+ * back to `previous` when it returns null (case not taken) or the addon
+ * declines; the output of a declined call is released.
+ */
+export function withFallback(
+  kernel: string,
+  previous: tf.KernelConfig | undefined,
+  compute: (args: KernelArgs, backend: WasmBackend) => tf.TensorInfo | null,
+): tf.KernelFunc {
+  const fallback = (args: KernelArgs) => {
+    if (!previous) {
+      throw new Error(`${kernel}: the native kernel declined and no wasm kernel exists`);
+    }
+    count(kernel, false);
+    return previous.kernelFunc(args as Parameters<tf.KernelFunc>[0]);
+  };
+  const run = (args: KernelArgs) => {
+    if (!active) return fallback(args);
+    const backend = args.backend as WasmBackend;
+    const out = compute(args, backend);
+    if (!out) return fallback(args);
+    count(kernel, true);
+    return out;
+  };
+  return run as unknown as tf.KernelFunc;
+}
+
+/**
+ * Allocates the output, calls the addon with heap views taken after the
+ * allocation (allocating can grow, and so move, the wasm heap) and returns
+ * the output, or null (output released) when the addon declined.
+ */
+export function callAddon(
+  backend: WasmBackend,
+  shape: number[],
+  call: (view: (t: tf.TensorInfo) => Float32Array, out: Float32Array) => boolean,
+): tf.TensorInfo | null {
+  const out = backend.makeOutput(shape, 'float32');
+  const view = (t: tf.TensorInfo) => backend.typedArrayFromHeap(t) as Float32Array;
+  let done = false;
+  try {
+    done = call(view, view(out));
+  } finally {
+    if (!done) backend.disposeData(out.dataId);
+  }
+  return done ? out : null;
+}
+
+export function sameShape(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((d, i) => d === b[i]);
+}
+
+/** The override keeps the previous kernel's setupFunc (the wasm fallback needs it). */
+export function keepSetup(
+  kernelName: string,
+  previous: tf.KernelConfig | undefined,
+  kernelFunc: tf.KernelFunc,
+): tf.KernelConfig {
+  return {
+    kernelName,
+    backendName: 'wasm',
+    ...(previous?.setupFunc ? { setupFunc: previous.setupFunc } : {}),
+    kernelFunc,
+  };
+}
