@@ -68,7 +68,7 @@ fi
 
 say "building (oneDNN, node-gyp) ..."
 mkdir -p "$out"
-log="$out/build.log"
+log="$here/build.log"  # outside build/, which node-gyp rebuild deletes
 rm -f "$stamp"
 if (cd "$here" && node "$gyp" rebuild --nodedir="$nodedir" --jobs=2) >"$log" 2>&1 &&
   node -e 'require(process.argv[1]).info()' "$addon" >>"$log" 2>&1; then
