@@ -6,12 +6,14 @@ import { checkVectorsCommand } from './commands/check-vectors.js';
 import { datasetCommand } from './commands/dataset.js';
 import { reportCommand } from './commands/report.js';
 import { studyCommand } from './commands/study.js';
+import { submitCommand } from './commands/submit.js';
 import { statusCommand, watchCommand } from './commands/watch.js';
 
 const program = new Command('vicinal')
   .description('Online knowledge distillation with mixup: teachers, students, the study.')
   .showHelpAfterError()
   .addCommand(studyCommand())
+  .addCommand(submitCommand())
   .addCommand(checkVectorsCommand())
   .addCommand(datasetCommand())
   .addCommand(reportCommand())

@@ -3,6 +3,7 @@ import type { JobContext } from '@vicinal/bus';
 import {
   type Bus,
   getArtifact,
+  getResult,
   publishEvent,
   putArtifact,
   putResult,
@@ -46,8 +47,9 @@ const datasets = new Map<string, Promise<Dataset>>();
 /**
  * Runs one distillation job: trains the student arm, evaluates it on the
  * whole test split, stores the student and the result, then returns (the
- * caller acks only after that). A redelivered job simply runs again: the
- * result key is the job id, so the stored outcome is the same.
+ * caller acks only after that). A job whose result is already stored (it
+ * finished, but its ack was lost with a stopped worker, or it was submitted
+ * again) is not trained again: the stored result is returned and acked.
  */
 export async function runDistillJob(
   job: DistillJob,
@@ -55,6 +57,14 @@ export async function runDistillJob(
   ctx: WorkerContext,
 ): Promise<DistillResult> {
   const { bus, log } = ctx;
+  // Workers without read access to the results bucket just run the job.
+  const done = await getResult<DistillResult>(bus, job.studyId, job.jobId).catch(
+    () => null,
+  );
+  if (done) {
+    log.info({ job: job.jobId }, 'result already stored; not running the job again');
+    return done;
+  }
   const uses = armUses(job.arm);
   // A redelivered job continues from the last epoch a previous worker stored.
   const checkpointName = `checkpoint-${job.jobId}`;

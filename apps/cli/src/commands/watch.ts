@@ -1,12 +1,12 @@
 import {
   connectBus,
-  listResults,
+  findTeachers,
   names,
   type StudyEvent,
   watchEvents,
 } from '@vicinal/bus';
-import type { DistillResult } from '@vicinal/config';
 import { Command } from 'commander';
+import { getManifest, gridProgress } from '../study/grid-state.js';
 
 const natsOption = ['--nats <url>', 'NATS server', process.env.VICINAL_NATS_URL] as const;
 
@@ -47,8 +47,19 @@ export function watchCommand(): Command {
         if (!opts.follow && remaining === 0) return;
         // Without --follow, stop once the stream's stored events are read.
         const idle = opts.follow ? null : setTimeout(() => stop.abort(), 2000);
+        const manifest = await getManifest(bus, study);
+        if (manifest) {
+          process.stdout.write(`${study}: ${manifest.jobs.length} jobs in the grid\n`);
+        }
+        const finished = new Set<string>();
         for await (const ev of watchEvents(bus, study, stop.signal)) {
-          process.stdout.write(`${describeEvent(ev)}\n`);
+          if (ev.type === 'job-finished') finished.add(ev.jobId);
+          const total = manifest
+            ? ` (${finished.size}/${manifest.jobs.length} finished)`
+            : '';
+          process.stdout.write(
+            `${describeEvent(ev)}${ev.type === 'job-finished' ? total : ''}\n`,
+          );
           remaining -= 1;
           idle?.refresh();
         }
@@ -59,49 +70,67 @@ export function watchCommand(): Command {
     });
 }
 
-/** `vicinal status STUDY`: finished jobs with their figures, and the queue. */
+/** `vicinal status STUDY`: where every job of the study's grid stands, and the queue. */
 export function statusCommand(): Command {
   return new Command('status')
-    .description('finished jobs of a study and the job queue')
-    .argument('<study>', 'study id')
+    .description("progress over a study's grid: finished, started and queued jobs")
+    .argument('<study>', 'study id (the name in the experiment file)')
     .requiredOption(...natsOption)
     .option('--json', 'print JSON')
     .action(async (study: string, opts: { nats: string; json?: boolean }) => {
       const bus = await connectBus(opts.nats, { name: 'vicinal-status' });
       try {
-        const results = await listResults<DistillResult>(bus, study);
+        const manifest = await getManifest(bus, study);
+        if (!manifest) {
+          throw new Error(
+            `no study "${study}" on ${opts.nats}: submit it with vicinal submit or ` +
+              'vicinal study',
+          );
+        }
+        const jobs = await gridProgress(bus, manifest);
         const consumer = await bus.jsm.consumers.info(
           names.jobsStream,
           names.studentsConsumer,
         );
+        const teachers = await findTeachers(bus);
+        const count = (state: string) => jobs.filter((j) => j.state === state).length;
         const status = {
           study,
-          finished: results.size,
-          queued: consumer.num_pending,
-          running: consumer.num_ack_pending,
-          results: [...results.values()].map((r) => ({
-            job: r.jobId,
-            arm: r.arm,
-            temperature: r.temperature,
-            seed: r.seed,
-            accuracy: r.accuracy,
-            ece: r.ece,
-            worker: r.worker,
+          submittedAt: manifest.submittedAt,
+          jobs: manifest.jobs.length,
+          finished: count('finished'),
+          started: count('running'),
+          queued: count('queued'),
+          queue: { pending: consumer.num_pending, inProgress: consumer.num_ack_pending },
+          teachers: manifest.teachers.map((t) => ({
+            ...t,
+            servers: teachers.filter((r) => r.model === t.model).map((r) => r.address),
           })),
+          progress: jobs,
         };
         if (opts.json) {
           process.stdout.write(`${JSON.stringify(status, null, 2)}\n`);
           return;
         }
         process.stdout.write(
-          `${study}: ${status.finished} finished, ${status.running} running, ` +
-            `${status.queued} queued\n`,
+          `${study}: ${status.finished} of ${status.jobs} jobs finished, ` +
+            `${status.started} started, ${status.queued} not started ` +
+            `(queue: ${status.queue.pending} waiting, ${status.queue.inProgress} in progress)\n`,
         );
-        for (const r of status.results) {
+        for (const t of status.teachers) {
           process.stdout.write(
-            `  ${r.job}: ${r.arm} T=${r.temperature ?? '-'} seed ${r.seed}: accuracy ` +
-              `${(100 * r.accuracy).toFixed(2)}%, ECE ${r.ece.toFixed(4)} (${r.worker})\n`,
+            `  teacher ${t.name} (${t.architecture}, ${t.model}): ` +
+              `${t.servers.length ? `served at ${t.servers.join(', ')}` : 'no server registered'}\n`,
           );
+        }
+        for (const j of jobs) {
+          const figures =
+            j.accuracy === null
+              ? ''
+              : `: accuracy ${(100 * j.accuracy).toFixed(2)}%, ECE ${j.ece?.toFixed(4)}`;
+          const where = j.worker ? ` (${j.worker})` : '';
+          const state = j.state === 'running' ? 'started' : j.state;
+          process.stdout.write(`  [${state}] ${j.label}${figures}${where}\n`);
         }
       } finally {
         await bus.close();

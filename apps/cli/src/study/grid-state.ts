@@ -1,6 +1,13 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { type Bus, getResult } from '@vicinal/bus';
+import {
+  type Bus,
+  getResult,
+  listResults,
+  names,
+  type StudyEvent,
+  watchEvents,
+} from '@vicinal/bus';
 import type { DistillResult, ExperimentPlan, PlannedJob } from '@vicinal/config';
 
 /** Where a study's finished jobs are kept as files: `<out>/runs/<job id>.json`. */
@@ -121,4 +128,60 @@ export function jobLabel(job: {
   if (job.temperature !== null) parts.push(`T=${job.temperature}`);
   parts.push(`seed ${job.seed}`);
   return parts.join(' ');
+}
+
+/** Every progress event stored for a study so far, in order. */
+export async function storedStudyEvents(
+  bus: Bus,
+  studyId: string,
+): Promise<StudyEvent[]> {
+  const subject = names.eventsSubject(studyId);
+  const info = await bus.jsm.streams.info(names.eventsStream, {
+    subjects_filter: subject,
+  });
+  const count = info.state.subjects?.[subject] ?? 0;
+  const events: StudyEvent[] = [];
+  if (count === 0) return events;
+  const stop = new AbortController();
+  for await (const ev of watchEvents(bus, studyId, stop.signal)) {
+    events.push(ev);
+    if (events.length >= count) break;
+  }
+  return events;
+}
+
+/** Where each job of a grid stands. */
+export interface JobProgress {
+  jobId: string;
+  label: string;
+  state: 'finished' | 'running' | 'queued';
+  /** Starts seen (more than 1: redelivered or resumed). */
+  starts: number;
+  worker: string | null;
+  accuracy: number | null;
+  ece: number | null;
+}
+
+/** The progress of every job of the manifest, from the results and the events. */
+export async function gridProgress(
+  bus: Bus,
+  manifest: StudyManifest,
+): Promise<JobProgress[]> {
+  const events = await storedStudyEvents(bus, manifest.studyId);
+  const results = await listResults<DistillResult>(bus, manifest.studyId);
+  return manifest.jobs.map((job) => {
+    const own = events.filter((e) => e.jobId === job.jobId);
+    const started = own.filter((e) => e.type === 'job-started');
+    const last = started.at(-1);
+    const result = results.get(job.jobId);
+    return {
+      jobId: job.jobId,
+      label: jobLabel(job),
+      state: result ? 'finished' : started.length > 0 ? 'running' : 'queued',
+      starts: started.length,
+      worker: result?.worker ?? (last?.type === 'job-started' ? last.worker : null),
+      accuracy: result?.accuracy ?? null,
+      ece: result?.ece ?? null,
+    };
+  });
 }
