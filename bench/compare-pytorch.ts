@@ -60,7 +60,12 @@ function emptyTimings(ready: { configs: (TimingConfig & { parameters: number })[
 export async function comparePytorch(
   children: ChildProcesses,
   options: CompareOptions,
-): Promise<{ vicinal: ModelTimingResult; pytorch: PytorchResult }> {
+): Promise<{
+  vicinal: ModelTimingResult;
+  /** vicinal with its wasm kernels only, when the native ones are in use. */
+  vicinalWasm: ModelTimingResult | null;
+  pytorch: PytorchResult;
+}> {
   const settings: ModelTimingSettings = {
     configs: TIMING_CONFIGS,
     numClasses: 10,
@@ -78,8 +83,27 @@ export async function comparePytorch(
   const vicinal: ModelTimingResult = {
     backend: ours.ready.backend,
     kernels: ours.ready.kernels,
+    native: ours.ready.native,
     timings: emptyTimings(ours.ready),
   };
+  // With native kernels in use, a second vicinal process on wasm kernels
+  // alone takes its turn in every repetition too: the native speed-up
+  // measured under the same load.
+  const wasmOnly = ours.ready.native.startsWith('off')
+    ? null
+    : await children.start<TimingReady>(
+        { script: 'model-timing.ts', settings: { ...settings, nativeKernels: false } },
+        null,
+        300_000,
+      );
+  const vicinalWasm: ModelTimingResult | null = wasmOnly
+    ? {
+        backend: wasmOnly.ready.backend,
+        kernels: wasmOnly.ready.kernels,
+        native: wasmOnly.ready.native,
+        timings: emptyTimings(wasmOnly.ready),
+      }
+    : null;
   let unavailable: string | null = existsSync(PYTHON) ? null : `${PYTHON} not found`;
   const configs = TIMING_CONFIGS.map((c) => `${c.architecture}:${c.shape.join('x')}`);
   const theirs: RunningChild<PytorchReady>[] = [];
@@ -116,6 +140,9 @@ export async function comparePytorch(
   }
   const sides = [
     { child: ours, timings: vicinal.timings, label: 'vicinal' },
+    ...(wasmOnly && vicinalWasm
+      ? [{ child: wasmOnly, timings: vicinalWasm.timings, label: 'vicinal-wasm' }]
+      : []),
     ...theirs.map((child) => ({
       child,
       timings: emptyTimings(child.ready),
@@ -148,19 +175,25 @@ export async function comparePytorch(
   }
   const [main, ...others] = theirs;
   if (unavailable || !main) {
-    return { vicinal, pytorch: { available: false, reason: unavailable ?? 'not run' } };
+    return {
+      vicinal,
+      vicinalWasm,
+      pytorch: { available: false, reason: unavailable ?? 'not run' },
+    };
   }
+  const torchSides = sides.slice(vicinalWasm ? 2 : 1);
   return {
     vicinal,
+    vicinalWasm,
     pytorch: {
       available: true,
       torchVersion: main.ready.torchVersion,
       threads: main.ready.threads,
       batch: main.ready.batch,
-      timings: sides[1].timings,
+      timings: torchSides[0].timings,
       otherThreads: others.map((child, i) => ({
         threads: child.ready.threads,
-        timings: sides[2 + i].timings,
+        timings: torchSides[1 + i].timings,
       })),
     },
   };

@@ -78,5 +78,7 @@ export interface BenchMeasurements {
   /** Section "load"; absent in reports of benches without it. */
   manyStudents?: ManyStudentsResult | null;
   vicinalTiming: ModelTimingResult | null;
+  /** Section 4 again on vicinal's wasm kernels only (when native ones are in use). */
+  vicinalWasmTiming?: ModelTimingResult | null;
   pytorch: PytorchResult | null;
 }

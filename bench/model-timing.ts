@@ -10,7 +10,7 @@
  *   reply:   {"trainStepMs": ms per step, "inferenceMs": ms per pass}
  */
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { initBackend, tf } from '@vicinal/backend';
+import { initBackend, setNativeKernelsActive, tf } from '@vicinal/backend';
 import { seededRandom } from '@vicinal/data';
 import { blendedLoss, mixedHardLabels } from '@vicinal/distillation';
 import { countParameters } from '@vicinal/models';
@@ -30,11 +30,15 @@ export interface ModelTimingSettings {
   temperature: number;
   learningRate: number;
   seed: number;
+  /** False: vicinal's wasm kernels only, even when the native ones are built. */
+  nativeKernels?: boolean;
 }
 
 export interface TimingReady {
   backend: string;
   kernels: number;
+  /** Native kernels in use (library and kernels), or why not. */
+  native: string;
   configs: (TimingConfig & { parameters: number })[];
 }
 
@@ -59,6 +63,7 @@ export interface ModelTiming extends TimingConfig {
 export interface ModelTimingResult {
   backend: string;
   kernels: number;
+  native?: string;
   timings: ModelTiming[];
 }
 
@@ -131,10 +136,15 @@ function msPerCall(steps: number, call: () => void): number {
 
 const s = childSettings<ModelTimingSettings>('model-timing');
 const backend = await initBackend();
+const nativeOn = backend.native.enabled && s.nativeKernels !== false;
+if (!nativeOn) setNativeKernelsActive(false);
 const prepared = s.configs.map((config) => prepare(config, s));
 const ready: TimingReady = {
   backend: backend.name,
   kernels: backend.kernels.length,
+  native: nativeOn
+    ? `${backend.native.reason}: ${backend.native.kernels.join(', ')}`
+    : `off (${backend.native.enabled ? 'switched off for this comparison' : backend.native.reason})`,
   configs: s.configs.map((config, i) => ({
     ...config,
     parameters: prepared[i].parameters,

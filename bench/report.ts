@@ -96,7 +96,12 @@ export interface BenchReport {
   started_at: string;
   duration_seconds: number;
   machine: MachineInfo & { pinning: { available: boolean; reason: string } };
-  backend: { name: string | null; registered_kernels: number | null };
+  backend: {
+    name: string | null;
+    registered_kernels: number | null;
+    /** Native (oneDNN) kernels in use in section 4, or why not. */
+    native: string | null;
+  };
   student_throughput: {
     architecture: string;
     teacher_architecture: string;
@@ -149,6 +154,21 @@ export interface BenchReport {
         parameters: number;
         train_step_ms: Summary;
         inference_ms: Summary;
+      }[]
+    | null;
+  /**
+   * Section 4's vicinal timings with the native kernels against the same
+   * models on vicinal's wasm kernels alone, alternating in every repetition;
+   * speedup = wasm time / native time. Null when native kernels are off.
+   */
+  native_vs_wasm:
+    | {
+        architecture: string;
+        shape: [number, number, number];
+        train_step_ms: { native: Summary; wasm: Summary };
+        inference_ms: { native: Summary; wasm: Summary };
+        train_step_speedup: RatioSummary | null;
+        inference_speedup: RatioSummary | null;
       }[]
     | null;
   pytorch: {
@@ -481,6 +501,7 @@ export function buildReport(m: BenchMeasurements): BenchReport {
         m.rawInference?.backend ??
         null,
       registered_kernels: m.vicinalTiming?.kernels ?? null,
+      native: m.vicinalTiming?.native ?? null,
     },
     student_throughput: student,
     teacher_server: server,
@@ -496,6 +517,32 @@ export function buildReport(m: BenchMeasurements): BenchReport {
           train_step_ms: rounded(summarise(t.trainStepMs)),
           inference_ms: rounded(summarise(t.inferenceMs)),
         })) ?? null,
+    native_vs_wasm: nativeVsWasm(m),
     pytorch,
   };
+}
+
+function nativeVsWasm(m: BenchMeasurements): BenchReport['native_vs_wasm'] {
+  const wasm = m.vicinalWasmTiming;
+  if (!wasm || !m.vicinalTiming) return null;
+  const key = (t: ModelTiming) => `${t.architecture}/${shapeKey(t.shape)}`;
+  const byKey = new Map(wasm.timings.map((t) => [key(t), t]));
+  return m.vicinalTiming.timings.flatMap((t) => {
+    const w = byKey.get(key(t));
+    if (!w || t.trainStepMs.length === 0 || w.trainStepMs.length === 0) return [];
+    const train = summarise(t.trainStepMs);
+    const infer = summarise(t.inferenceMs);
+    const wasmTrain = summarise(w.trainStepMs);
+    const wasmInfer = summarise(w.inferenceMs);
+    return [
+      {
+        architecture: t.architecture,
+        shape: t.shape,
+        train_step_ms: { native: rounded(train), wasm: rounded(wasmTrain) },
+        inference_ms: { native: rounded(infer), wasm: rounded(wasmInfer) },
+        train_step_speedup: roundedRatio(ratio(wasmTrain, train)),
+        inference_speedup: roundedRatio(ratio(wasmInfer, infer)),
+      },
+    ];
+  });
 }

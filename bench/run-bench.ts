@@ -269,6 +269,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchMeasure
         progress: say,
       });
       m.vicinalTiming = compared.vicinal;
+      m.vicinalWasmTiming = compared.vicinalWasm;
       m.pytorch = compared.pytorch;
       await children.stopAll();
     }

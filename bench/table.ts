@@ -231,5 +231,35 @@ export function formatTable(report: BenchReport): string {
       }
     }
   }
+  const nw = report.native_vs_wasm;
+  if (pt && report.backend.native)
+    out.push(`   native kernels: ${report.backend.native}`);
+  if (nw?.length) {
+    out.push(
+      '   Native kernels against wasm kernels alone (vicinal, same run; speed-up = wasm/native)',
+      columns([
+        [
+          'model',
+          'shape',
+          'train native',
+          'train wasm',
+          'speed-up',
+          'infer native',
+          'infer wasm',
+          'speed-up',
+        ],
+        ...nw.map((c) => [
+          c.architecture,
+          c.shape.join('x'),
+          spread(c.train_step_ms.native),
+          spread(c.train_step_ms.wasm),
+          ratioText(c.train_step_speedup),
+          spread(c.inference_ms.native),
+          spread(c.inference_ms.wasm),
+          ratioText(c.inference_speedup),
+        ]),
+      ]),
+    );
+  }
   return `${out.join('\n')}\n`;
 }
