@@ -82,12 +82,15 @@ function freePort(): Promise<number> {
 }
 
 /** The teacher the coordinator publishes, once both its objects are stored. */
-async function publishedTeacher(exited: () => boolean): Promise<string> {
+async function publishedTeacher(exited: () => string | null): Promise<string> {
   for (;;) {
     const entries = await bus.models.list();
     const meta = entries.find((e) => /^teacher-.*\.meta\.json$/.test(e.name));
     if (meta) return meta.name.replace(/\.meta\.json$/, '');
-    if (exited()) throw new Error('the coordinator exited before publishing a teacher');
+    const output = exited();
+    if (output !== null) {
+      throw new Error(`the coordinator exited before publishing a teacher:\n${output}`);
+    }
     await new Promise((r) => setTimeout(r, 200));
   }
 }
@@ -170,7 +173,9 @@ test('spans from all three services share trace ids; /metrics counts what was tr
     }),
   );
 
-  const model = await publishedTeacher(() => coordinatorExit !== undefined);
+  const model = await publishedTeacher(() =>
+    coordinatorExit === undefined ? null : coordinatorOutput,
+  );
   const [teacherPort, studentPort] = [await freePort(), await freePort()];
   const logDir = join(dir, 'logs');
   const teacher = startService(
@@ -205,7 +210,7 @@ test('spans from all three services share trace ids; /metrics counts what was tr
   // result is stored, so wait for that count; everything else is final.
   const steps = TRAIN_IMAGES / BATCH;
   let studentMetrics = await scrape(studentPort);
-  for (let i = 0; i < 50 && !studentMetrics.has(completedKey(studentMetrics)); i++) {
+  for (let i = 0; i < 300 && !studentMetrics.has(completedKey(studentMetrics)); i++) {
     await new Promise((r) => setTimeout(r, 100));
     studentMetrics = await scrape(studentPort);
   }

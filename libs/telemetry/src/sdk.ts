@@ -10,6 +10,9 @@ import { NodeSDK } from '@opentelemetry/sdk-node';
 import type { SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { type TelemetrySettings, telemetrySettings } from './settings.js';
 
+/** Longest a shutdown waits for the last export. */
+const SHUTDOWN_MS = 5000;
+
 export interface TelemetryOptions {
   /** Environment to read (default process.env). */
   env?: Record<string, string | undefined>;
@@ -26,7 +29,10 @@ export interface Telemetry {
   readonly metricsPort: number | null;
   /** Exports whatever is buffered (spans and pushed metrics). */
   forceFlush(): Promise<void>;
-  /** Flushes and stops the exporters; call once, before the process exits. */
+  /**
+   * Flushes and stops the exporters (waiting at most 5 s for the last
+   * export); call before the process exits.
+   */
   shutdown(): Promise<void>;
 }
 
@@ -86,7 +92,16 @@ export async function startTelemetry(
       ]);
     },
     shutdown() {
-      stopped ??= sdk.shutdown().catch(() => {});
+      // A collector that does not answer must not hold a stopping process for
+      // long: the last export gets SHUTDOWN_MS, then the process goes on.
+      stopped ??= new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, SHUTDOWN_MS);
+        timer.unref();
+        sdk.shutdown().then(
+          () => resolve(),
+          () => resolve(),
+        );
+      });
       return stopped;
     },
   };

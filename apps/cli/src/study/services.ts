@@ -14,20 +14,27 @@ export const serviceEntryPoints = {
 let servicesStarted = 0;
 
 /**
- * Telemetry settings of a child service: its own service name and instance
- * id, and, when this process exposes metrics on VICINAL_METRICS_PORT = P,
- * the next free port of P+1, P+2, ... in start order (teacher server first).
+ * Telemetry settings of the `index`-th child service (1-based, in start
+ * order): its own service name and instance id and, when the parent exposes
+ * metrics on VICINAL_METRICS_PORT = P, the port P + index. The study starts
+ * the teacher server first, so it gets P+1 and the student trainers P+2, ...
  */
-function telemetryEnv(kind: string, name: string): Record<string, string> {
-  servicesStarted += 1;
+export function serviceTelemetryEnv(
+  kind: keyof typeof serviceEntryPoints,
+  name: string,
+  index: number,
+  parent: Record<string, string | undefined>,
+): Record<string, string> {
   const env: Record<string, string> = { OTEL_SERVICE_NAME: `vicinal-${kind}` };
-  const attributes = process.env.OTEL_RESOURCE_ATTRIBUTES;
-  env.OTEL_RESOURCE_ATTRIBUTES = [attributes, `service.instance.id=${name}`]
+  env.OTEL_RESOURCE_ATTRIBUTES = [
+    parent.OTEL_RESOURCE_ATTRIBUTES,
+    `service.instance.id=${name}`,
+  ]
     .filter(Boolean)
     .join(',');
-  const base = Number(process.env.VICINAL_METRICS_PORT);
+  const base = Number(parent.VICINAL_METRICS_PORT);
   if (Number.isInteger(base) && base > 0) {
-    env.VICINAL_METRICS_PORT = String(base + servicesStarted);
+    env.VICINAL_METRICS_PORT = String(base + index);
   }
   return env;
 }
@@ -57,7 +64,11 @@ export function startService(
   const tsx = import.meta.resolve('tsx');
   const child = spawn(process.execPath, ['--import', tsx, serviceEntryPoints[kind]], {
     cwd: repoRoot,
-    env: { ...process.env, ...telemetryEnv(kind, name), ...env },
+    env: {
+      ...process.env,
+      ...serviceTelemetryEnv(kind, name, ++servicesStarted, process.env),
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   child.stdout?.pipe(log, { end: false });
