@@ -23,6 +23,9 @@ import { type OtlpReceiver, startOtlpReceiver } from './support/otlp-receiver.js
 // and a scrape of /metrics counts exactly the samples that were trained.
 
 const TRAIN_IMAGES = 256;
+const EPOCHS = 2;
+/** Samples the student trains on, and the teacher answers for it. */
+const TRAINED = TRAIN_IMAGES * EPOCHS;
 const BATCH = 64;
 const PAIRS = 64;
 const settings = `
@@ -38,7 +41,7 @@ teacher:
   trainImages: ${TRAIN_IMAGES}
 student:
   architecture: student-cnn
-  epochs: 1
+  epochs: ${EPOCHS}
   batchSize: ${BATCH}
   learningRate: 0.002
   trainImages: ${TRAIN_IMAGES}
@@ -208,14 +211,14 @@ test('spans from all three services share trace ids; /metrics counts what was tr
 
   // /metrics after the run. The job is acked (and counted) just after its
   // result is stored, so wait for that count; everything else is final.
-  const steps = TRAIN_IMAGES / BATCH;
+  const steps = TRAINED / BATCH;
   let studentMetrics = await scrape(studentPort);
   for (let i = 0; i < 300 && !studentMetrics.has(completedKey(studentMetrics)); i++) {
     await new Promise((r) => setTimeout(r, 100));
     studentMetrics = await scrape(studentPort);
   }
   const role = ['vicinal_role="student"', 'vicinal_arm="kd+mixup"'];
-  assert.equal(value(studentMetrics, 'vicinal_train_samples_total', role), TRAIN_IMAGES);
+  assert.equal(value(studentMetrics, 'vicinal_train_samples_total', role), TRAINED);
   assert.equal(value(studentMetrics, 'vicinal_train_steps_total', role), steps);
   assert.equal(
     value(studentMetrics, 'vicinal_jobs_total', ['vicinal_job_state="started"']),
@@ -228,8 +231,15 @@ test('spans from all three services share trace ids; /metrics counts what was tr
   // The gauges hold what the job stored as its result.
   const summary = JSON.parse(readFileSync(join(dir, 'out', 'summary.json'), 'utf8'));
   const [result] = summary.students as { accuracy: number; ece: number }[];
-  assert.equal(value(studentMetrics, 'vicinal_student_accuracy'), result.accuracy);
-  assert.equal(value(studentMetrics, 'vicinal_student_ece'), result.ece);
+  const last = ['vicinal_epoch="2"', 'vicinal_eval_images="10000"'];
+  assert.equal(value(studentMetrics, 'vicinal_student_accuracy', last), result.accuracy);
+  assert.equal(value(studentMetrics, 'vicinal_student_ece', last), result.ece);
+  // After the first epoch: checked on a 1000-image subset of the test split.
+  const first = ['vicinal_epoch="1"', 'vicinal_eval_images="1000"'];
+  const early = value(studentMetrics, 'vicinal_student_accuracy', first);
+  assert.ok(early > 0 && early <= 1 && early !== result.accuracy, `epoch 1: ${early}`);
+  const earlyEce = value(studentMetrics, 'vicinal_student_ece', first);
+  assert.ok(earlyEce >= 0 && earlyEce <= 1, `epoch 1 ECE: ${earlyEce}`);
   assert.ok(result.accuracy > 0 && result.accuracy <= 1);
   // Every step waited for its teacher query once; one more for the analysis.
   const rpcClientCount = value(studentMetrics, 'rpc_client_duration_count', [
@@ -242,16 +252,13 @@ test('spans from all three services share trace ids; /metrics counts what was tr
   assert.equal(value(teacherMetrics, 'vicinal_teacher_requests_total', ok), steps + 1);
   assert.equal(value(teacherMetrics, 'rpc_server_duration_count', ok), steps + 1);
   // Rows answered: the trained samples plus the analysis pairs.
-  assert.equal(
-    value(teacherMetrics, 'vicinal_teacher_samples_total'),
-    TRAIN_IMAGES + PAIRS,
-  );
+  assert.equal(value(teacherMetrics, 'vicinal_teacher_samples_total'), TRAINED + PAIRS);
   const batches = value(teacherMetrics, 'vicinal_teacher_batch_size_count');
   assert.ok(batches >= 1 && batches <= steps + 1, `batches ${batches}`);
   // Each training batch is 64 rows, the analysis 128 (mixed + clean images).
   assert.equal(
     value(teacherMetrics, 'vicinal_teacher_batch_size_sum'),
-    TRAIN_IMAGES + 2 * PAIRS,
+    TRAINED + 2 * PAIRS,
   );
   const fillSum = value(teacherMetrics, 'vicinal_teacher_batch_fill_sum');
   assert.ok(fillSum > 0 && fillSum <= batches, `fill sum ${fillSum}`);
@@ -261,7 +268,7 @@ test('spans from all three services share trace ids; /metrics counts what was tr
   ]);
   // "Mix on the teacher": the uint8 images (784 bytes a row) plus partner and
   // lambda, a few bytes a row more.
-  const imageBytes = (TRAIN_IMAGES + PAIRS) * 784;
+  const imageBytes = (TRAINED + PAIRS) * 784;
   assert.ok(
     requestBytes > imageBytes && requestBytes < imageBytes * 1.05,
     `request bytes ${requestBytes}`,
@@ -283,8 +290,9 @@ test('spans from all three services share trace ids; /metrics counts what was tr
   assert.ok(processSpan, 'the worker exported its job span');
   assert.equal(processSpan.traceId, study.traceId);
   assert.equal(processSpan.parentSpanId, publish.spanId);
-  const [epoch] = by('vicinal-student-trainer', 'vicinal.train.epoch');
-  assert.equal(epoch.parentSpanId, processSpan.spanId);
+  const epochs = by('vicinal-student-trainer', 'vicinal.train.epoch');
+  assert.equal(epochs.length, EPOCHS);
+  for (const epoch of epochs) assert.equal(epoch.parentSpanId, processSpan.spanId);
 
   const stepSpans = by('vicinal-student-trainer', 'vicinal.train.step');
   assert.equal(stepSpans.length, steps);
@@ -292,6 +300,10 @@ test('spans from all three services share trace ids; /metrics counts what was tr
   const servers = by('vicinal-teacher-server', `${TEACHER_SERVICE}/SoftLabels`);
   for (const step of stepSpans) {
     assert.equal(step.parentSpanId, '');
+    const epoch = epochs.find(
+      (e) => e.attributes['vicinal.epoch'] === step.attributes['vicinal.epoch'],
+    );
+    assert.ok(epoch);
     assert.deepEqual(step.links, [{ traceId: epoch.traceId, spanId: epoch.spanId }]);
     const client = clients.find((c) => c.parentSpanId === step.spanId);
     assert.ok(client, 'each step has its teacher query');

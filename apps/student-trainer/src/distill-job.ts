@@ -16,7 +16,7 @@ import {
 } from '@vicinal/config';
 import { type Dataset, loadDataset, subset } from '@vicinal/data';
 import { buildModel, countParameters, encodeArtifact } from '@vicinal/models';
-import { instruments, type Logger } from '@vicinal/telemetry';
+import type { Logger } from '@vicinal/telemetry';
 import {
   analyseVicinal,
   decodeCheckpoint,
@@ -25,6 +25,7 @@ import {
   type FailoverTeacher,
   trainNetwork,
 } from '@vicinal/training';
+import { epochQualityCheck, recordQuality } from './quality-metrics.js';
 import { openTeacher } from './teacher-connection.js';
 
 export interface WorkerContext {
@@ -110,6 +111,7 @@ export async function runDistillJob(
       numClasses: data.numClasses,
       seed: job.seed,
     });
+    const checkEpoch = epochQualityCheck(model, data.test, spec, job.arm, job.seed);
     const summary = await trainNetwork({
       model,
       train,
@@ -128,6 +130,7 @@ export async function runDistillJob(
       },
       onEpoch: async (p) => {
         log.info({ job: job.jobId, ...p }, 'epoch finished');
+        if (p.epoch < p.epochs) checkEpoch(p.epoch);
         await publishEvent(bus, job.studyId, {
           type: 'epoch',
           jobId: job.jobId,
@@ -139,9 +142,11 @@ export async function runDistillJob(
       },
     });
     const report = evaluateModel(model, data.test, spec, job.seed);
-    const evaluated = { 'vicinal.arm': job.arm, 'vicinal.epoch': job.student.epochs };
-    instruments().studentAccuracy.record(report.accuracy, evaluated);
-    instruments().studentEce.record(report.ece, evaluated);
+    recordQuality(report, {
+      arm: job.arm,
+      epoch: job.student.epochs,
+      images: data.test.count,
+    });
     // The vicinal analysis: teacher and student on mixed training pairs.
     const withConstituents = teacher?.softLabelsWithConstituents.bind(teacher);
     const analysis =

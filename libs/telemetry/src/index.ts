@@ -6,7 +6,12 @@ export {
   injectTraceContext,
   recordCarrier,
 } from './propagation.js';
-export { startTelemetry, type Telemetry, type TelemetryOptions } from './sdk.js';
+export {
+  metricsActive,
+  startTelemetry,
+  type Telemetry,
+  type TelemetryOptions,
+} from './sdk.js';
 export { type TelemetrySettings, telemetrySettings } from './settings.js';
 export {
   type Attributes,

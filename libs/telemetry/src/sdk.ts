@@ -13,6 +13,16 @@ import { type TelemetrySettings, telemetrySettings } from './settings.js';
 /** Longest a shutdown waits for the last export. */
 const SHUTDOWN_MS = 5000;
 
+let metricReaders = 0;
+
+/**
+ * Whether recorded metrics go anywhere (a /metrics endpoint or a push
+ * exporter): lets a caller skip work done only to feed a metric.
+ */
+export function metricsActive(): boolean {
+  return metricReaders > 0;
+}
+
 export interface TelemetryOptions {
   /** Environment to read (default process.env). */
   env?: Record<string, string | undefined>;
@@ -77,6 +87,7 @@ export async function startTelemetry(
     instrumentations: [],
   });
   sdk.start();
+  metricReaders += readers.length;
   const provider = metrics.getMeterProvider() as { forceFlush?: () => Promise<void> };
   let stopped: Promise<void> | null = null;
   return {
@@ -94,6 +105,7 @@ export async function startTelemetry(
     shutdown() {
       // A collector that does not answer must not hold a stopping process for
       // long: the last export gets SHUTDOWN_MS, then the process goes on.
+      if (!stopped) metricReaders -= readers.length;
       stopped ??= new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, SHUTDOWN_MS);
         timer.unref();
