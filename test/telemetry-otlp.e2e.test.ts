@@ -321,6 +321,7 @@ test('spans from all three services share trace ids; /metrics counts what was tr
     new Set(receiver.metrics.filter((m) => m.service === service).map((m) => m.name));
   assert.ok(pushed('vicinal-student-trainer').has('vicinal.train.samples'));
   assert.ok(pushed('vicinal-teacher-server').has('rpc.server.duration'));
+  assert.ok(pushed('vicinal-coordinator').has('vicinal.jobs'));
   assert.ok(
     receiver.requests.some(
       (r) => r.path === '/v1/traces' && r.contentType === 'application/x-protobuf',

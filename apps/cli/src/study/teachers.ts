@@ -102,6 +102,7 @@ export async function obtainTeacher(
     teacher: null,
     seed: plan.seed,
     signal: options.signal,
+    attributes: { 'vicinal.role': 'teacher' },
     progressEvery: 50,
     onStep: (p) =>
       print(
