@@ -55,10 +55,50 @@ napi_value batch_norm(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// batchNormGradSums(dy, x, mean, out): per channel, out[k] = sum of dy and
+// out[C + k] = sum of dy * (x - mean) over all rows (double accumulators).
+// With them every parameter gradient of batch normalisation is a per-channel
+// expression; only the input gradient needs another pass.
+napi_value batch_norm_grad_sums(napi_env env, napi_callback_info info) {
+  napi_value argv[4];
+  arguments(env, info, 4, argv, "batchNormGradSums");
+  View<float> dy = typed_array<float>(env, argv[0], "dy");
+  View<float> x = typed_array<float>(env, argv[1], "x");
+  View<float> mean = typed_array<float>(env, argv[2], "mean");
+  View<float> out = typed_array<float>(env, argv[3], "out");
+  const size_t c = mean.length;
+  if (c == 0 || x.length % c != 0) {
+    throw ArgumentError("x: expected a whole number of rows of " + std::to_string(c) +
+                        " channels, got " + std::to_string(x.length) + " elements");
+  }
+  require_length("dy", dy.length, x.length);
+  require_length("out", out.length, 2 * c);
+  const int64_t rows = static_cast<int64_t>(x.length / c);
+  std::vector<double> total(2 * c, 0.0);
+#pragma omp parallel if (x.length > 32768)
+  {
+    std::vector<double> part(2 * c, 0.0);
+#pragma omp for schedule(static)
+    for (int64_t r = 0; r < rows; r++) {
+      const float* d = dy.data + r * c;
+      const float* in = x.data + r * c;
+      for (size_t k = 0; k < c; k++) {
+        part[k] += d[k];
+        part[c + k] += static_cast<double>(d[k]) * (in[k] - mean.data[k]);
+      }
+    }
+#pragma omp critical
+    for (size_t k = 0; k < 2 * c; k++) total[k] += part[k];
+  }
+  for (size_t k = 0; k < 2 * c; k++) out.data[k] = static_cast<float>(total[k]);
+  return nullptr;
+}
+
 }  // namespace
 
 void register_batch_norm(napi_env env, napi_value exports) {
   define<batch_norm>(env, exports, "batchNorm");
+  define<batch_norm_grad_sums>(env, exports, "batchNormGradSums");
 }
 
 }  // namespace vicinal

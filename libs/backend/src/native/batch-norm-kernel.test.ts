@@ -61,3 +61,49 @@ for (const c of cases) {
     },
   );
 }
+
+/**
+ * The gradient rule with respect to all five inputs, against TensorFlow.js's
+ * rule on cpu: sum(batchNorm(x, mean, variance, offset, scale) * w).
+ * TensorFlow.js records batchNorm for gradients only with both offset and
+ * scale given (it saves the scale and walks the offset input), so every case
+ * has both.
+ */
+for (const shape of [
+  [6, 5, 5, 8],
+  [32, 7, 7, 16],
+  [12, 9],
+]) {
+  test(
+    `the FusedBatchNorm gradient (native sums) matches cpu: x [${shape}]`,
+    gate,
+    async () => {
+      const c = shape[shape.length - 1];
+      const values = {
+        x: randomValues(sizeOf(shape), 11),
+        w: randomValues(sizeOf(shape), 12),
+        mean: randomValues(c, 13),
+        variance: randomValues(c, 14).map((v) => v + 1.5),
+        offset: randomValues(c, 15),
+        scale: randomValues(c, 16),
+      };
+      const sumsBefore = nativeCallCounts.get('VicinalBatchNormGradSums')?.native ?? 0;
+      const { error } = await compareWithCpu(() => {
+        const x = tf.tensor(values.x, shape);
+        const mean = tf.tensor1d(values.mean);
+        const variance = tf.tensor1d(values.variance);
+        const scale = tf.tensor1d(values.scale);
+        const offset = tf.tensor1d(values.offset);
+        const w = tf.tensor(values.w, shape);
+        const grads = tf.grads((a, b, c, d, e) =>
+          tf.sum(tf.mul(tf.batchNorm(a, b, c, d, e, 1e-3), w)),
+        )([x, mean, variance, offset, scale]);
+        return tf.concat(grads.map((g) => tf.reshape(g, [-1])));
+      });
+      const sums =
+        (nativeCallCounts.get('VicinalBatchNormGradSums')?.native ?? 0) - sumsBefore;
+      assert.equal(sums, 1, 'the native sums ran once');
+      assert.ok(error < BOUND, `relative error ${error} >= ${BOUND}`);
+    },
+  );
+}

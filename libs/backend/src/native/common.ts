@@ -9,7 +9,8 @@ import type { KernelArgs, WasmBackend } from '../kernels/wasm-kernel-utils.js';
 /** Counts of native calls and fallbacks per kernel, for tests and diagnostics. */
 export const nativeCallCounts = new Map<string, { native: number; fallback: number }>();
 
-function count(kernel: string, native: boolean): void {
+/** Records one call of `kernel`: served natively, or by the fallback. */
+export function recordCall(kernel: string, native: boolean): void {
   let c = nativeCallCounts.get(kernel);
   if (!c) {
     c = { native: 0, fallback: 0 };
@@ -30,6 +31,11 @@ export function setNativeKernelsActive(on: boolean): boolean {
   const previous = active;
   active = on;
   return previous;
+}
+
+/** Whether the registered native kernels currently serve calls. */
+export function nativeKernelsActive(): boolean {
+  return active;
 }
 
 export function isFloat32(...ts: (tf.TensorInfo | undefined)[]): boolean {
@@ -54,7 +60,7 @@ export function withFallback(
     if (!previous) {
       throw new Error(`${kernel}: the native kernel declined and no wasm kernel exists`);
     }
-    count(kernel, false);
+    recordCall(kernel, false);
     return previous.kernelFunc(args as Parameters<tf.KernelFunc>[0]);
   };
   const run = (args: KernelArgs) => {
@@ -62,7 +68,7 @@ export function withFallback(
     const backend = args.backend as WasmBackend;
     const out = compute(args, backend);
     if (!out) return fallback(args);
-    count(kernel, true);
+    recordCall(kernel, true);
     return out;
   };
   return run as unknown as tf.KernelFunc;

@@ -73,6 +73,13 @@ export interface NativeAddon {
     epsilon: number,
     out: Float32Array,
   ): void;
+  /** Per channel: out[k] = sum of dy, out[C + k] = sum of dy * (x - mean). */
+  batchNormGradSums(
+    dy: Float32Array,
+    x: Float32Array,
+    mean: Float32Array,
+    out: Float32Array,
+  ): void;
 }
 
 /** Outcome of loading the addon. */

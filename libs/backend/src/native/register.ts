@@ -4,6 +4,11 @@
  * the addon does not take.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import {
+  batchNormGradConfig,
+  batchNormGradSumsConfig,
+  GRAD_SUMS_KERNEL,
+} from './batch-norm-grad.js';
 import { batchNormNativeConfig } from './batch-norm-kernel.js';
 import {
   conv2DBackpropFilterNativeConfig,
@@ -38,6 +43,7 @@ const BUILDERS: [string, Builder][] = [
 ];
 
 const registered = new WeakSet<tf.KernelFunc>();
+const replacedRules = new WeakSet<tf.GradConfig>();
 let outcome: NativeKernelsInfo | undefined;
 
 /**
@@ -64,6 +70,17 @@ export function registerNativeKernels(
     if (previous) tf.unregisterKernel(name, 'wasm');
     tf.registerKernel(config);
     kernels.push(name);
+  }
+  // The batchnorm gradient rule (used on every backend; it takes the native
+  // path on wasm only and otherwise runs the rule it replaces).
+  if (!tf.getKernel(GRAD_SUMS_KERNEL, 'wasm'))
+    tf.registerKernel(batchNormGradSumsConfig(loaded.addon));
+  const rule = tf.getGradient('FusedBatchNorm');
+  if (rule && !replacedRules.has(rule)) {
+    const ours = batchNormGradConfig(rule);
+    replacedRules.add(ours);
+    tf.registerGradient(ours);
+    kernels.push('FusedBatchNorm (gradient)');
   }
   outcome = { enabled: true, reason: loaded.reason, kernels, library: loaded.info };
   return outcome;
