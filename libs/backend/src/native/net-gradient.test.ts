@@ -75,6 +75,7 @@ const KERNELS = [
   'MaxPool',
   'MaxPoolGrad',
   'FusedBatchNorm',
+  'VicinalBatchNormGradSums',
 ];
 
 test(
