@@ -62,7 +62,7 @@ test('SIGINT stops the study and every process it started', async () => {
     cli.stdout.on('data', (d) => {
       stdout += d;
       // Interrupt once the students are training.
-      if (/\[kd\+mixup\] started|\[baseline\] started/.test(stdout)) {
+      if (/\[(kd\+mixup|baseline) [^\]]*\] started/.test(stdout)) {
         const found = [...stdout.matchAll(/pids? ([\d, ]+)\)/g)].flatMap((m) =>
           m[1].split(',').map((p) => Number(p.trim())),
         );

@@ -6,7 +6,7 @@ import {
   watchEvents,
 } from '@vicinal/bus';
 import { Command } from 'commander';
-import { getManifest, gridProgress } from '../study/grid-state.js';
+import { getManifest, gridProgress, storedStudyEvents } from '../study/grid-state.js';
 
 const natsOption = ['--nats <url>', 'NATS server', process.env.VICINAL_NATS_URL] as const;
 
@@ -42,28 +42,26 @@ export function watchCommand(): Command {
       const stop = new AbortController();
       process.once('SIGINT', () => stop.abort());
       try {
-        const info = await bus.jsm.streams.info(names.eventsStream);
-        let remaining = info.state.messages;
-        if (!opts.follow && remaining === 0) return;
-        // Without --follow, stop once the stream's stored events are read.
-        const idle = opts.follow ? null : setTimeout(() => stop.abort(), 2000);
         const manifest = await getManifest(bus, study);
+        const ids = new Set(manifest?.jobs.map((j) => j.jobId));
         if (manifest) {
           process.stdout.write(`${study}: ${manifest.jobs.length} jobs in the grid\n`);
         }
         const finished = new Set<string>();
-        for await (const ev of watchEvents(bus, study, stop.signal)) {
-          if (ev.type === 'job-finished') finished.add(ev.jobId);
-          const total = manifest
-            ? ` (${finished.size}/${manifest.jobs.length} finished)`
-            : '';
-          process.stdout.write(
-            `${describeEvent(ev)}${ev.type === 'job-finished' ? total : ''}\n`,
-          );
-          remaining -= 1;
-          idle?.refresh();
+        const show = (ev: StudyEvent) => {
+          let total = '';
+          if (ev.type === 'job-finished' && manifest && ids.has(ev.jobId)) {
+            finished.add(ev.jobId);
+            total = ` (${finished.size}/${manifest.jobs.length} finished)`;
+          }
+          process.stdout.write(`${describeEvent(ev)}${total}\n`);
+        };
+        // Without --follow: exactly the events stored so far.
+        if (!opts.follow) {
+          for (const ev of await storedStudyEvents(bus, study)) show(ev);
+          return;
         }
-        if (idle) clearTimeout(idle);
+        for await (const ev of watchEvents(bus, study, stop.signal)) show(ev);
       } finally {
         await bus.close();
       }

@@ -5,6 +5,7 @@ import {
   type Bus,
   connectBus,
   getResult,
+  JOB_MAX_DELIVER,
   type NatsServerHandle,
   names,
   startNatsServer,
@@ -347,6 +348,9 @@ async function waitForResults(
     ]),
   );
   const waiting = new Set(pending.map((j) => j.job.jobId));
+  // Failed attempts per job (replayed ones of earlier runs count too); after the
+  // last delivery JetStream dead-letters the job, so waiting longer is pointless.
+  const failures = new Map<string, string[]>();
   const progress = (async () => {
     for await (const ev of watchEvents(bus, plan.studyId, follow.signal)) {
       // Events of earlier runs of this study are replayed too; show only ours.
@@ -364,7 +368,10 @@ async function waitForResults(
             `${ev.samplesPerSecond.toFixed(0)} samples/s`,
         );
       }
-      if (ev.type === 'job-failed') print(`  [${label}] failed: ${ev.error}`);
+      if (ev.type === 'job-failed') {
+        print(`  [${label}] failed: ${ev.error}`);
+        failures.set(ev.jobId, [...(failures.get(ev.jobId) ?? []), ev.error]);
+      }
     }
   })().catch(() => {});
   const total = plan.jobs.length;
@@ -381,6 +388,14 @@ async function waitForResults(
           `  [${labels.get(id)}] done: accuracy ${pct(result.accuracy)}, ECE ` +
             `${result.ece.toFixed(4)} (${results.size}/${total} jobs finished)`,
         );
+      }
+      for (const [id, errors] of failures) {
+        if (waiting.has(id) && errors.length >= JOB_MAX_DELIVER) {
+          throw new Error(
+            `job ${labels.get(id)} failed ${errors.length} times and was dead-lettered; ` +
+              `last error: ${errors.at(-1)}`,
+          );
+        }
       }
       const alive = workers?.filter(
         (w) => w.child.exitCode === null && !w.child.signalCode,
