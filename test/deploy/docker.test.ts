@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe as suite, test } from 'node:test';
 import { parse as parseYaml } from 'yaml';
@@ -35,12 +35,17 @@ const images = {
   gpu: { dockerfile: 'Dockerfile.gpu', overlay: 'gpu' },
 } as const;
 /** Files under a repository folder, as repository-relative paths (no node_modules). */
+/**
+ * The tracked files under a folder: what a clean checkout's build context holds
+ * (local build products such as the native addon are the .dockerignore's job).
+ */
 function filesUnder(dir: string): string[] {
-  return readdirSync(join(repoRoot, dir), { withFileTypes: true }).flatMap((e) => {
-    const path = `${dir}/${e.name}`;
-    if (e.name === 'node_modules') return [];
-    return e.isDirectory() ? filesUnder(path) : [path];
+  const listed = spawnSync('git', ['ls-files', '-z', '--', dir], {
+    cwd: repoRoot,
+    encoding: 'utf8',
   });
+  assert.equal(listed.status, 0, `git ls-files ${dir}: ${listed.stderr}`);
+  return listed.stdout.split('\0').filter(Boolean);
 }
 const rootPackage = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as {
   dependencies: Record<string, string>;
