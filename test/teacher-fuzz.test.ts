@@ -439,6 +439,31 @@ describe('gRPC fuzzing of the teacher server', () => {
     assert.equal(await client.health(), 'SERVING');
   });
 
+  test('Describe refuses undecodable bytes naming the request, then describes', async () => {
+    const describe = teacherMethod<Buffer, unknown>('Describe');
+    // The model field's length is a varint cut off after its first byte.
+    const undecodable = Buffer.from([0x0a, 0x80]);
+    const err = await new Promise<grpc.ServiceError | null>((resolve) => {
+      raw.makeUnaryRequest(
+        describe.path,
+        (b: Buffer) => b,
+        describe.responseDeserialize,
+        undecodable,
+        new grpc.Metadata(),
+        { deadline: Date.now() + 10_000 },
+        (e) => resolve(e),
+      );
+    });
+    assert.ok(err, 'undecodable Describe bytes were answered OK');
+    assert.equal(err.code, grpc.status.INVALID_ARGUMENT, err.details);
+    assert.match(
+      err.details,
+      /^request: expected a DescribeRequest protobuf message, got 2 bytes/,
+    );
+    assert.equal(err.metadata.get(FIELD_METADATA_KEY)[0], 'request');
+    assert.equal((await client.describe()).model, smallMetadata().model);
+  });
+
   test('malformed requests and undecodable bytes on one stream fail alone; the stream keeps answering', {
     timeout: 60_000,
   }, async () => {

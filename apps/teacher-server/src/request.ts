@@ -31,6 +31,20 @@ export interface PreparedRequest {
 }
 
 /**
+ * Throws INVALID_ARGUMENT naming the request when its bytes did not decode as
+ * `message` (see `lenientRequests`).
+ */
+export function refuseUndecodable(request: unknown, message: string): void {
+  if (request instanceof UndecodableMessage) {
+    throw TeacherRequestError.invalid(
+      'request',
+      `a ${message} protobuf message`,
+      `${request.bytes} bytes that do not decode (${request.reason})`,
+    );
+  }
+}
+
+/**
  * Checks a SoftLabels request against the served model and builds its model
  * input. Throws TeacherRequestError (INVALID_ARGUMENT naming the field with
  * expected vs received, or NOT_FOUND for another model).
@@ -40,14 +54,7 @@ export function prepareRequest(
   limits: RequestLimits,
 ): PreparedRequest {
   const { metadata } = limits;
-  if ((request as unknown) instanceof UndecodableMessage) {
-    const { reason, bytes } = request as unknown as UndecodableMessage;
-    throw TeacherRequestError.invalid(
-      'request',
-      'a SoftLabelsRequest protobuf message',
-      `${bytes} bytes that do not decode (${reason})`,
-    );
-  }
+  refuseUndecodable(request, 'SoftLabelsRequest');
   checkModel(request.model, metadata);
   const temperature = request.temperature;
   if (!Number.isFinite(temperature) || temperature < 0) {

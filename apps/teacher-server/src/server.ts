@@ -20,7 +20,7 @@ import { HealthImplementation } from 'grpc-health-check';
 import { BatcherError, type BatcherStats, DynamicBatcher } from './batcher.js';
 import { TeacherRequestError, toRequestError } from './errors.js';
 import { checkMetadata, type TeacherMetadata } from './metadata.js';
-import { checkModel, prepareRequest } from './request.js';
+import { checkModel, prepareRequest, refuseUndecodable } from './request.js';
 import { type TeacherModel, toInferFunction } from './runtime.js';
 import { softmaxRows } from './softmax.js';
 import {
@@ -331,13 +331,16 @@ export async function startTeacherServer(
     DescribeResponseMessage
   > = (call, callback) => {
     try {
+      refuseUndecodable(call.request, 'DescribeRequest');
       checkModel(call.request.model, metadata);
     } catch (err) {
       const failure = report(err, 'Describe');
       callback({
         code: failure.code,
         details: failure.message,
-        metadata: fieldMetadata('model'),
+        metadata: fieldMetadata(
+          (err instanceof TeacherRequestError && err.field) || 'model',
+        ),
       });
       return;
     }
