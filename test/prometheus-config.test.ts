@@ -64,7 +64,8 @@ test('a child gets no metrics port unless the study has one', () => {
 
 const promtool = ['/usr/bin/promtool', '/usr/local/bin/promtool'].find(existsSync);
 test('promtool accepts the config and its rules', {
-  skip: !promtool && 'no promtool',
+  // CI installs Debian's prometheus: there a missing promtool is a failure.
+  skip: !promtool && !process.env.CI && 'no promtool (apt-get install prometheus)',
 }, () => {
   const run = spawnSync(promtool ?? 'promtool', ['check', 'config', file], {
     encoding: 'utf8',
