@@ -23,6 +23,7 @@ interface Run {
   accuracy: number;
   ece: number;
   overconfidence: number;
+  temperatureScaling?: { temperature: number; eceBefore: number; eceAfter: number };
 }
 interface SpreadJson {
   mean: number;
@@ -80,7 +81,12 @@ test('configs/quick.yaml runs the grid end to end and the report shows its numbe
   assert.notEqual(servers[0][2], servers[1][2]);
 
   const results = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as {
-    teachers: { name: string; parameters: number; test: { accuracy: number } }[];
+    teachers: {
+      name: string;
+      parameters: number;
+      test: { accuracy: number };
+      temperatureScaling?: { temperature: number };
+    }[];
     runs: Run[];
   };
   // Every job's result is also a file of its own.
@@ -91,6 +97,11 @@ test('configs/quick.yaml runs the grid end to end and the report shows its numbe
     (n) => results.teachers.find((t) => t.name === n)!,
   );
   assert.ok(large.parameters > 5 * small.parameters, 'teachers of different capacity');
+  const teachersCsv = readFileSync(join(out, 'teachers.csv'), 'utf8');
+  for (const t of results.teachers) {
+    assert.ok(t.temperatureScaling && t.temperatureScaling.temperature > 0, t.name);
+    assert.ok(teachersCsv.includes(String(t.temperatureScaling.temperature)), t.name);
+  }
   assert.equal(results.runs.length, 20);
   for (const r of results.runs) {
     // Trained for real: well above chance on 10k test images.
@@ -157,6 +168,17 @@ test('configs/quick.yaml runs the grid end to end and the report shows its numbe
       close(m.std!, sampleStd(acc), `${teacher.name} ${arm.label} accuracy std`);
       const ece = runs.map((r) => r.ece);
       close(arm.metrics.ece!.mean, mean(ece), `${arm.label} ECE mean`);
+      // Post-hoc temperature scaling of every run, averaged over the seeds.
+      const fitted = runs.map((r) => r.temperatureScaling?.temperature ?? Number.NaN);
+      assert.ok(
+        fitted.every((t) => t > 0),
+        `${arm.label} post-hoc T ${fitted}`,
+      );
+      close(
+        arm.metrics.postHocTemperature!.mean,
+        mean(fitted),
+        `${arm.label} post-hoc T`,
+      );
       const cell =
         `<td class="name">${arm.label}</td><td>2</td>` +
         `<td>${(100 * mean(acc)).toFixed(2)} ± ${(100 * sampleStd(acc)).toFixed(2)}</td>` +
