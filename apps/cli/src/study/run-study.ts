@@ -1,4 +1,3 @@
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { type BackendName, initBackend } from '@vicinal/backend';
 import {
@@ -14,7 +13,6 @@ import {
   watchEvents,
 } from '@vicinal/bus';
 import {
-  armUses,
   type DistillResult,
   datasetLabel,
   type ExperimentPlan,
@@ -413,14 +411,4 @@ async function waitForResults(
     signal.removeEventListener('abort', stopFollow);
     await progress;
   }
-}
-
-/** The arms of a grid that need a teacher server. */
-export function needsTeachers(settings: ExperimentSettings): boolean {
-  return settings.arms.some((a) => armUses(a).teacher);
-}
-
-export function ensureDir(dir: string): string {
-  mkdirSync(dir, { recursive: true });
-  return dir;
 }
