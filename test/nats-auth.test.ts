@@ -167,6 +167,7 @@ describe('NATS with per-role credentials', () => {
     try {
       const seen: number[] = [];
       let readBack: Uint8Array | null = null;
+      let storedBack: unknown = null;
       const handled = await consumeJobs(student, {
         schema: jobSchema,
         log,
@@ -179,6 +180,8 @@ describe('NATS with per-role credentials', () => {
           await putArtifact(student, 'student-job-1', new Uint8Array([1, 2, 3]));
           readBack = await getArtifact(student, 'student-job-1');
           await putResult(student, 'study', 'job-1', { accuracy: 0.5 });
+          // A worker reads results to skip jobs that are already finished.
+          storedBack = await getResult(student, 'study', 'job-1');
           await publishEvent(student, 'study', {
             type: 'job-finished',
             jobId: 'job-1',
@@ -190,6 +193,7 @@ describe('NATS with per-role credentials', () => {
       assert.equal(handled, 1);
       assert.deepEqual(seen, [7]);
       assert.deepEqual([...(readBack ?? [])], [1, 2, 3]);
+      assert.deepEqual(storedBack, { accuracy: 0.5 });
       // ...but it cannot submit work nor pose as a teacher.
       await assert.rejects(
         submitJob(student, names.distillSubject, 'forged', { n: 1 }),

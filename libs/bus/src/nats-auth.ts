@@ -51,8 +51,9 @@ function writeObjects(store: string): string[] {
  *   its own registration in the teachers bucket. It cannot touch jobs,
  *   results or events.
  * - student: pulls and acks jobs on the students' durable consumer,
- *   dead-letters poison jobs, publishes progress events, writes results,
- *   reads the teacher registry, reads and writes the object store (student
+ *   dead-letters poison jobs, publishes progress events, writes and reads
+ *   results (a job already finished is not run again), reads the teacher
+ *   registry, reads and writes the object store (student
  *   artifacts and checkpoints). It cannot submit jobs nor register teachers.
  * - coordinator: everything (it creates the streams, buckets and consumer).
  */
@@ -83,6 +84,7 @@ export function rolePermissions(role: BusRole): SubjectPermissions {
           names.deadLetterSubject,
           names.eventsSubject('>'),
           `$KV.${names.resultsBucket}.>`,
+          ...readStream(kvStream(names.resultsBucket)),
           ...readStream(teachers),
           ...readStream(models),
           ...writeObjects(names.modelsStore),
