@@ -31,9 +31,20 @@ function alive(pid: number): boolean {
   }
 }
 
-test('SIGINT stops the study and every process it started', async () => {
-  const config = join(dir, 'interrupt.yaml');
-  writeFileSync(config, settings);
+interface RunningStudy {
+  /** nats-server, teacher server and student trainers, once students train. */
+  pids: number[];
+  exited: Promise<number | null>;
+  output(): { stdout: string; stderr: string };
+}
+
+/**
+ * Starts the study in a process group of its own (as a shell runs a command)
+ * and resolves once its students are training.
+ */
+async function startStudy(name: string): Promise<RunningStudy & { leader: number }> {
+  const config = join(dir, `${name}.yaml`);
+  writeFileSync(config, settings.replace('name: interrupt', `name: ${name}`));
   const cli = spawn(
     process.execPath,
     [
@@ -41,13 +52,14 @@ test('SIGINT stops the study and every process it started', async () => {
       'study',
       config,
       '--out',
-      join(dir, 'out'),
+      join(dir, name),
       '--cache-dir',
       dir,
     ],
     {
       env: { ...process.env, VICINAL_BACKEND: 'wasm' },
       stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
     },
   );
   let stdout = '';
@@ -61,7 +73,6 @@ test('SIGINT stops the study and every process it started', async () => {
   const pids = await new Promise<number[]>((resolve, reject) => {
     cli.stdout.on('data', (d) => {
       stdout += d;
-      // Interrupt once the students are training.
       if (/\[(kd\+mixup|baseline) [^\]]*\] started/.test(stdout)) {
         const found = [...stdout.matchAll(/pids? ([\d, ]+)\)/g)].flatMap((m) =>
           m[1].split(',').map((p) => Number(p.trim())),
@@ -73,9 +84,50 @@ test('SIGINT stops the study and every process it started', async () => {
   });
   assert.equal(pids.length, 4, `nats, teacher and two students: ${stdout}`);
   assert.ok(pids.every(alive));
-  cli.kill('SIGINT');
-  const code = await exited;
-  assert.equal(code, 1);
+  return { leader: cli.pid!, pids, exited, output: () => ({ stdout, stderr }) };
+}
+
+test('Ctrl-C (SIGINT to the whole process group) stops the study and every process it started', {
+  timeout: 120_000,
+}, async () => {
+  const study = await startStudy('interrupt');
+  // What a terminal does: the signal reaches the coordinator and its children.
+  process.kill(-study.leader, 'SIGINT');
+  const code = await study.exited;
+  const { stderr } = study.output();
+  assert.equal(code, 1, stderr);
   assert.match(stderr, /interrupted: stopping every process this study started/);
-  for (const pid of pids) assert.equal(alive(pid), false, `process ${pid} still running`);
+  for (const pid of study.pids)
+    assert.equal(alive(pid), false, `process ${pid} still running`);
+});
+
+test('SIGINT to the coordinator alone stops every process it started', {
+  timeout: 120_000,
+}, async () => {
+  const study = await startStudy('interrupt-coordinator');
+  process.kill(study.leader, 'SIGINT');
+  const code = await study.exited;
+  assert.equal(code, 1, study.output().stderr);
+  for (const pid of study.pids)
+    assert.equal(alive(pid), false, `process ${pid} still running`);
+});
+
+test('a nats-server killed under the study ends it with the reason, stopping the rest', {
+  timeout: 120_000,
+}, async () => {
+  const study = await startStudy('nats-lost');
+  const [natsPid, ...others] = study.pids;
+  process.kill(natsPid, 'SIGKILL');
+  const code = await study.exited;
+  const { stderr } = study.output();
+  assert.equal(code, 1, stderr);
+  assert.match(
+    stderr,
+    new RegExp(
+      `nats-server \\(pid ${natsPid}\\) exited \\(SIGKILL\\) while the study ran`,
+    ),
+  );
+  assert.match(stderr, /run the same command again to resume/);
+  for (const pid of others)
+    assert.equal(alive(pid), false, `process ${pid} still running`);
 });

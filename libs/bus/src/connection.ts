@@ -18,6 +18,7 @@ export interface Bus {
   teachers: KV;
   results: KV;
   models: ObjectStore;
+  /** Drains the connection (bounded in time), then closes it. */
   close(): Promise<void>;
 }
 
@@ -96,6 +97,9 @@ export async function connectBus(url: string, options: BusOptions): Promise<Bus>
   }
 }
 
+/** How long `Bus.close` waits for a drain before closing outright. */
+const CLOSE_DRAIN_MS = 3000;
+
 async function openHandles(nc: NatsConnection, options: BusOptions): Promise<Bus> {
   const jsm = await jetstreamManager(nc);
   const js = jetstream(nc);
@@ -130,7 +134,19 @@ async function openHandles(nc: NatsConnection, options: BusOptions): Promise<Bus
     results,
     models,
     async close() {
-      if (!nc.isClosed()) await nc.drain();
+      if (nc.isClosed()) return;
+      // A drain needs the server; with the server gone the client would keep
+      // reconnecting and the drain never end, so it gets a bounded time.
+      let timer: NodeJS.Timeout | undefined;
+      const drained = nc.drain().catch(() => {});
+      await Promise.race([
+        drained,
+        new Promise<void>((r) => {
+          timer = setTimeout(r, CLOSE_DRAIN_MS);
+        }),
+      ]);
+      clearTimeout(timer);
+      if (!nc.isClosed()) await nc.close().catch(() => {});
     },
   };
 }

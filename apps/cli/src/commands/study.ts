@@ -53,6 +53,9 @@ export function studyCommand(): Command {
           '\ninterrupted: stopping every process this study started\n',
         );
         controller.abort(new Error('interrupted'));
+        // Everything this study started is stopped before runStudy settles; a
+        // handle left open somewhere must not keep an interrupted study alive.
+        setTimeout(() => process.exit(process.exitCode ?? 1), 30_000).unref();
       };
       process.once('SIGINT', interrupt);
       process.once('SIGTERM', interrupt);

@@ -162,7 +162,11 @@ export async function submitExperiment(input: {
 export async function runStudy(
   options: StudyRunOptions,
 ): Promise<{ summary: StudySummary; outputs: StudyOutput[] }> {
-  const { settings, print, signal, out } = options;
+  const { settings, print, out } = options;
+  // The study also stops when the nats-server it started dies under it.
+  const natsLost = new AbortController();
+  const signal = AbortSignal.any([options.signal, natsLost.signal]);
+  let stopping = false;
   const started = performance.now();
   const plan = expandExperiment(settings);
   const local = options.localServices ?? true;
@@ -193,6 +197,17 @@ export async function runStudy(
       // JetStream data under the output directory: a re-run after a crash finds
       // the queue, the results and the progress events where they were.
       nats = await startNatsServer({ storeDir: join(out, 'nats') });
+      const server = nats;
+      server.process.once('exit', (code, sig) => {
+        if (!stopping)
+          natsLost.abort(
+            new Error(
+              `the study's nats-server (pid ${server.process.pid}) exited ` +
+                `(${code ?? sig}) while the study ran; the queue and results are kept ` +
+                `in ${server.storeDir}: run the same command again to resume`,
+            ),
+          );
+      });
       ledger.add('nats-server', nats.process.pid, 'nats-server');
       print(`nats-server with JetStream on ${nats.url} (pid ${nats.process.pid})`);
       bus = await connectBus(nats.url, { name: 'vicinal-coordinator' });
@@ -278,7 +293,13 @@ export async function runStudy(
       wallSeconds: (performance.now() - started) / 1000,
     });
     return { summary, outputs: studyOutputs(settings, plan, records, results) };
+  } catch (err) {
+    // Whatever failed first under a lost nats-server, that loss is the reason.
+    throw natsLost.signal.aborted && !options.signal.aborted
+      ? natsLost.signal.reason
+      : err;
   } finally {
+    stopping = true;
     await Promise.all(services.map((s) => s.stop()));
     await bus?.close().catch(() => {});
     await nats?.stop();

@@ -147,7 +147,7 @@ async function fromBus(
   plan: TeacherPlan,
 ): Promise<{ record: TeacherRecord; artifact: Uint8Array } | null> {
   const entry = await bus.results.get(recordKey(plan.key));
-  if (!entry || entry.operation !== 'PUT') return null;
+  if (entry?.operation !== 'PUT') return null;
   const record = entry.json<TeacherRecord>();
   try {
     const { artifact } = await fetchTeacher(bus, plan.model);
