@@ -62,6 +62,15 @@ test('vicinal study runs the four arms and writes summary.json and summary.md', 
   const teacher = summary.teachers[0];
   assert.equal(teacher.architecture, 'teacher-cnn');
   assert.equal(teacher.train_images, 1024);
+  // One data set and one teacher: also as single objects, for readers of the
+  // main job's summary.
+  assert.deepEqual(summary.dataset, summary.datasets[0]);
+  assert.deepEqual(summary.teacher, teacher);
+  for (const key of ['architecture', 'parameters', 'accuracy', 'ece', 'mce']) {
+    assert.ok(key in summary.teacher, key);
+  }
+  for (const key of ['overconfidence', 'nll', 'brier'])
+    assert.ok(key in summary.teacher, key);
   assert.deepEqual(summary.jobs, { total: 4, run_here: 4, already_finished: 0 });
   assert.deepEqual(
     summary.students.map((s: { arm: string }) => s.arm),
@@ -143,4 +152,26 @@ test('a settings file with an unknown key is refused before anything starts', ()
   assert.equal(run.code, 2);
   assert.match(run.stderr, /epochz: unknown key/);
   assert.doesNotMatch(run.stdout, /nats-server/);
+});
+
+test('an unknown architecture is refused with the schema, before any teacher trains', () => {
+  const config = join(dir, 'bad-model.yaml');
+  writeFileSync(
+    config,
+    settings.replace('architecture: student-cnn', 'architecture: resnet9000'),
+  );
+  const run = vicinal([
+    'study',
+    config,
+    '--out',
+    join(dir, 'bad-model-out'),
+    '--cache-dir',
+    dir,
+  ]);
+  assert.equal(run.code, 2, run.stderr);
+  assert.match(
+    run.stderr,
+    /students\.0\.architecture: unknown model "resnet9000", expected one of .*resnet8/,
+  );
+  assert.doesNotMatch(run.stdout, /nats-server|training teacher/);
 });

@@ -1,11 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import {
+  ConfigError,
   defaultStudy,
   type ExperimentSettings,
   parseExperiment,
   studyAsExperiment,
 } from '@vicinal/config';
+import { listModels } from '@vicinal/models';
 import { Command, Option } from 'commander';
 import { parse as parseYaml } from 'yaml';
 import { runStudy } from '../study/run-study.js';
@@ -96,7 +98,28 @@ export function loadStudyFile(path: string): ExperimentSettings {
   } catch (err) {
     throw new Error(`cannot read study settings ${path}: ${(err as Error).message}`);
   }
-  return parseExperiment(raw, path);
+  const settings = parseExperiment(raw, path);
+  checkArchitectures(settings, path);
+  return settings;
+}
+
+/**
+ * Every architecture the grid names must be a registered model: checked with
+ * the schema, before any teacher trains.
+ */
+export function checkArchitectures(settings: ExperimentSettings, source: string): void {
+  const known = new Set(listModels());
+  const named = [
+    ...settings.teachers.map((t, i) => [`teachers.${i}.architecture`, t.architecture]),
+    ...settings.students.map((s, i) => [`students.${i}.architecture`, s.architecture]),
+  ];
+  const issues = named
+    .filter(([, name]) => !known.has(name))
+    .map(
+      ([field, name]) =>
+        `${field}: unknown model "${name}", expected one of ${[...known].join(', ')}`,
+    );
+  if (issues.length > 0) throw new ConfigError(source, issues);
 }
 
 function positiveInt(value: string, flag: string): number {

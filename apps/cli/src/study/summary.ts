@@ -25,25 +25,33 @@ interface MetricRow {
 }
 
 /** The machine-readable result of a study run (summary.json). */
+interface DatasetSummary {
+  name: string;
+  train_images: number;
+  test_images: number;
+}
+
+type TeacherSummary = MetricRow & {
+  name: string;
+  dataset: string;
+  architecture: string;
+  parameters: number;
+  epochs: number;
+  train_images: number;
+  train_seconds: number;
+  samples_per_second: number | null;
+};
+
 export interface StudySummary {
   study: string;
-  datasets: {
-    name: string;
-    train_images: number;
-    test_images: number;
-  }[];
+  /** The data set, when the study has exactly one (as the main job does). */
+  dataset?: DatasetSummary;
+  datasets: DatasetSummary[];
   backend: string;
   jobs: { total: number; run_here: number; already_finished: number };
-  teachers: (MetricRow & {
-    name: string;
-    dataset: string;
-    architecture: string;
-    parameters: number;
-    epochs: number;
-    train_images: number;
-    train_seconds: number;
-    samples_per_second: number | null;
-  })[];
+  /** The teacher, when the study has exactly one (as the main job does). */
+  teacher?: TeacherSummary;
+  teachers: TeacherSummary[];
   students: (MetricRow & {
     job: string;
     dataset: string;
@@ -74,36 +82,40 @@ export function buildSummary(input: {
   wallSeconds: number;
 }): StudySummary {
   const { settings, plan } = input;
+  const datasets = settings.datasets.map((d, i) => ({
+    name: d.name,
+    train_images: input.datasets[i].train,
+    test_images: input.datasets[i].test,
+  }));
+  const teachers = input.teachers.map(({ plan: t, record }) => ({
+    name: t.name,
+    dataset: t.dataset.name,
+    architecture: record.architecture,
+    parameters: record.parameters,
+    epochs: record.recipe.epochs,
+    train_images: record.recipe.trainImages ?? input.datasets[t.datasetIndex].train,
+    train_seconds: round(record.trainSeconds, 1),
+    samples_per_second:
+      record.samplesPerSecond === undefined ? null : round(record.samplesPerSecond, 1),
+    accuracy: record.test.accuracy,
+    ece: record.test.ece,
+    mce: record.test.mce,
+    overconfidence: record.test.overconfidence,
+    nll: record.test.nll,
+    brier: record.test.brier,
+  }));
   return {
     study: plan.studyId,
-    datasets: settings.datasets.map((d, i) => ({
-      name: d.name,
-      train_images: input.datasets[i].train,
-      test_images: input.datasets[i].test,
-    })),
+    ...(datasets.length === 1 ? { dataset: datasets[0] } : {}),
+    datasets,
     backend: input.backend,
     jobs: {
       total: plan.jobs.length,
       run_here: input.ranHere,
       already_finished: plan.jobs.length - input.ranHere,
     },
-    teachers: input.teachers.map(({ plan: t, record }) => ({
-      name: t.name,
-      dataset: t.dataset.name,
-      architecture: record.architecture,
-      parameters: record.parameters,
-      epochs: record.recipe.epochs,
-      train_images: record.recipe.trainImages ?? input.datasets[t.datasetIndex].train,
-      train_seconds: round(record.trainSeconds, 1),
-      samples_per_second:
-        record.samplesPerSecond === undefined ? null : round(record.samplesPerSecond, 1),
-      accuracy: record.test.accuracy,
-      ece: record.test.ece,
-      mce: record.test.mce,
-      overconfidence: record.test.overconfidence,
-      nll: record.test.nll,
-      brier: record.test.brier,
-    })),
+    ...(teachers.length === 1 ? { teacher: teachers[0] } : {}),
+    teachers,
     students: plan.jobs.flatMap((j) => {
       const r = input.results.get(j.job.jobId);
       if (!r) return [];
