@@ -114,6 +114,45 @@ test('a full batch does not wait for the delay window', async () => {
   assert.equal(result.batchSize, 8);
 });
 
+test('a batch that reaches targetRows takes no more requests and does not wait', async () => {
+  const model = fakeModel();
+  // An hour-long window: only batches that are full (targetRows) ever run.
+  const batcher = new DynamicBatcher(model.infer, {
+    ...options,
+    targetRows: 4,
+    maxDelayMs: 3_600_000,
+  });
+  const results = await Promise.all([
+    batcher.submit(rowsFrom(0, 2), 2),
+    batcher.submit(rowsFrom(10, 2), 2),
+    batcher.submit(rowsFrom(20, 3), 3),
+    batcher.submit(rowsFrom(30, 1), 1),
+  ]);
+  // 2 + 2 fill the first batch; 3 + 1 the second (maxBatch 8 would take all 8).
+  assert.deepEqual(model.calls, [4, 4]);
+  assert.deepEqual(
+    results.map((r) => sums(r.output)),
+    [[0, 1], [10, 11], [20, 21, 22], [30]],
+  );
+  assert.deepEqual(
+    results.map((r) => r.batchSize),
+    [4, 4, 4, 4],
+  );
+});
+
+test('below targetRows a batch still waits for company; a larger request runs whole', async () => {
+  const model = fakeModel();
+  const batcher = new DynamicBatcher(model.infer, { ...options, targetRows: 4 });
+  const [small, large] = await Promise.all([
+    batcher.submit(rowsFrom(0, 1), 1),
+    batcher.submit(rowsFrom(5, 6), 6),
+  ]);
+  // 1 row is below targetRows, so the 6-row request joins it (7 <= maxBatch).
+  assert.deepEqual(model.calls, [7]);
+  assert.deepEqual(sums(small.output), [0]);
+  assert.deepEqual(sums(large.output), [5, 6, 7, 8, 9, 10]);
+});
+
 test('a request larger than maxBatch runs as a batch of its own', async () => {
   const model = fakeModel();
   const batcher = new DynamicBatcher(model.infer, options);
@@ -274,5 +313,9 @@ test('options are checked', () => {
   assert.throws(
     () => new DynamicBatcher(infer, { ...options, maxDelayMs: -1 }),
     /maxDelayMs: expected a number >= 0, got -1/,
+  );
+  assert.throws(
+    () => new DynamicBatcher(infer, { ...options, targetRows: 0 }),
+    /targetRows: expected an integer >= 1, got 0/,
   );
 });

@@ -9,6 +9,13 @@ export type BatchInfer = (input: Float32Array, rows: number) => Promise<Float32A
 export interface BatcherOptions {
   /** Rows a coalesced batch may hold (a single larger request runs alone). */
   maxBatch: number;
+  /**
+   * Rows at which a coalesced batch is full (default maxBatch): it takes no
+   * further requests, and a queue holding this many rows runs without
+   * waiting for the delay window. Where the model's rows per second stop
+   * growing with the batch, a larger batch only makes its requests wait.
+   */
+  targetRows?: number;
   /** How long the oldest waiting request may wait for others to join. */
   maxDelayMs: number;
   /** Rows allowed to wait; a request that would exceed it is refused. */
@@ -90,6 +97,8 @@ export class DynamicBatcher {
   private running = false;
   private closed = false;
   private timer: NodeJS.Timeout | null = null;
+  private immediate: NodeJS.Immediate | null = null;
+  private readonly targetRows: number;
   private idleWaiters: (() => void)[] = [];
   private batches = 0;
   private servedRows = 0;
@@ -106,6 +115,12 @@ export class DynamicBatcher {
       if (!Number.isInteger(v) || v < 1) {
         throw new RangeError(`${key}: expected an integer >= 1, got ${v}`);
       }
+    }
+    this.targetRows = Math.min(options.targetRows ?? options.maxBatch, options.maxBatch);
+    if (!Number.isInteger(this.targetRows) || this.targetRows < 1) {
+      throw new RangeError(
+        `targetRows: expected an integer >= 1, got ${options.targetRows}`,
+      );
     }
     if (!(options.maxDelayMs >= 0)) {
       throw new RangeError(
@@ -205,7 +220,7 @@ export class DynamicBatcher {
 
   private schedule(): void {
     if (this.running || this.queue.length === 0) return;
-    if (this.queued >= this.options.maxBatch || this.closed) {
+    if (this.queued >= this.targetRows || this.closed) {
       this.runSoon(0);
       return;
     }
@@ -214,14 +229,23 @@ export class DynamicBatcher {
   }
 
   private runSoon(delayMs: number): void {
+    if (this.immediate) return; // a run is already due
     if (this.timer && delayMs > 0) return; // a timer for the oldest request is set
     if (this.timer) clearTimeout(this.timer);
-    // Even "now" goes through a timer, so requests submitted in the same tick
-    // join the batch.
-    this.timer = setTimeout(() => {
-      this.timer = null;
+    this.timer = null;
+    if (delayMs > 0) {
+      this.timer = setTimeout(() => {
+        this.timer = null;
+        void this.run();
+      }, delayMs);
+      return;
+    }
+    // Even "now" waits for the event loop's check phase, so requests
+    // submitted in the same tick join the batch (a 0 ms timer would wait 1 ms).
+    this.immediate = setImmediate(() => {
+      this.immediate = null;
       void this.run();
-    }, delayMs);
+    });
   }
 
   private async run(): Promise<void> {
@@ -230,7 +254,8 @@ export class DynamicBatcher {
     let rows = 0;
     while (
       this.queue.length > 0 &&
-      (taken.length === 0 || rows + this.queue[0].rows <= this.options.maxBatch)
+      (taken.length === 0 ||
+        (rows < this.targetRows && rows + this.queue[0].rows <= this.options.maxBatch))
     ) {
       const item = this.queue.shift()!;
       taken.push(item);

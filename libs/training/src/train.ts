@@ -155,11 +155,16 @@ export async function trainNetwork(options: TrainOptions): Promise<TrainSummary>
     let epochLoss = 0;
     let epochSteps = 0;
     for (;;) {
+      let issued = false;
       while (inFlight.length < prefetch) {
         const next = plan.next();
         if (next.done) break;
         inFlight.push(next.value);
+        issued = true;
       }
+      // A remote teacher's request leaves the process only when the event
+      // loop turns; the training step below holds it for its whole length.
+      if (issued && teacher) await new Promise((r) => setImmediate(r));
       const step = inFlight.shift();
       if (!step) break;
       if (signal?.aborted) {

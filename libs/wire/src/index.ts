@@ -8,6 +8,7 @@ export {
   fromFloat16Bits,
   toFloat16Bits,
 } from './float16.js';
+export { DEFAULT_SERVER_WINDOW_BYTES, widenServerWindow } from './flow-control.js';
 export type {
   DescribeRequestMessage,
   DescribeResponseMessage,
