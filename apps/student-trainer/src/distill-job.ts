@@ -23,6 +23,7 @@ import {
   encodeCheckpoint,
   evaluateModel,
   type FailoverTeacher,
+  storedMetrics,
   trainNetwork,
 } from '@vicinal/training';
 import { epochQualityCheck, recordQuality } from './quality-metrics.js';
@@ -169,14 +170,7 @@ export async function runDistillJob(
       temperature: uses.teacher ? job.loss.temperature : null,
       architecture: job.student.architecture,
       parameters: countParameters(model),
-      accuracy: report.accuracy,
-      ece: report.ece,
-      mce: report.mce,
-      overconfidence: report.overconfidence,
-      nll: report.nll,
-      brier: report.brier,
-      adaptiveEce: report.adaptiveEce,
-      reliability: report.bins,
+      ...storedMetrics(report),
       temperatureScaling: report.temperatureScaling,
       analysis,
       samplesPerSecond: summary.samplesPerSecond,

@@ -32,6 +32,25 @@ export function predictLogits(
   return out;
 }
 
+export type ModelEvaluation = CalibrationReport & {
+  adaptiveEce: number;
+  temperatureScaling: HeldOutTemperature;
+};
+
+/** The figures of an evaluation that results and teacher records store. */
+export function storedMetrics(report: ModelEvaluation) {
+  return {
+    accuracy: report.accuracy,
+    ece: report.ece,
+    mce: report.mce,
+    overconfidence: report.overconfidence,
+    nll: report.nll,
+    brier: report.brier,
+    adaptiveEce: report.adaptiveEce,
+    reliability: report.bins,
+  };
+}
+
 /**
  * Accuracy and calibration of `model` on the split (probabilities = softmax),
  * and post-hoc temperature scaling fitted on a seeded half of the split and
@@ -42,7 +61,7 @@ export function evaluateModel(
   split: ImageSplit,
   spec: ImageSpec,
   seed = 0,
-): CalibrationReport & { adaptiveEce: number; temperatureScaling: HeldOutTemperature } {
+): ModelEvaluation {
   const logits = predictLogits(model, split, spec);
   const report = calibrationReport(logits, split.labels, spec.numClasses);
   const probabilities = softmax(logits, 1, spec.numClasses);

@@ -12,7 +12,12 @@ export {
   restoreCheckpoint,
   type TrainingCheckpoint,
 } from './checkpoint.js';
-export { evaluateModel, predictLogits } from './evaluate.js';
+export {
+  evaluateModel,
+  type ModelEvaluation,
+  predictLogits,
+  storedMetrics,
+} from './evaluate.js';
 export {
   type FailoverOptions,
   type FailoverStats,

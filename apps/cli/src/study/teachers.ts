@@ -9,7 +9,7 @@ import {
   decodeArtifact,
   encodeArtifact,
 } from '@vicinal/models';
-import { evaluateModel, trainNetwork } from '@vicinal/training';
+import { evaluateModel, storedMetrics, trainNetwork } from '@vicinal/training';
 import { TeacherCache, type TeacherRecord } from './teacher-cache.js';
 
 export interface TeacherSourceOptions {
@@ -119,16 +119,7 @@ export async function obtainTeacher(
     seed: plan.seed,
     trainSeconds: summary.trainSeconds,
     samplesPerSecond: summary.samplesPerSecond,
-    test: {
-      accuracy: report.accuracy,
-      ece: report.ece,
-      mce: report.mce,
-      overconfidence: report.overconfidence,
-      nll: report.nll,
-      brier: report.brier,
-      adaptiveEce: report.adaptiveEce,
-      reliability: report.bins,
-    },
+    test: storedMetrics(report),
     temperatureScaling: report.temperatureScaling,
   };
   const artifact = await encodeArtifact(model);
