@@ -2,6 +2,12 @@ import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
 import {
+  convOutputShape,
+  describeConvCase,
+  gradientCases,
+  runBackpropFilter,
+} from './conv-cases.js';
+import {
   type FilterGradientStrategy,
   setFilterGradientStrategy,
 } from './conv2d-backprop-filter.js';
@@ -11,47 +17,6 @@ import { UnsupportedKernelCaseError } from './wasm-kernel-utils.js';
 /** Relative error bound: max |wasm - cpu| / (max |cpu| + 1e-12). */
 const BOUND = 1e-4;
 
-type Pad = 'same' | 'valid' | [[0, 0], [number, number], [number, number], [0, 0]];
-interface Case {
-  x: [number, number, number, number];
-  filter: [number, number, number, number];
-  strides: number | [number, number];
-  pad: Pad;
-}
-
-const cases: Case[] = [
-  { x: [2, 7, 7, 3], filter: [3, 3, 3, 4], strides: 1, pad: 'same' },
-  { x: [2, 7, 7, 3], filter: [3, 3, 3, 4], strides: 1, pad: 'valid' },
-  { x: [3, 8, 9, 2], filter: [3, 2, 2, 5], strides: 2, pad: 'same' },
-  { x: [3, 8, 9, 2], filter: [3, 3, 2, 5], strides: 2, pad: 'valid' },
-  { x: [1, 10, 10, 2], filter: [3, 3, 2, 3], strides: 3, pad: 'valid' },
-  { x: [2, 9, 8, 3], filter: [5, 5, 3, 2], strides: [2, 1], pad: 'same' },
-  {
-    x: [2, 6, 5, 2],
-    filter: [2, 3, 2, 3],
-    strides: [2, 1],
-    pad: [
-      [0, 0],
-      [1, 2],
-      [0, 3],
-      [0, 0],
-    ],
-  },
-  {
-    x: [2, 6, 6, 1],
-    filter: [2, 2, 1, 3],
-    strides: 1,
-    pad: [
-      [0, 0],
-      [3, 1],
-      [2, 2],
-      [0, 0],
-    ],
-  },
-  { x: [4, 28, 28, 1], filter: [3, 3, 1, 8], strides: 1, pad: 'same' },
-  { x: [8, 14, 14, 8], filter: [3, 3, 8, 16], strides: 1, pad: 'same' },
-];
-
 before(readyBackends);
 
 const strategies: FilterGradientStrategy[] = [
@@ -60,27 +25,16 @@ const strategies: FilterGradientStrategy[] = [
   'input-as-filter',
 ];
 
-for (const c of cases) {
-  test(`Conv2DBackpropFilter matches cpu: x [${c.x}] filter [${c.filter}] strides ${JSON.stringify(c.strides)} pad ${JSON.stringify(c.pad)}`, async () => {
+for (const c of gradientCases) {
+  test(`Conv2DBackpropFilter matches cpu: ${describeConvCase(c)}`, async () => {
     const xv = randomValues(sizeOf(c.x), 1);
-    const dyShape = await outputShape(c);
+    const dyShape = convOutputShape(c);
     const dyv = randomValues(sizeOf(dyShape), 2);
     for (const strategy of strategies) {
       const previous = setFilterGradientStrategy(strategy);
       try {
         const { error, wasm } = await compareWithCpu(() =>
-          tf
-            .engine()
-            .runKernel(
-              'Conv2DBackpropFilter',
-              { x: tf.tensor4d(xv, c.x), dy: tf.tensor(dyv, dyShape) },
-              {
-                strides: c.strides,
-                pad: c.pad,
-                dataFormat: 'NHWC',
-                filterShape: c.filter,
-              } as never,
-            ),
+          runBackpropFilter(c, xv, dyShape, dyv),
         );
         assert.deepEqual(wasm.shape, c.filter);
         assert.ok(error < BOUND, `${strategy}: relative error ${error} >= ${BOUND}`);
@@ -131,15 +85,3 @@ test('NCHW is refused by name, a wrong dy shape names the field', async () => {
   );
   tf.dispose([x, dy, x2, badDy]);
 });
-
-async function outputShape(c: Case): Promise<number[]> {
-  return tf.tidy(
-    () =>
-      tf.conv2d(
-        tf.zeros(c.x) as tf.Tensor4D,
-        tf.zeros(c.filter) as tf.Tensor4D,
-        c.strides,
-        c.pad,
-      ).shape,
-  );
-}

@@ -1,6 +1,14 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
+import {
+  type ConvCase,
+  convOutputShape,
+  describeConvCase,
+  runBackpropFilter,
+  runBackpropInput,
+  unevenPad,
+} from '../kernels/conv-cases.js';
 import { compareWithCpu, randomValues, sizeOf } from '../kernels/reference.js';
 import { nativeCallCounts, setNativeKernelsActive } from './common.js';
 import { nativeCallsDuring, nativeTests } from './test-support.js';
@@ -14,23 +22,6 @@ const BOUND = 1e-4;
 
 const gate = nativeTests();
 
-type Shape4 = [number, number, number, number];
-type Pad = 'same' | 'valid' | [[0, 0], [number, number], [number, number], [0, 0]];
-interface ConvCase {
-  x: Shape4;
-  filter: Shape4;
-  strides: number | [number, number];
-  pad: Pad;
-  dilations?: number | [number, number];
-}
-
-const explicit: Pad = [
-  [0, 0],
-  [1, 2],
-  [0, 3],
-  [0, 0],
-];
-
 const forwardCases: ConvCase[] = [
   { x: [2, 9, 9, 3], filter: [3, 3, 3, 4], strides: 1, pad: 'same' },
   { x: [2, 9, 9, 3], filter: [3, 3, 3, 4], strides: 1, pad: 'valid' },
@@ -38,7 +29,7 @@ const forwardCases: ConvCase[] = [
   { x: [3, 8, 9, 2], filter: [3, 3, 2, 5], strides: 2, pad: 'valid' },
   { x: [1, 10, 10, 2], filter: [3, 3, 2, 3], strides: 3, pad: 'valid' },
   { x: [2, 9, 8, 3], filter: [5, 5, 3, 2], strides: [2, 1], pad: 'same' },
-  { x: [2, 6, 5, 2], filter: [2, 3, 2, 3], strides: [2, 1], pad: explicit },
+  { x: [2, 6, 5, 2], filter: [2, 3, 2, 3], strides: [2, 1], pad: unevenPad },
   { x: [2, 11, 11, 3], filter: [3, 3, 3, 4], strides: 1, pad: 'same', dilations: 2 },
   {
     x: [1, 12, 10, 2],
@@ -53,29 +44,8 @@ const forwardCases: ConvCase[] = [
   { x: [3, 8, 8, 32], filter: [3, 3, 32, 64], strides: 1, pad: 'same' },
 ];
 
-function describe(c: ConvCase): string {
-  return (
-    `x [${c.x}] filter [${c.filter}] strides ${JSON.stringify(c.strides)} ` +
-    `pad ${JSON.stringify(c.pad)} dilations ${JSON.stringify(c.dilations ?? 1)}`
-  );
-}
-
-function outShape(c: ConvCase): number[] {
-  return tf.tidy(
-    () =>
-      tf.conv2d(
-        tf.zeros(c.x) as tf.Tensor4D,
-        tf.zeros(c.filter) as tf.Tensor4D,
-        c.strides,
-        c.pad,
-        'NHWC',
-        c.dilations ?? 1,
-      ).shape,
-  );
-}
-
 for (const c of forwardCases) {
-  test(`Conv2D (native) matches cpu: ${describe(c)}`, gate, async () => {
+  test(`Conv2D (native) matches cpu: ${describeConvCase(c)}`, gate, async () => {
     const xv = randomValues(sizeOf(c.x), 1);
     const wv = randomValues(sizeOf(c.filter), 2);
     let error = Number.NaN;
@@ -101,7 +71,7 @@ for (const activation of activations) {
   for (const withBias of [true, false]) {
     const c = forwardCases[2];
     test(
-      `FusedConv2D (native) matches cpu: ${activation}, bias ${withBias}, ${describe(c)}`,
+      `FusedConv2D (native) matches cpu: ${activation}, bias ${withBias}, ${describeConvCase(c)}`,
       gate,
       async () => {
         const xv = randomValues(sizeOf(c.x), 3);
@@ -154,59 +124,39 @@ test(
 const backwardCases = forwardCases.filter((c) => (c.dilations ?? 1) === 1);
 
 for (const c of backwardCases) {
-  test(`Conv2DBackpropInput (native) matches cpu: ${describe(c)}`, gate, async () => {
-    const dyShape = outShape(c);
-    const dyv = randomValues(sizeOf(dyShape), 10);
-    const wv = randomValues(sizeOf(c.filter), 11);
-    let result = { error: Number.NaN, wasm: { shape: [] as number[] } };
-    const calls = await nativeCallsDuring('Conv2DBackpropInput', async () => {
-      result = await compareWithCpu(
-        () =>
-          tf
-            .engine()
-            .runKernel(
-              'Conv2DBackpropInput',
-              { dy: tf.tensor(dyv, dyShape), filter: tf.tensor4d(wv, c.filter) },
-              {
-                strides: c.strides,
-                pad: c.pad,
-                dataFormat: 'NHWC',
-                inputShape: c.x,
-              } as never,
-            ) as tf.Tensor,
-      );
-    });
-    assert.equal(calls, 1, 'the native Conv2DBackpropInput ran once (on wasm)');
-    assert.deepEqual(result.wasm.shape, c.x);
-    assert.ok(result.error < BOUND, `relative error ${result.error} >= ${BOUND}`);
-  });
+  test(
+    `Conv2DBackpropInput (native) matches cpu: ${describeConvCase(c)}`,
+    gate,
+    async () => {
+      const dyShape = convOutputShape(c);
+      const dyv = randomValues(sizeOf(dyShape), 10);
+      const wv = randomValues(sizeOf(c.filter), 11);
+      let result = { error: Number.NaN, wasm: { shape: [] as number[] } };
+      const calls = await nativeCallsDuring('Conv2DBackpropInput', async () => {
+        result = await compareWithCpu(() => runBackpropInput(c, dyShape, dyv, wv));
+      });
+      assert.equal(calls, 1, 'the native Conv2DBackpropInput ran once (on wasm)');
+      assert.deepEqual(result.wasm.shape, c.x);
+      assert.ok(result.error < BOUND, `relative error ${result.error} >= ${BOUND}`);
+    },
+  );
 
-  test(`Conv2DBackpropFilter (native) matches cpu: ${describe(c)}`, gate, async () => {
-    const dyShape = outShape(c);
-    const xv = randomValues(sizeOf(c.x), 12);
-    const dyv = randomValues(sizeOf(dyShape), 13);
-    let result = { error: Number.NaN, wasm: { shape: [] as number[] } };
-    const calls = await nativeCallsDuring('Conv2DBackpropFilter', async () => {
-      result = await compareWithCpu(
-        () =>
-          tf
-            .engine()
-            .runKernel(
-              'Conv2DBackpropFilter',
-              { x: tf.tensor4d(xv, c.x), dy: tf.tensor(dyv, dyShape) },
-              {
-                strides: c.strides,
-                pad: c.pad,
-                dataFormat: 'NHWC',
-                filterShape: c.filter,
-              } as never,
-            ) as tf.Tensor,
-      );
-    });
-    assert.equal(calls, 1, 'the native Conv2DBackpropFilter ran once (on wasm)');
-    assert.deepEqual(result.wasm.shape, c.filter);
-    assert.ok(result.error < BOUND, `relative error ${result.error} >= ${BOUND}`);
-  });
+  test(
+    `Conv2DBackpropFilter (native) matches cpu: ${describeConvCase(c)}`,
+    gate,
+    async () => {
+      const dyShape = convOutputShape(c);
+      const xv = randomValues(sizeOf(c.x), 12);
+      const dyv = randomValues(sizeOf(dyShape), 13);
+      let result = { error: Number.NaN, wasm: { shape: [] as number[] } };
+      const calls = await nativeCallsDuring('Conv2DBackpropFilter', async () => {
+        result = await compareWithCpu(() => runBackpropFilter(c, xv, dyShape, dyv));
+      });
+      assert.equal(calls, 1, 'the native Conv2DBackpropFilter ran once (on wasm)');
+      assert.deepEqual(result.wasm.shape, c.filter);
+      assert.ok(result.error < BOUND, `relative error ${result.error} >= ${BOUND}`);
+    },
+  );
 }
 
 test('conv2d input and filter gradients through tf.grads match cpu', gate, async () => {
