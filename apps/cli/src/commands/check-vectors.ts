@@ -16,6 +16,7 @@ import {
 } from '@vicinal/metrics';
 import { Command, Option } from 'commander';
 import { z } from 'zod';
+import { type CommandIo, processIo } from './io.js';
 
 /** How a value is compared with its expectation. */
 export interface Tolerance {
@@ -491,19 +492,7 @@ function compare<T extends number | number[]>(
 }
 
 /** Where the command writes and how it reports failure (tests pass their own). */
-export interface CheckVectorsIo {
-  out(text: string): void;
-  err(text: string): void;
-  setExitCode(code: number): void;
-}
-
-const processIo: CheckVectorsIo = {
-  out: (text) => process.stdout.write(text),
-  err: (text) => process.stderr.write(text),
-  setExitCode: (code) => {
-    process.exitCode = code;
-  },
-};
+export type CheckVectorsIo = CommandIo;
 
 /** One printed line per check: `ok   name  expected=... actual=...` or `FAIL ...`. */
 export function formatCheck(check: VectorCheck): string {

@@ -5,33 +5,13 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { PNG } from 'pngjs';
 import { datasetCommand } from './dataset.js';
+import { runCaptured } from './testing/run-captured.js';
 
 const root = await mkdtemp(join(tmpdir(), 'vicinal-cli-dataset-'));
 after(() => rm(root, { recursive: true, force: true }));
 
-interface Run {
-  out: string;
-  err: string;
-  exitCode: number | undefined;
-}
-
 /** Runs `vicinal dataset ARGS` in-process and captures what it prints. */
-async function run(...args: string[]): Promise<Run> {
-  const result: Run = { out: '', err: '', exitCode: undefined };
-  const command = datasetCommand({
-    out: (text) => {
-      result.out += text;
-    },
-    err: (text) => {
-      result.err += text;
-    },
-    setExitCode: (code) => {
-      result.exitCode = code;
-    },
-  });
-  await command.parseAsync(args, { from: 'user' });
-  return result;
-}
+const run = (...args: string[]) => runCaptured(datasetCommand, args);
 
 /** CIFAR records with the given labels (one or two label bytes each). */
 function cifar(labels: number[][]): Uint8Array {

@@ -8,6 +8,7 @@ import {
   type SplitName,
 } from '@vicinal/data';
 import { Command } from 'commander';
+import { type CommandIo, processIo } from './io.js';
 
 /** The data set formats `vicinal dataset inspect` reads. */
 export const INSPECT_FORMATS = [
@@ -17,21 +18,6 @@ export const INSPECT_FORMATS = [
   'image-folder',
 ] as const;
 export type InspectFormat = (typeof INSPECT_FORMATS)[number];
-
-/** Where the command writes and how it reports failure (tests pass their own). */
-export interface CommandIo {
-  out(text: string): void;
-  err(text: string): void;
-  setExitCode(code: number): void;
-}
-
-const processIo: CommandIo = {
-  out: (text) => process.stdout.write(text),
-  err: (text) => process.stderr.write(text),
-  setExitCode: (code) => {
-    process.exitCode = code;
-  },
-};
 
 /** Raw option values as commander hands them over. */
 interface InspectFlags {

@@ -4,32 +4,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { reportCommand } from './report.js';
+import { runCaptured } from './testing/run-captured.js';
 
 const root = await mkdtemp(join(tmpdir(), 'vicinal-cli-report-'));
 after(() => rm(root, { recursive: true, force: true }));
 
-interface Run {
-  out: string;
-  err: string;
-  exitCode: number | undefined;
-}
-
-async function run(...args: string[]): Promise<Run> {
-  const result: Run = { out: '', err: '', exitCode: undefined };
-  const command = reportCommand({
-    out: (text) => {
-      result.out += text;
-    },
-    err: (text) => {
-      result.err += text;
-    },
-    setExitCode: (code) => {
-      result.exitCode = code;
-    },
-  });
-  await command.parseAsync(args, { from: 'user' });
-  return result;
-}
+/** Runs `vicinal report ARGS` in-process and captures what it prints. */
+const run = (...args: string[]) => runCaptured(reportCommand, args);
 
 const metrics = {
   accuracy: 0.9,

@@ -1,15 +1,7 @@
 import { dirname, resolve } from 'node:path';
 import { readResults, writeReport } from '@vicinal/report';
 import { Command } from 'commander';
-import type { CommandIo } from './dataset.js';
-
-const processIo: CommandIo = {
-  out: (text) => process.stdout.write(text),
-  err: (text) => process.stderr.write(text),
-  setExitCode: (code) => {
-    process.exitCode = code;
-  },
-};
+import { type CommandIo, processIo } from './io.js';
 
 /**
  * `vicinal report RESULTS [--out DIR]`: reads a study's results.json (the
