@@ -17,7 +17,7 @@ import {
   submitJob,
   waitForTeacher,
 } from '@vicinal/bus';
-import { type DistillJob, type DistillResult, defaultStudy } from '@vicinal/config';
+import { type DistillResult, defaultStudy } from '@vicinal/config';
 import { loadDataset, subset } from '@vicinal/data';
 import {
   buildModel,
@@ -27,6 +27,7 @@ import {
 } from '@vicinal/models';
 import { trainNetwork } from '@vicinal/training';
 import { type ServiceHandle, startService } from '../apps/cli/src/study/services.js';
+import { smallDistillJob } from './support/distill-jobs.js';
 import { storedEvents } from './support/study-events.js';
 
 // One real distillation job through every hop: nats-server, the object store,
@@ -109,26 +110,16 @@ test('a kd+mixup job runs end to end and its result is stored before the ack', a
   const registration = await waitForTeacher(bus, 'teacher-e2e', 60_000);
   assert.match(registration.address, /^127\.0\.0\.1:\d+$/);
 
-  const job: DistillJob = {
-    kind: 'distill',
+  const job = smallDistillJob({
     studyId: 'e2e',
     jobId: 'e2e-kd-mixup',
     arm: 'kd+mixup',
     seed: 3,
+    epochs: 1,
     dataset: { name: 'fashion-mnist', dir: '/usr/share/datasets/fashion-mnist' },
-    student: {
-      architecture: 'student-cnn',
-      epochs: 1,
-      batchSize: 64,
-      learningRate: 0.002,
-      trainImages: 1024,
-      schedule: 'linear',
-    },
-    loss: { beta: 0.8, temperature: 2, variant: 'plain' },
-    mixup: { alpha: 1, p: 1 },
     analysisPairs: 256,
     teacherModel: 'teacher-e2e',
-  };
+  });
   await submitJob(bus, names.distillSubject, job.jobId, job);
   const worker = startService(
     'student-trainer',

@@ -13,8 +13,9 @@ import {
   startNatsServer,
   submitJob,
 } from '@vicinal/bus';
-import type { DistillJob, DistillResult } from '@vicinal/config';
+import type { DistillResult } from '@vicinal/config';
 import { type ServiceHandle, startService } from '../apps/cli/src/study/services.js';
+import { smallDistillJob } from './support/distill-jobs.js';
 import { storedEvents } from './support/study-events.js';
 
 // nats-server is stopped and started again on the same port and storage
@@ -33,26 +34,13 @@ after(async () => {
   rmSync(store, { recursive: true, force: true });
 });
 
-const job: DistillJob = {
-  kind: 'distill',
+const job = smallDistillJob({
   studyId: 'restart',
   jobId: 'restart-mixup',
   arm: 'mixup',
   seed: 8,
-  dataset: { name: 'fashion-mnist' },
-  student: {
-    architecture: 'student-cnn',
-    epochs: 4,
-    batchSize: 64,
-    learningRate: 0.002,
-    trainImages: 1024,
-    schedule: 'linear',
-  },
-  loss: { beta: 0.8, temperature: 2, variant: 'plain' },
-  mixup: { alpha: 1, p: 1 },
-  analysisPairs: 0,
-  teacherModel: null,
-};
+  epochs: 4,
+});
 
 test('a nats-server restart loses no job, result or progress event', async () => {
   nats = await startNatsServer({ storeDir: join(store, 'js') });

@@ -14,11 +14,12 @@ import {
   startNatsServer,
   submitJob,
 } from '@vicinal/bus';
-import type { DistillJob, DistillResult } from '@vicinal/config';
+import type { DistillResult } from '@vicinal/config';
 import { loadDataset, subset } from '@vicinal/data';
 import { buildModel, decodeArtifact } from '@vicinal/models';
 import { decodeCheckpoint, trainNetwork } from '@vicinal/training';
 import { type ServiceHandle, startService } from '../apps/cli/src/study/services.js';
+import { smallDistillJob } from './support/distill-jobs.js';
 import { storedEvents } from './support/study-events.js';
 
 // A student trainer is killed (SIGKILL) mid-job. JetStream redelivers the
@@ -44,26 +45,13 @@ after(async () => {
   rmSync(logDir, { recursive: true, force: true });
 });
 
-const job: DistillJob = {
-  kind: 'distill',
+const job = smallDistillJob({
   studyId: 'crash',
   jobId: 'crash-mixup',
   arm: 'mixup',
   seed: 21,
-  dataset: { name: 'fashion-mnist' },
-  student: {
-    architecture: 'student-cnn',
-    epochs: 4,
-    batchSize: 64,
-    learningRate: 0.002,
-    trainImages: 1024,
-    schedule: 'linear',
-  },
-  loss: { beta: 0.8, temperature: 2, variant: 'plain' },
-  mixup: { alpha: 1, p: 1 },
-  analysisPairs: 0,
-  teacherModel: null,
-};
+  epochs: 4,
+});
 
 async function until<T>(what: string, probe: () => Promise<T | null>, ms = 120_000) {
   const deadline = Date.now() + ms;
