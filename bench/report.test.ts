@@ -52,7 +52,14 @@ function measurements(): BenchMeasurements {
         responseBytes: 50,
       },
     ],
-    server: { port: 1, backend: 'wasm', maxBatch: 512, maxDelayMs: 2, pid: 1 },
+    server: {
+      port: 1,
+      backend: 'wasm',
+      maxBatch: 512,
+      maxDelayMs: 2,
+      inferenceThread: 'worker',
+      pid: 1,
+    },
     studentThroughput: {
       backend: 'wasm',
       samplesPerSecond: {
@@ -61,9 +68,15 @@ function measurements(): BenchMeasurements {
         remote: [450, 400, 500],
       },
       teacherLatencyMs: { 'in-process': [10, 20, 30], remote: [40, 50, 60] },
+      teacherWaitMsPerStep: {
+        none: [0, 0, 0],
+        'in-process': [9, 7, 8],
+        remote: [3, 1, 2],
+      },
       steps: 4,
       batchSize: 128,
       trainImages: 512,
+      prefetch: 2,
     },
     rawInference: {
       backend: 'wasm',
@@ -150,6 +163,10 @@ test('ratios carry bounds from the extremes and targets say whether they are met
   assert.equal(run?.server_inference_ms_median, 50);
   assert.equal(run?.server_queue_ms_median, 2);
   assert.deepEqual(run?.latency_ms, { p50: 6, p99: 6.98, n: 3 });
+  const modes = r.student_throughput?.modes;
+  assert.equal(modes?.remote.teacher_wait_ms_per_step?.median, 2);
+  assert.equal(modes?.['in-process'].teacher_wait_ms_per_step?.max, 9);
+  assert.equal(modes?.none.teacher_wait_ms_per_step, null, 'no teacher, no wait column');
 });
 
 test('without PyTorch the PyTorch ratios are null and the reason is kept', () => {

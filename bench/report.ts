@@ -27,6 +27,8 @@ export interface TargetCheck {
 export interface StudentModeReport {
   samples_per_second: Summary;
   teacher_latency_ms: Latency | null;
+  /** Training's wait for teacher answers per step, over the repetitions (null: no teacher). */
+  teacher_wait_ms_per_step: Summary | null;
 }
 
 export interface ServerRunReport {
@@ -107,6 +109,8 @@ export interface BenchReport {
     teacher_architecture: string;
     batch: number;
     steps_per_rep: number;
+    /** Teacher queries in flight ahead of the training step. */
+    prefetch: number;
     train_images: number;
     modes: Record<string, StudentModeReport>;
     ratios: Record<string, RatioSummary>;
@@ -117,6 +121,8 @@ export interface BenchReport {
     request_mode: 'uint8-mix';
     max_batch: number;
     max_delay_ms: number;
+    /** Where the server ran the model: its own thread, or the event loop. */
+    inference_thread: 'worker' | 'main';
     raw: RawRunReport[];
     server: ServerRunReport[];
   } | null;
@@ -225,9 +231,11 @@ function studentSection(m: BenchMeasurements): BenchReport['student_throughput']
   for (const [mode, values] of Object.entries(r.samplesPerSecond)) {
     raw[mode] = summarise(values);
     const lat = r.teacherLatencyMs[mode];
+    const wait = r.teacherWaitMsPerStep?.[mode];
     modes[mode] = {
       samples_per_second: rounded(raw[mode]),
       teacher_latency_ms: lat ? latency(lat) : null,
+      teacher_wait_ms_per_step: lat && wait?.length ? rounded(summarise(wait)) : null,
     };
   }
   const ratios: Record<string, RatioSummary> = {};
@@ -248,6 +256,7 @@ function studentSection(m: BenchMeasurements): BenchReport['student_throughput']
     batch: r.batchSize,
     steps_per_rep: r.steps,
     train_images: r.trainImages,
+    prefetch: r.prefetch,
     modes,
     ratios,
   };
@@ -264,6 +273,7 @@ function serverSection(m: BenchMeasurements): BenchReport['teacher_server'] {
     request_mode: 'uint8-mix',
     max_batch: m.server.maxBatch,
     max_delay_ms: m.server.maxDelayMs,
+    inference_thread: m.server.inferenceThread,
     raw: m.rawInference.runs.map((r) => ({
       batch: r.batch,
       calls: r.calls,

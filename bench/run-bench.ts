@@ -1,4 +1,5 @@
 import { cpus, loadavg, totalmem } from 'node:os';
+import { DEFAULT_PREFETCH } from '@vicinal/config';
 import { seededRandom } from '@vicinal/data';
 import { ChildProcesses, detectPinning } from './children.js';
 import { comparePytorch } from './compare-pytorch.js';
@@ -188,7 +189,8 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchMeasure
           stepsPerRep: settings.studentSteps,
           warmupSteps: 2,
           batchSize: settings.batch,
-          prefetch: 2,
+          // As a deployed trainer: VICINAL_PREFETCH, else the default.
+          prefetch: Number(process.env.VICINAL_PREFETCH) || DEFAULT_PREFETCH,
           seed: 7,
         };
         m.studentThroughput = await children.run<StudentResult>(

@@ -1,13 +1,19 @@
 /**
  * Bench child: serves a freshly built teacher over loopback gRPC with
  * startTeacherServer (no NATS, no registry). The model goes through the
- * artifact encoding a deployed teacher is fetched in. Prints
+ * artifact encoding a deployed teacher is fetched in, and runs where a
+ * deployed teacher's does: on an inference thread unless
+ * `inferenceThread` (or VICINAL_INFERENCE_THREAD) says "main". Prints
  * {"port": N, "backend": ...} once listening; stops on SIGTERM or when the
  * parent closes stdin.
  */
 import { initBackend } from '@vicinal/backend';
 import { countParameters, decodeArtifact, encodeArtifact } from '@vicinal/models';
-import { startTeacherServer } from '@vicinal/teacher-server';
+import {
+  startInferenceThread,
+  startTeacherServer,
+  toInferFunction,
+} from '@vicinal/teacher-server';
 import { childSettings, exitWithParent, sendMessage } from './child-io.js';
 import { buildBenchModel, type ModelSettings } from './models.js';
 
@@ -19,6 +25,7 @@ export interface ServeTeacherSettings {
   maxDelayMs: number;
   /** Rows the batching queue holds (default: the server's, 8 x maxBatch). */
   queueLimit?: number;
+  inferenceThread?: 'worker' | 'main';
 }
 
 export interface ServeTeacherReady {
@@ -26,33 +33,43 @@ export interface ServeTeacherReady {
   backend: string;
   maxBatch: number;
   maxDelayMs: number;
+  inferenceThread: 'worker' | 'main';
   pid: number;
 }
 
 const settings = childSettings<ServeTeacherSettings>('serve-teacher');
 exitWithParent();
+const where =
+  settings.inferenceThread ??
+  (process.env.VICINAL_INFERENCE_THREAD === 'main' ? 'main' : 'worker');
+// This thread's backend builds the model (and runs it in "main" mode).
 const backend = await initBackend();
 const built = buildBenchModel(settings.model);
-const model = await decodeArtifact(await encodeArtifact(built));
+const artifact = await encodeArtifact(built);
 built.dispose();
+const runtime =
+  where === 'worker'
+    ? await startInferenceThread({ artifact })
+    : await inProcess(artifact);
 const server = await startTeacherServer({
   address: '127.0.0.1:0',
-  model,
+  model: runtime.infer,
   metadata: {
     model: settings.name,
     version: 'bench',
     architecture: settings.model.architecture,
-    parameters: countParameters(model),
+    parameters: runtime.parameters,
     inputShape: settings.model.shape,
     numClasses: settings.model.numClasses,
     classNames: [],
     mean: settings.model.mean,
     std: settings.model.std,
     dataset: 'bench',
-    backend: backend.name,
+    backend: runtime.backend.name,
   },
   maxBatch: settings.maxBatch,
   maxDelayMs: settings.maxDelayMs,
+  maxInFlight: where === 'worker' ? 2 : 1,
   queueLimit: settings.queueLimit,
 });
 
@@ -61,6 +78,7 @@ async function shutdown(): Promise<void> {
   if (stopping) return;
   stopping = true;
   await server.stop(2000);
+  await runtime.close();
   process.exit(0);
 }
 process.once('SIGTERM', () => void shutdown());
@@ -68,9 +86,21 @@ process.once('SIGINT', () => void shutdown());
 
 const ready: ServeTeacherReady = {
   port: server.port,
-  backend: backend.name,
+  backend: runtime.backend.name,
   maxBatch: settings.maxBatch,
   maxDelayMs: settings.maxDelayMs,
+  inferenceThread: where,
   pid: process.pid,
 };
 await sendMessage(ready);
+
+/** The model on this thread's event loop, shaped like an inference thread. */
+async function inProcess(artifact: Uint8Array) {
+  const model = await decodeArtifact(artifact);
+  return {
+    infer: toInferFunction(model),
+    backend,
+    parameters: countParameters(model),
+    close: async () => model.dispose(),
+  };
+}

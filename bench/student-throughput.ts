@@ -33,7 +33,7 @@ export interface StudentSettings {
   stepsPerRep: number;
   warmupSteps: number;
   batchSize: number;
-  /** Teacher queries in flight ahead of the step training (the trainer's default 2). */
+  /** Teacher queries in flight ahead of the training step (the trainer's default, DEFAULT_PREFETCH). */
   prefetch: number;
   seed: number;
 }
@@ -44,9 +44,12 @@ export interface StudentResult {
   samplesPerSecond: Record<string, number[]>;
   /** Per mode, ms from each teacher query to its logits (all repetitions). */
   teacherLatencyMs: Record<string, number[]>;
+  /** Per mode, ms per step that training stood waiting for the teacher, per repetition. */
+  teacherWaitMsPerStep: Record<string, number[]>;
   steps: number;
   batchSize: number;
   trainImages: number;
+  prefetch: number;
 }
 
 /** Answers at once with the same seeded logits: the KD loss without a teacher's cost. */
@@ -152,16 +155,21 @@ async function main(): Promise<StudentResult> {
     });
   const samplesPerSecond: Record<string, number[]> = {};
   const teacherLatencyMs: Record<string, number[]> = {};
+  const teacherWaitMsPerStep: Record<string, number[]> = {};
   try {
     for (const mode of s.modes) {
       await run(mode, warmTrain);
       sources.get(mode)?.latencies.splice(0);
       samplesPerSecond[mode] = [];
+      teacherWaitMsPerStep[mode] = [];
     }
     for (let rep = 1; rep <= s.reps; rep++) {
       for (const mode of s.modes) {
         const summary = await run(mode, train);
         samplesPerSecond[mode].push(summary.samplesPerSecond);
+        teacherWaitMsPerStep[mode].push(
+          (1000 * summary.teacherWaitSeconds) / summary.steps,
+        );
         progress(
           `rep ${rep}/${s.reps} ${mode}: ${summary.samplesPerSecond.toFixed(0)} samples/s`,
         );
@@ -177,9 +185,11 @@ async function main(): Promise<StudentResult> {
     backend: backend.name,
     samplesPerSecond,
     teacherLatencyMs,
+    teacherWaitMsPerStep,
     steps: s.stepsPerRep,
     batchSize: s.batchSize,
     trainImages: n,
+    prefetch: s.prefetch,
   };
 }
 

@@ -63,15 +63,17 @@ export function formatTable(report: BenchReport): string {
     out.push(
       '',
       `1. Student training throughput, ${st.architecture} kd+mixup, batch ${st.batch}, ` +
-        `${st.steps_per_rep} steps per rep (samples/s, median (min-max))`,
+        `${st.steps_per_rep} steps per rep, ${st.prefetch} queries in flight ` +
+        '(samples/s, median (min-max))',
       columns([
-        ['teacher', 'samples/s', 'teacher latency p50/p99 ms'],
+        ['teacher', 'samples/s', 'teacher latency p50/p99 ms', 'waited per step ms'],
         ...Object.entries(st.modes).map(([mode, r]) => [
           mode,
           spread(r.samples_per_second),
           r.teacher_latency_ms
             ? `${num(r.teacher_latency_ms.p50)} / ${num(r.teacher_latency_ms.p99)}`
             : '-',
+          r.teacher_wait_ms_per_step ? spread(r.teacher_wait_ms_per_step) : '-',
         ]),
       ]),
       columns(Object.entries(st.ratios).map(([name, r]) => [`  ${name}`, ratioText(r)])),
@@ -82,7 +84,8 @@ export function formatTable(report: BenchReport): string {
     out.push(
       '',
       `2. Teacher server (${ts.architecture} ${ts.shape.join('x')}, ${ts.request_mode}, ` +
-        `max batch ${ts.max_batch}, max delay ${ts.max_delay_ms} ms) vs raw predict`,
+        `max batch ${ts.max_batch}, max delay ${ts.max_delay_ms} ms, inference on the ` +
+        `${ts.inference_thread === 'worker' ? 'inference thread' : 'event loop'}) vs raw predict`,
       columns([
         [
           'batch',

@@ -154,6 +154,18 @@ test('a settings file with an unknown key is refused before anything starts', ()
   assert.doesNotMatch(run.stdout, /nats-server/);
 });
 
+test('--out naming a file is refused before anything starts', () => {
+  const config = join(dir, 'out-is-a-file.yaml');
+  writeFileSync(config, settings);
+  const file = join(dir, 'not-a-directory');
+  writeFileSync(file, 'keep me');
+  const run = vicinal(['study', config, '--out', file, '--cache-dir', dir]);
+  assert.equal(run.code, 2, run.stderr);
+  assert.match(run.stderr, /--out:.*not-a-directory: expected a directory .*got a file/s);
+  assert.doesNotMatch(run.stdout, /nats-server|training teacher/);
+  assert.equal(readFileSync(file, 'utf8'), 'keep me');
+});
+
 test('an unknown architecture is refused with the schema, before any teacher trains', () => {
   const config = join(dir, 'bad-model.yaml');
   writeFileSync(

@@ -318,4 +318,99 @@ test('options are checked', () => {
     () => new DynamicBatcher(infer, { ...options, targetRows: 0 }),
     /targetRows: expected an integer >= 1, got 0/,
   );
+  assert.throws(
+    () => new DynamicBatcher(infer, { ...options, maxInFlight: 0 }),
+    /maxInFlight: expected an integer >= 1, got 0/,
+  );
+});
+
+/** A gated model that answers each row with the first input value of the row. */
+function gatedEcho() {
+  const gates: (() => void)[] = [];
+  const calls: number[] = [];
+  const infer: BatchInfer = async (input, rows) => {
+    calls.push(rows);
+    await new Promise<void>((r) => gates.push(r));
+    return Float32Array.from({ length: rows }, (_, i) => input[2 * i]);
+  };
+  /** A few turns of the event loop: every batch that may start has started. */
+  const turn = async () => {
+    for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+  };
+  return {
+    infer,
+    calls,
+    waiting: () => gates.length,
+    release: () => gates.shift()?.(),
+    turn,
+  };
+}
+
+test('with maxInFlight 2 a full batch is handed over behind the running one', async () => {
+  const model = gatedEcho();
+  // An hour-long window: batches that are not full only run when nothing else does.
+  const batcher = new DynamicBatcher(model.infer, {
+    ...options,
+    maxDelayMs: 3_600_000,
+    maxInFlight: 2,
+  });
+  const first = batcher.submit(rowsFrom(0, 8), 8);
+  const second = batcher.submit(rowsFrom(100, 8), 8);
+  const third = batcher.submit(rowsFrom(200, 8), 8);
+  await model.turn();
+  assert.deepEqual(model.calls, [8, 8], 'two full batches in flight, the third waits');
+  assert.equal(batcher.stats().queuedRows, 8);
+  model.release();
+  assert.deepEqual(Array.from((await first).output), [0, 1, 2, 3, 4, 5, 6, 7]);
+  await model.turn();
+  assert.deepEqual(model.calls, [8, 8, 8], 'the third goes ahead once one ends');
+  model.release();
+  model.release();
+  assert.equal((await second).output[0], 100);
+  assert.equal((await third).output[7], 207);
+});
+
+test('behind a running batch a partial one waits, gathering company', async () => {
+  const model = gatedEcho();
+  const batcher = new DynamicBatcher(model.infer, { ...options, maxInFlight: 2 });
+  const running = batcher.submit(rowsFrom(0, 8), 8);
+  await model.turn();
+  const a = batcher.submit(rowsFrom(10, 2), 2);
+  const b = batcher.submit(rowsFrom(20, 3), 3);
+  // Well past the 20 ms window: still nothing behind the running batch.
+  await new Promise((r) => setTimeout(r, 60));
+  assert.deepEqual(model.calls, [8]);
+  model.release();
+  await running;
+  while (model.waiting() === 0) await model.turn();
+  assert.deepEqual(model.calls, [8, 5], 'the two waiting requests run as one batch');
+  model.release();
+  assert.deepEqual(Array.from((await a).output), [10, 11]);
+  assert.deepEqual(Array.from((await b).output), [20, 21, 22]);
+  await batcher.idle();
+  assert.equal(batcher.stats().running, false);
+});
+
+test('a batch handed over behind another counts its wait for it as queueing', async () => {
+  const model = gatedEcho();
+  const batches: [number, number][] = [];
+  const batcher = new DynamicBatcher(model.infer, {
+    ...options,
+    maxInFlight: 2,
+    onBatch: (rows, inferenceMs) => batches.push([rows, inferenceMs]),
+  });
+  const first = batcher.submit(rowsFrom(0, 8), 8);
+  const second = batcher.submit(rowsFrom(100, 8), 8);
+  await model.turn();
+  assert.deepEqual(model.calls, [8, 8]);
+  await new Promise((r) => setTimeout(r, 40));
+  model.release();
+  await first;
+  model.release();
+  const late = await second;
+  // Handed over at once, it began only when the first batch ended, >= 40 ms on.
+  assert.ok(
+    late.queueMs >= 39,
+    `queueMs ${late.queueMs}: expected the wait behind the first`,
+  );
 });

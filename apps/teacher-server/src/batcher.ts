@@ -20,6 +20,15 @@ export interface BatcherOptions {
   maxDelayMs: number;
   /** Rows allowed to wait; a request that would exceed it is refused. */
   queueLimit: number;
+  /**
+   * Batches handed to the model at once (default 1). With 2, a full batch
+   * is handed over while the previous one still runs, so a model on its own
+   * thread starts it the moment the previous one ends; a batch that is not
+   * full still waits for the running one, gathering company meanwhile.
+   */
+  maxInFlight?: number;
+  /** Called after each batch that the model answered: its rows and inference time. */
+  onBatch?: (rows: number, inferenceMs: number) => void;
   /** Input values per row (H*W*C). */
   rowSize: number;
 }
@@ -88,13 +97,17 @@ export interface BatcherStats {
 /**
  * Dynamic batching: requests submitted close together are packed into one
  * inference of up to maxBatch rows, waiting at most maxDelayMs for company.
- * One inference runs at a time; requests that arrive meanwhile wait and form
- * the next batch. The queue is bounded in rows, which is the back-pressure.
+ * One inference runs at a time (or, with maxInFlight 2, a full batch may be
+ * handed over behind it); requests that arrive meanwhile wait and form the
+ * next batch. The queue is bounded in rows, which is the back-pressure.
  */
 export class DynamicBatcher {
   private readonly queue: Item[] = [];
   private queued = 0;
-  private running = false;
+  private inFlight = 0;
+  /** When the last batch's answer came back. */
+  private lastEnded = 0;
+  private readonly maxInFlight: number;
   private closed = false;
   private timer: NodeJS.Timeout | null = null;
   private immediate: NodeJS.Immediate | null = null;
@@ -110,8 +123,9 @@ export class DynamicBatcher {
     private readonly infer: BatchInfer,
     private readonly options: BatcherOptions,
   ) {
-    for (const key of ['maxBatch', 'queueLimit', 'rowSize'] as const) {
-      const v = options[key];
+    this.maxInFlight = options.maxInFlight ?? 1;
+    for (const key of ['maxBatch', 'queueLimit', 'rowSize', 'maxInFlight'] as const) {
+      const v = key === 'maxInFlight' ? this.maxInFlight : options[key];
       if (!Number.isInteger(v) || v < 1) {
         throw new RangeError(`${key}: expected an integer >= 1, got ${v}`);
       }
@@ -168,7 +182,7 @@ export class DynamicBatcher {
         if (index >= 0) {
           this.queue.splice(index, 1);
           this.queued -= rows;
-          if (!this.running && this.queue.length === 0) this.wakeIdle();
+          if (this.inFlight === 0 && this.queue.length === 0) this.wakeIdle();
         }
         this.aborted++;
         reject(abortError(signal!));
@@ -197,7 +211,7 @@ export class DynamicBatcher {
   stats(): BatcherStats {
     return {
       queuedRows: this.queued,
-      running: this.running,
+      running: this.inFlight > 0,
       batches: this.batches,
       rows: this.servedRows,
       refused: this.refused,
@@ -214,13 +228,16 @@ export class DynamicBatcher {
 
   /** Resolves once nothing is queued or running. */
   idle(): Promise<void> {
-    if (!this.running && this.queue.length === 0) return Promise.resolve();
+    if (this.inFlight === 0 && this.queue.length === 0) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
   private schedule(): void {
-    if (this.running || this.queue.length === 0) return;
-    if (this.queued >= this.targetRows || this.closed) {
+    if (this.inFlight >= this.maxInFlight || this.queue.length === 0) return;
+    const full = this.queued >= this.targetRows;
+    // Behind a running batch only a full one goes ahead; the rest wait for it.
+    if (this.inFlight > 0 && !full) return;
+    if (full || this.closed) {
       this.runSoon(0);
       return;
     }
@@ -249,7 +266,8 @@ export class DynamicBatcher {
   }
 
   private async run(): Promise<void> {
-    if (this.running || this.queue.length === 0) return;
+    if (this.inFlight >= this.maxInFlight || this.queue.length === 0) return;
+    if (this.inFlight > 0 && this.queued < this.targetRows && !this.closed) return;
     const taken: Item[] = [];
     let rows = 0;
     while (
@@ -262,13 +280,24 @@ export class DynamicBatcher {
       rows += item.rows;
     }
     this.queued -= rows;
-    this.running = true;
+    this.inFlight++;
+    this.schedule(); // a full batch behind this one may go ahead now
     const started = performance.now();
+    let begun = started;
     try {
       const input =
         taken.length === 1 ? taken[0].input : concat(taken, rows, this.options);
-      const output = await this.infer(input, rows);
-      const inferenceMs = performance.now() - started;
+      let output: Float32Array;
+      try {
+        output = await this.infer(input, rows);
+      } finally {
+        // A batch handed over behind another began when that one ended (the
+        // model takes them in order): its wait until then counts as queueing.
+        begun = Math.max(started, this.lastEnded);
+        this.lastEnded = performance.now();
+      }
+      const inferenceMs = this.lastEnded - begun;
+      this.options.onBatch?.(rows, inferenceMs);
       if (output.length === 0 || output.length % rows !== 0) {
         throw new BatcherError(
           'inference',
@@ -281,7 +310,7 @@ export class DynamicBatcher {
       for (const item of taken) {
         item.resolve({
           output: output.subarray(offset * k, (offset + item.rows) * k),
-          queueMs: started - item.enqueuedAt,
+          queueMs: begun - item.enqueuedAt,
           inferenceMs,
           batchSize: rows,
         });
@@ -296,9 +325,9 @@ export class DynamicBatcher {
           : new BatcherError('inference', `inference failed: ${(err as Error).message}`);
       for (const item of taken) item.reject(failure);
     } finally {
-      this.running = false;
+      this.inFlight--;
       this.schedule();
-      if (this.queue.length === 0) this.wakeIdle();
+      if (this.inFlight === 0 && this.queue.length === 0) this.wakeIdle();
     }
   }
 

@@ -8,6 +8,11 @@ export {
   DynamicBatcher,
 } from './batcher.js';
 export { TeacherRequestError, toRequestError } from './errors.js';
+export {
+  type InferenceThread,
+  type InferenceThreadOptions,
+  startInferenceThread,
+} from './inference-thread.js';
 export { checkMetadata, type TeacherMetadata } from './metadata.js';
 export {
   checkModel,

@@ -9,6 +9,7 @@ import {
 import { decodeArtifact } from '@vicinal/models';
 import { createLogger, startTelemetry } from '@vicinal/telemetry';
 import { checkPlaintextAllowed, serverCredentials } from '@vicinal/wire';
+import { startInferenceThread } from './inference-thread.js';
 import { startTeacherServer } from './server.js';
 
 /**
@@ -23,16 +24,16 @@ const telemetry = await startTelemetry('vicinal-teacher-server');
 const config = teacherServerConfig();
 const log = createLogger('teacher-server');
 const security = settleTransport();
-const backend = await initBackend(config.backend);
 const bus = await connectBus(config.natsUrl, {
   name: `teacher-server-${process.pid}`,
   ...natsClientSecurity(config),
 });
 const { meta, artifact } = await fetchTeacher(bus, config.model);
-const model = await decodeArtifact(artifact);
+const runtime = await loadRuntime(artifact);
+const backend = runtime.backend;
 const server = await startTeacherServer({
   address: config.listen,
-  model,
+  model: runtime.model,
   metadata: {
     model: meta.name,
     version: meta.version,
@@ -48,6 +49,7 @@ const server = await startTeacherServer({
   },
   maxBatch: config.maxBatch,
   maxDelayMs: config.maxDelayMs,
+  maxInFlight: config.inferenceThread === 'worker' ? 2 : 1,
   queueLimit: config.queueLimit,
   maxMessageBytes: config.maxMessageBytes,
   maxStreams: config.maxStreams,
@@ -81,12 +83,36 @@ async function shutdown(signal: string) {
   log.info({ signal }, 'draining');
   await deregister();
   await server.stop(config.drainMs);
+  await runtime.close();
   await bus.close().catch(() => {});
   await telemetry.shutdown();
   process.exit(0);
 }
 process.once('SIGTERM', () => void shutdown('SIGTERM'));
 process.once('SIGINT', () => void shutdown('SIGINT'));
+
+/**
+ * The model runs on an inference thread of its own (config.inferenceThread
+ * "worker", the default) so that requests are read and prepared while a
+ * batch runs, or on the event loop ("main").
+ */
+async function loadRuntime(artifact: Uint8Array) {
+  if (config.inferenceThread === 'worker') {
+    const thread = await startInferenceThread({
+      artifact,
+      backend: config.backend,
+      logger: log,
+    });
+    log.info(
+      { backend: thread.backend.name, native: thread.backend.native.enabled },
+      'teacher inference on a worker thread',
+    );
+    return { model: thread.infer, backend: thread.backend, close: thread.close };
+  }
+  const backend = await initBackend(config.backend);
+  const model = await decodeArtifact(artifact);
+  return { model, backend, close: async () => model.dispose() };
+}
 
 /**
  * Transport security is settled before any other work: unreadable or

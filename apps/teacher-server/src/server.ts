@@ -27,8 +27,8 @@ import { type TeacherModel, toInferFunction } from './runtime.js';
 import { softmaxRows } from './softmax.js';
 import {
   measureMessageSizes,
-  observeBatches,
   observeQueueDepth,
+  recordBatches,
   recordBatchJoin,
   traceCall,
 } from './telemetry.js';
@@ -49,6 +49,13 @@ export interface TeacherServerOptions {
    * longer waits; a request larger than it still runs whole.
    */
   batchRows?: number;
+  /**
+   * Batches handed to the model at once (default 1). A model on its own
+   * inference thread (startInferenceThread) takes 2: the next full batch
+   * waits on that thread, not on this event loop, and starts the moment the
+   * running one ends.
+   */
+  maxInFlight?: number;
   /** Rows allowed to wait for a batch before RESOURCE_EXHAUSTED (default 8 x maxBatch). */
   queueLimit?: number;
   /** Largest request message accepted (default 16 MiB). */
@@ -129,15 +136,15 @@ export async function startTeacherServer(
   const [h, w, c] = metadata.inputShape;
   const infer = toInferFunction(options.model);
   const batcher = new DynamicBatcher(
-    observeBatches(maxBatch, (input, rows) =>
-      Promise.resolve(infer(input, [rows, h, w, c])),
-    ),
+    (input, rows) => Promise.resolve(infer(input, [rows, h, w, c])),
     {
       maxBatch,
       targetRows: Math.min(options.batchRows ?? DEFAULT_BATCH_ROWS, maxBatch),
       maxDelayMs: options.maxDelayMs ?? 2,
       queueLimit: options.queueLimit ?? 8 * maxBatch,
       rowSize: h * w * c,
+      maxInFlight: options.maxInFlight ?? 1,
+      onBatch: recordBatches(maxBatch),
     },
   );
   const limits = { metadata, maxBatch };

@@ -9,7 +9,7 @@ import {
   withSpan,
 } from '@vicinal/telemetry';
 import { TEACHER_SERVICE } from '@vicinal/wire';
-import type { BatchInfer, BatchResult } from './batcher.js';
+import type { BatchResult } from './batcher.js';
 
 /**
  * The teacher server's spans and metrics: a SERVER span per soft-label
@@ -108,18 +108,15 @@ export function recordBatchJoin(
   instruments().teacherSamples.add(rows);
 }
 
-/** Wraps the batch inference to record each batch's size, fill and duration. */
-export function observeBatches(maxBatch: number, infer: BatchInfer): BatchInfer {
-  return async (input, rows) => {
-    const started = performance.now();
-    try {
-      return await infer(input, rows);
-    } finally {
-      const m = instruments();
-      m.teacherInferenceDuration.record(performance.now() - started);
-      m.teacherBatchSize.record(rows);
-      m.teacherBatchFill.record(rows / maxBatch);
-    }
+/** Records each batch's size, fill and inference time (see BatcherOptions.onBatch). */
+export function recordBatches(
+  maxBatch: number,
+): (rows: number, inferenceMs: number) => void {
+  return (rows, inferenceMs) => {
+    const m = instruments();
+    m.teacherInferenceDuration.record(inferenceMs);
+    m.teacherBatchSize.record(rows);
+    m.teacherBatchFill.record(rows / maxBatch);
   };
 }
 

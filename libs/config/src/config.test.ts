@@ -76,6 +76,17 @@ test('service settings come from the environment and are validated', () => {
     /maxBatch/,
   );
   assert.throws(() => teacherServerConfig({}, {}), /model/);
+  assert.equal(t.inferenceThread, 'worker');
+  const onLoop = { VICINAL_TEACHER_MODEL: 'm', VICINAL_INFERENCE_THREAD: 'main' };
+  assert.equal(teacherServerConfig({}, onLoop).inferenceThread, 'main');
+  assert.throws(
+    () =>
+      teacherServerConfig(
+        {},
+        { VICINAL_TEACHER_MODEL: 'm', VICINAL_INFERENCE_THREAD: 'gpu' },
+      ),
+    /inferenceThread/,
+  );
   const s = studentTrainerConfig(
     {},
     { VICINAL_WORKER_NAME: 'w1', VICINAL_PREFETCH: '3' },

@@ -37,6 +37,11 @@ export const teacherServerConfigSchema = z
     heartbeatMs: z.number().int().min(100),
     drainMs: z.number().int().min(0),
     backend,
+    /**
+     * Where the model runs: "worker", its own thread, so requests are read
+     * and prepared while a batch runs; or "main", the event loop.
+     */
+    inferenceThread: z.enum(['worker', 'main']),
     ...natsClientFields,
     ...serverTlsFields,
   })
@@ -46,6 +51,12 @@ export const teacherServerConfigSchema = z
     checkServerTls(value, ctx);
   });
 export type TeacherServerConfig = z.infer<typeof teacherServerConfigSchema>;
+
+/**
+ * Teacher queries a student keeps in flight ahead of its training step. With
+ * 2, a query leaves one whole step before its answer is needed.
+ */
+export const DEFAULT_PREFETCH = 2;
 
 export const studentTrainerConfigSchema = z
   .object({
@@ -95,6 +106,7 @@ export function teacherServerConfig(
       heartbeatMs: num(env.VICINAL_HEARTBEAT_MS) ?? 2000,
       drainMs: num(env.VICINAL_DRAIN_MS) ?? 10000,
       backend: env.VICINAL_BACKEND ?? 'auto',
+      inferenceThread: env.VICINAL_INFERENCE_THREAD || 'worker',
       ...natsClientEnv(env),
       tlsCert: env.VICINAL_TLS_CERT || undefined,
       tlsKey: env.VICINAL_TLS_KEY || undefined,
@@ -119,7 +131,7 @@ export function studentTrainerConfig(
       backend: env.VICINAL_BACKEND ?? 'auto',
       pollMs: num(env.VICINAL_POLL_MS) ?? 2000,
       maxJobs: num(env.VICINAL_MAX_JOBS) ?? 0,
-      prefetch: num(env.VICINAL_PREFETCH) ?? 2,
+      prefetch: num(env.VICINAL_PREFETCH) ?? DEFAULT_PREFETCH,
       teacherWaitSeconds: num(env.VICINAL_TEACHER_WAIT_SECONDS) ?? 120,
       ...natsClientEnv(env),
       teacherTlsCa: env.VICINAL_TEACHER_TLS_CA || undefined,

@@ -1,6 +1,11 @@
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { tf } from '@vicinal/backend';
-import type { LossSettings, MixupSettings, Recipe } from '@vicinal/config';
+import {
+  DEFAULT_PREFETCH,
+  type LossSettings,
+  type MixupSettings,
+  type Recipe,
+} from '@vicinal/config';
 import { type ImageSplit, toNormalisedTensor } from '@vicinal/data';
 import {
   blendedLoss,
@@ -79,6 +84,11 @@ export interface TrainSummary {
   trainSeconds: number;
   samplesPerSecond: number;
   finalLoss: number;
+  /**
+   * Time training stood still waiting for teacher answers, in this call
+   * (0 without a teacher): what pipelining the queries did not hide.
+   */
+  teacherWaitSeconds: number;
 }
 
 interface PlannedStep {
@@ -103,7 +113,7 @@ export async function trainNetwork(options: TrainOptions): Promise<TrainSummary>
   const pixels = h * w * c;
   const optimizer = createOptimizer(recipe);
   const beta = teacher ? options.loss.beta : 0;
-  const prefetch = Math.max(1, options.prefetch ?? 2);
+  const prefetch = Math.max(1, options.prefetch ?? DEFAULT_PREFETCH);
   const perEpoch = stepsPerEpoch(train.count, recipe.batchSize);
   if (perEpoch === 0) {
     throw new Error(
@@ -115,6 +125,7 @@ export async function trainNetwork(options: TrainOptions): Promise<TrainSummary>
   let steps = resume?.steps ?? 0;
   let samples = resume?.samples ?? 0;
   let lastLoss = Number.NaN;
+  let teacherWaitMs = 0;
   const started = performance.now() - (resume?.trainSeconds ?? 0) * 1000;
   const attributes = options.attributes ?? {};
   const meters = instruments();
@@ -177,8 +188,10 @@ export async function trainNetwork(options: TrainOptions): Promise<TrainSummary>
         const waitStart = performance.now();
         const teacherLogits = step.teacherLogits ? await step.teacherLogits : null;
         const computeStart = performance.now();
-        if (teacherLogits)
+        if (teacherLogits) {
           meters.trainTeacherWait.record(computeStart - waitStart, attributes);
+          teacherWaitMs += computeStart - waitStart;
+        }
         setLearningRate(
           optimizer,
           learningRateAt(recipe, steps, perEpoch * recipe.epochs),
@@ -249,6 +262,7 @@ export async function trainNetwork(options: TrainOptions): Promise<TrainSummary>
     trainSeconds,
     samplesPerSecond: samples / trainSeconds,
     finalLoss: lastLoss,
+    teacherWaitSeconds: teacherWaitMs / 1000,
   };
 }
 

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import {
   ConfigError,
@@ -62,6 +62,7 @@ export function studyCommand(): Command {
       process.once('SIGINT', interrupt);
       process.once('SIGTERM', interrupt);
       const out = resolve(opts.out);
+      checkOutputDirectory(out);
       const { summary, outputs } = await runStudy({
         settings,
         out,
@@ -85,6 +86,18 @@ export function studyCommand(): Command {
           `(${summary.wall_seconds} s)\n`,
       );
     });
+}
+
+/**
+ * --out must be a directory or not exist yet: refused before anything starts
+ * (a file there would fail the study only when its first result is written).
+ */
+export function checkOutputDirectory(out: string): void {
+  if (existsSync(out) && !statSync(out).isDirectory()) {
+    throw new ConfigError('--out', [
+      `${out}: expected a directory (or a path that does not exist yet), got a file`,
+    ]);
+  }
 }
 
 /**

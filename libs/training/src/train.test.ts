@@ -1,0 +1,76 @@
+import assert from 'node:assert/strict';
+import { before, test } from 'node:test';
+import { initBackend } from '@vicinal/backend';
+import { type ImageSplit, loadDataset, subset } from '@vicinal/data';
+import { buildModel } from '@vicinal/models';
+import { type MixedBatchQuery, type TeacherSource, trainNetwork } from './index.js';
+
+let train: ImageSplit;
+let spec: {
+  shape: [number, number, number];
+  numClasses: number;
+  mean: number[];
+  std: number[];
+};
+
+before(async () => {
+  await initBackend('wasm');
+  const data = await loadDataset({ name: 'fashion-mnist' });
+  train = subset(data.train, 96, 5);
+  spec = { shape: data.shape, numClasses: 10, mean: data.mean, std: data.std };
+});
+
+/** A teacher that answers every query `delayMs` after it was asked. */
+function slowTeacher(delayMs: number): TeacherSource & { asked: number } {
+  return {
+    kind: 'in-process',
+    address: 'slow',
+    model: 'slow',
+    asked: 0,
+    async softLabels(query: MixedBatchQuery) {
+      this.asked++;
+      await new Promise((resolve) => setTimeout(resolve, delayMs));
+      return new Float32Array(query.lambda.length * 10).fill(0.1);
+    },
+    async close() {},
+  };
+}
+
+function train3Steps(teacher: TeacherSource | null, prefetch: number) {
+  return trainNetwork({
+    model: buildModel('student-cnn', { inputShape: spec.shape, numClasses: 10, seed: 2 }),
+    train,
+    spec,
+    recipe: {
+      architecture: 'student-cnn',
+      epochs: 1,
+      batchSize: 32,
+      learningRate: 0.002,
+      trainImages: 96,
+    },
+    mixup: { alpha: 1, p: 1 },
+    loss: { beta: 0.8, temperature: 2, variant: 'plain' },
+    teacher,
+    seed: 3,
+    prefetch,
+  });
+}
+
+test('the time training waited on the teacher is reported', async () => {
+  const teacher = slowTeacher(60);
+  // One query in flight: every step asks and then waits out the whole delay.
+  const summary = await train3Steps(teacher, 1);
+  assert.equal(summary.steps, 3);
+  assert.equal(teacher.asked, 3);
+  assert.ok(
+    summary.teacherWaitSeconds >= 3 * 0.055,
+    `waited ${summary.teacherWaitSeconds} s, expected at least 3 x 60 ms less a turn`,
+  );
+  assert.ok(summary.teacherWaitSeconds <= summary.trainSeconds);
+});
+
+test('without a teacher nothing is waited for', async () => {
+  const summary = await train3Steps(null, 2);
+  assert.equal(summary.steps, 3);
+  assert.equal(summary.teacherWaitSeconds, 0);
+});

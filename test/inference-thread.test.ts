@@ -1,0 +1,170 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { initBackend } from '@vicinal/backend';
+import { encodeArtifact } from '@vicinal/models';
+import {
+  type InferenceThread,
+  startInferenceThread,
+  startTeacherServer,
+  toInferFunction,
+} from '@vicinal/teacher-server';
+import { createLogger } from '@vicinal/telemetry';
+import { TeacherClient } from '@vicinal/wire';
+import {
+  mixedLogits,
+  SMALL,
+  SMALL_PIXELS,
+  smallMetadata,
+  smallModel,
+} from './support/tfjs-teacher.js';
+
+// The thread and this process both run the pure-JS backend, so the thread's
+// answers can be held to the in-process model's to float32 rounding.
+await initBackend('cpu');
+const log = createLogger(
+  'inference-thread-test',
+  process.env.VICINAL_LOG_LEVEL ?? 'silent',
+);
+const shape = (rows: number) => [rows, SMALL.h, SMALL.w, SMALL.c] as const;
+
+function rowsOf(rows: number, seed: number): Float32Array {
+  return Float32Array.from(
+    { length: rows * SMALL_PIXELS },
+    (_, i) => Math.sin(seed * 31 + i * 0.7) * 1.5,
+  );
+}
+
+function assertClose(actual: Float32Array, expected: Float32Array, what: string) {
+  assert.equal(actual.length, expected.length, `${what}: length`);
+  for (let i = 0; i < actual.length; i++) {
+    assert.ok(
+      Math.abs(actual[i] - expected[i]) <= 1e-5,
+      `${what}: element ${i} is ${actual[i]}, expected ${expected[i]}`,
+    );
+  }
+}
+
+describe('inference thread', () => {
+  const model = smallModel();
+  const inProcess = toInferFunction(model);
+  let thread: InferenceThread;
+
+  before(async () => {
+    thread = await startInferenceThread({
+      artifact: await encodeArtifact(model),
+      backend: 'cpu',
+      logger: log,
+    });
+  });
+  after(() => thread.close());
+
+  test('reports the backend it loaded the model on and the weights it holds', () => {
+    assert.equal(thread.backend.name, 'cpu');
+    assert.equal(thread.parameters, model.countParams());
+  });
+
+  test('answers as the same model in this process, and leaves the input intact', async () => {
+    const input = rowsOf(6, 1);
+    const before = input.slice();
+    const expected = (await inProcess(input, shape(6))) as Float32Array;
+    const actual = await thread.infer(input, shape(6));
+    assert.equal(actual.length, 6 * SMALL.k);
+    assertClose(actual, expected, 'thread logits');
+    assert.deepEqual(input, before, 'the caller keeps its input');
+  });
+
+  test('concurrent calls each get their own rows back', async () => {
+    const inputs = [1, 2, 3, 4, 5].map((rows) => rowsOf(rows, 10 + rows));
+    const answers = await Promise.all(
+      inputs.map((input, i) => thread.infer(input, shape(i + 1))),
+    );
+    for (const [i, input] of inputs.entries()) {
+      const expected = (await inProcess(input, shape(i + 1))) as Float32Array;
+      assertClose(answers[i], expected, `call ${i}`);
+    }
+  });
+
+  test('a failing inference rejects that call only; the thread keeps serving', async () => {
+    await assert.rejects(
+      thread.infer(rowsOf(2, 3), [2, SMALL.h + 1, SMALL.w, SMALL.c]),
+      (err: Error) => /size|shape|match/i.test(err.message),
+    );
+    const ok = await thread.infer(rowsOf(1, 4), shape(1));
+    assert.equal(ok.length, SMALL.k);
+    assert.equal(thread.restarts(), 0);
+  });
+
+  test('a thread that dies fails its waiting calls and the next call starts a new one', async () => {
+    const waiting = thread.infer(rowsOf(64, 5), shape(64));
+    await thread.terminate();
+    await assert.rejects(waiting, /inference thread exited/);
+    const input = rowsOf(3, 6);
+    assertClose(
+      await thread.infer(input, shape(3)),
+      (await inProcess(input, shape(3))) as Float32Array,
+      'after restart',
+    );
+    assert.equal(thread.restarts(), 1);
+  });
+
+  test('after close, calls are refused', async () => {
+    const closing = await startInferenceThread({
+      artifact: await encodeArtifact(model),
+      backend: 'cpu',
+      logger: log,
+    });
+    await closing.close();
+    await assert.rejects(
+      closing.infer(rowsOf(1, 7), shape(1)),
+      /inference thread: closed/,
+    );
+  });
+});
+
+test('an artifact that does not load is refused at start with the reason', async () => {
+  const artifact = await encodeArtifact(smallModel());
+  const truncated = artifact.subarray(0, artifact.length - 100);
+  await assert.rejects(
+    startInferenceThread({ artifact: truncated, backend: 'cpu', logger: log }),
+    /inference thread could not load the model: .*artifact/i,
+  );
+});
+
+test('a teacher server on an inference thread answers mix-on-the-teacher queries', async () => {
+  const model = smallModel();
+  const thread = await startInferenceThread({
+    artifact: await encodeArtifact(model),
+    backend: 'cpu',
+    logger: log,
+  });
+  const server = await startTeacherServer({
+    address: '127.0.0.1:0',
+    model: thread.infer,
+    metadata: smallMetadata(),
+    logger: log,
+  });
+  const client = await TeacherClient.connect(server.address);
+  try {
+    const rows = 8;
+    const images = Uint8Array.from(
+      { length: rows * SMALL_PIXELS },
+      (_, i) => (i * 37) % 256,
+    );
+    const partner = Int32Array.from({ length: rows }, (_, i) => (i + 3) % rows);
+    const lambda = Float32Array.from({ length: rows }, (_, i) => i / (rows - 1));
+    const answers = await Promise.all(
+      [0, 1, 2].map(() =>
+        client.softLabels({
+          model: 'small-teacher',
+          mix: { images, shape: [rows, SMALL.h, SMALL.w, SMALL.c], partner, lambda },
+        }),
+      ),
+    );
+    const expected = mixedLogits(model, images, partner, lambda);
+    for (const answer of answers) assertClose(answer.logits, expected, 'served logits');
+  } finally {
+    client.close();
+    await server.stop(1000);
+    await thread.close();
+  }
+});
