@@ -172,7 +172,7 @@ describe('NATS with per-role credentials', () => {
         schema: jobSchema,
         log,
         pollMs: 1000,
-        signal: AbortSignal.timeout(20_000),
+        signal: AbortSignal.timeout(60_000), // bounds a hang; maxJobs ends the run
         maxJobs: 1,
         handler: async (job) => {
           seen.push(job.n);
