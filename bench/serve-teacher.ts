@@ -8,12 +8,8 @@
  * parent closes stdin.
  */
 import { initBackend } from '@vicinal/backend';
-import { countParameters, decodeArtifact, encodeArtifact } from '@vicinal/models';
-import {
-  startInferenceThread,
-  startTeacherServer,
-  toInferFunction,
-} from '@vicinal/teacher-server';
+import { encodeArtifact } from '@vicinal/models';
+import { loadTeacherRuntime, startTeacherServer } from '@vicinal/teacher-server';
 import { childSettings, exitWithParent, sendMessage } from './child-io.js';
 import { buildBenchModel, type ModelSettings } from './models.js';
 
@@ -43,14 +39,11 @@ const where =
   settings.inferenceThread ??
   (process.env.VICINAL_INFERENCE_THREAD === 'main' ? 'main' : 'worker');
 // This thread's backend builds the model (and runs it in "main" mode).
-const backend = await initBackend();
+await initBackend();
 const built = buildBenchModel(settings.model);
 const artifact = await encodeArtifact(built);
 built.dispose();
-const runtime =
-  where === 'worker'
-    ? await startInferenceThread({ artifact })
-    : await inProcess(artifact);
+const runtime = await loadTeacherRuntime(artifact, where);
 const server = await startTeacherServer({
   address: '127.0.0.1:0',
   model: runtime.infer,
@@ -69,7 +62,7 @@ const server = await startTeacherServer({
   },
   maxBatch: settings.maxBatch,
   maxDelayMs: settings.maxDelayMs,
-  maxInFlight: where === 'worker' ? 2 : 1,
+  maxInFlight: runtime.maxInFlight,
   queueLimit: settings.queueLimit,
 });
 
@@ -93,14 +86,3 @@ const ready: ServeTeacherReady = {
   pid: process.pid,
 };
 await sendMessage(ready);
-
-/** The model on this thread's event loop, shaped like an inference thread. */
-async function inProcess(artifact: Uint8Array) {
-  const model = await decodeArtifact(artifact);
-  return {
-    infer: toInferFunction(model),
-    backend,
-    parameters: countParameters(model),
-    close: async () => model.dispose(),
-  };
-}

@@ -242,7 +242,7 @@ describe('plaintext only on loopback unless chosen', () => {
       VICINAL_TEACHER_MODEL: 'tiny-teacher',
       VICINAL_LOG_LEVEL: 'silent',
     };
-    const [plaintext, missingKey] = await Promise.all([
+    const [plaintext, missingKey, badSetting] = await Promise.all([
       runTeacherServer({ ...base, VICINAL_LISTEN: '0.0.0.0:50051' }),
       runTeacherServer({
         ...base,
@@ -250,6 +250,7 @@ describe('plaintext only on loopback unless chosen', () => {
         VICINAL_TLS_CERT: '/nonexistent/vicinal/server.crt',
         VICINAL_TLS_KEY: '/nonexistent/vicinal/server.key',
       }),
+      runTeacherServer({ ...base, VICINAL_INFERENCE_THREAD: 'gpu' }),
     ]);
     assert.equal(plaintext.code, 2);
     assert.match(
@@ -261,6 +262,13 @@ describe('plaintext only on loopback unless chosen', () => {
       missingKey.stderr,
       /teacher-server refuses to start: VICINAL_TLS_CERT: cannot read "\/nonexistent\/vicinal\/server\.crt"/,
     );
+    // A bad setting: one line naming the variable, no stack trace.
+    assert.equal(badSetting.code, 2);
+    assert.match(
+      badSetting.stderr,
+      /teacher-server refuses to start: invalid teacher-server settings:\s+inferenceThread \(VICINAL_INFERENCE_THREAD\): .*"worker"\|"main"/,
+    );
+    assert.doesNotMatch(badSetting.stderr, /\n\s+at /);
   });
 
   test('plaintext on loopback needs no flag', async () => {

@@ -3,6 +3,7 @@ import { connectBus, consumeJobs, publishEvent } from '@vicinal/bus';
 import {
   distillJobSchema,
   natsClientSecurity,
+  serviceSettingsOrExit,
   studentTrainerConfig,
   teacherClientSecurity,
 } from '@vicinal/config';
@@ -15,7 +16,7 @@ import { runDistillJob } from './distill-job.js';
  */
 // Traces and metrics as the OTEL_* / VICINAL_METRICS_PORT variables say (off when unset).
 const telemetry = await startTelemetry('vicinal-student-trainer');
-const config = studentTrainerConfig();
+const config = serviceSettingsOrExit('student-trainer', () => studentTrainerConfig());
 const log = createLogger(`student-trainer:${config.name}`);
 const backend = await initBackend(config.backend);
 // TLS files are read before any work: a missing file stops the start.

@@ -9,9 +9,12 @@ export {
 } from './batcher.js';
 export { TeacherRequestError, toRequestError } from './errors.js';
 export {
+  type InferencePlace,
   type InferenceThread,
   type InferenceThreadOptions,
+  loadTeacherRuntime,
   startInferenceThread,
+  type TeacherRuntime,
 } from './inference-thread.js';
 export { checkMetadata, type TeacherMetadata } from './metadata.js';
 export {

@@ -1,12 +1,13 @@
 import { Worker } from 'node:worker_threads';
-import type { BackendInfo, BackendName } from '@vicinal/backend';
+import { type BackendInfo, type BackendName, initBackend } from '@vicinal/backend';
+import { countParameters, decodeArtifact } from '@vicinal/models';
 import { createLogger, type Logger } from '@vicinal/telemetry';
 import type {
   InferenceMessage,
   InferenceWorkerReply,
   InferenceWorkerSetup,
 } from './inference-worker.js';
-import type { InferFunction } from './runtime.js';
+import { type InferFunction, toInferFunction } from './runtime.js';
 
 export interface InferenceThreadOptions {
   /** The teacher artifact (packed model bytes, as the object store holds them). */
@@ -166,6 +167,46 @@ export async function startInferenceThread(
     close: async () => {
       closed = true;
       await stopCurrent();
+    },
+  };
+}
+
+/** Where a teacher server runs its model. */
+export type InferencePlace = 'worker' | 'main';
+
+/** A loaded teacher model, wherever it runs. */
+export interface TeacherRuntime {
+  infer: InferenceThread['infer'];
+  backend: BackendInfo;
+  parameters: number;
+  /** Batches the server may hand it at once (2 on a thread of its own). */
+  maxInFlight: number;
+  close(): Promise<void>;
+}
+
+/**
+ * Loads a teacher artifact on an inference thread ("worker") or on this
+ * thread's event loop ("main"), behind one interface.
+ */
+export async function loadTeacherRuntime(
+  artifact: Uint8Array,
+  place: InferencePlace,
+  options: Omit<InferenceThreadOptions, 'artifact'> = {},
+): Promise<TeacherRuntime> {
+  if (place === 'worker') {
+    const thread = await startInferenceThread({ ...options, artifact });
+    return { ...thread, maxInFlight: 2 };
+  }
+  const backend = await initBackend(options.backend);
+  const model = await decodeArtifact(artifact);
+  const infer = toInferFunction(model);
+  return {
+    infer: async (input, shape) => infer(input, shape),
+    backend,
+    parameters: countParameters(model),
+    maxInFlight: 1,
+    close: async () => {
+      model.dispose();
     },
   };
 }

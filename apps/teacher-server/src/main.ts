@@ -1,15 +1,14 @@
 import { hostname } from 'node:os';
-import { initBackend } from '@vicinal/backend';
 import { connectBus, fetchTeacher, registerTeacher } from '@vicinal/bus';
 import {
   natsClientSecurity,
   serverTransportSecurity,
+  serviceSettingsOrExit,
   teacherServerConfig,
 } from '@vicinal/config';
-import { decodeArtifact } from '@vicinal/models';
 import { createLogger, startTelemetry } from '@vicinal/telemetry';
 import { checkPlaintextAllowed, serverCredentials } from '@vicinal/wire';
-import { startInferenceThread } from './inference-thread.js';
+import { loadTeacherRuntime } from './inference-thread.js';
 import { startTeacherServer } from './server.js';
 
 /**
@@ -21,7 +20,7 @@ import { startTeacherServer } from './server.js';
  */
 // Traces and metrics as the OTEL_* / VICINAL_METRICS_PORT variables say (off when unset).
 const telemetry = await startTelemetry('vicinal-teacher-server');
-const config = teacherServerConfig();
+const config = serviceSettingsOrExit('teacher-server', () => teacherServerConfig());
 const log = createLogger('teacher-server');
 const security = settleTransport();
 const bus = await connectBus(config.natsUrl, {
@@ -29,11 +28,23 @@ const bus = await connectBus(config.natsUrl, {
   ...natsClientSecurity(config),
 });
 const { meta, artifact } = await fetchTeacher(bus, config.model);
-const runtime = await loadRuntime(artifact);
+// The model on an inference thread of its own unless VICINAL_INFERENCE_THREAD=main.
+const runtime = await loadTeacherRuntime(artifact, config.inferenceThread, {
+  backend: config.backend,
+  logger: log,
+});
 const backend = runtime.backend;
+log.info(
+  {
+    backend: backend.name,
+    native: backend.native.enabled,
+    place: config.inferenceThread,
+  },
+  'teacher model loaded',
+);
 const server = await startTeacherServer({
   address: config.listen,
-  model: runtime.model,
+  model: runtime.infer,
   metadata: {
     model: meta.name,
     version: meta.version,
@@ -49,7 +60,7 @@ const server = await startTeacherServer({
   },
   maxBatch: config.maxBatch,
   maxDelayMs: config.maxDelayMs,
-  maxInFlight: config.inferenceThread === 'worker' ? 2 : 1,
+  maxInFlight: runtime.maxInFlight,
   queueLimit: config.queueLimit,
   maxMessageBytes: config.maxMessageBytes,
   maxStreams: config.maxStreams,
@@ -90,29 +101,6 @@ async function shutdown(signal: string) {
 }
 process.once('SIGTERM', () => void shutdown('SIGTERM'));
 process.once('SIGINT', () => void shutdown('SIGINT'));
-
-/**
- * The model runs on an inference thread of its own (config.inferenceThread
- * "worker", the default) so that requests are read and prepared while a
- * batch runs, or on the event loop ("main").
- */
-async function loadRuntime(artifact: Uint8Array) {
-  if (config.inferenceThread === 'worker') {
-    const thread = await startInferenceThread({
-      artifact,
-      backend: config.backend,
-      logger: log,
-    });
-    log.info(
-      { backend: thread.backend.name, native: thread.backend.native.enabled },
-      'teacher inference on a worker thread',
-    );
-    return { model: thread.infer, backend: thread.backend, close: thread.close };
-  }
-  const backend = await initBackend(config.backend);
-  const model = await decodeArtifact(artifact);
-  return { model, backend, close: async () => model.dispose() };
-}
 
 /**
  * Transport security is settled before any other work: unreadable or

@@ -1,13 +1,19 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import {
   ConfigError,
   defaultStudy,
   distillJobSchema,
+  envVariableOf,
   parseConfig,
   studentTrainerConfig,
+  studentTrainerConfigSchema,
   studySchema,
   teacherServerConfig,
+  teacherServerConfigSchema,
 } from './index.js';
 
 test('the default study validates and has the four arms', () => {
@@ -61,6 +67,45 @@ test('a job with a bad arm or id is refused', () => {
     distillJobSchema.safeParse({ ...job, jobId: 'ok', arm: 'kd2' }).success,
     false,
   );
+});
+
+test('a bad service setting names the environment variable to fix', () => {
+  assert.throws(
+    () =>
+      teacherServerConfig(
+        {},
+        {
+          VICINAL_TEACHER_MODEL: 'm',
+          VICINAL_INFERENCE_THREAD: 'gpu',
+          VICINAL_MAX_BATCH: '0',
+        },
+      ),
+    (err: Error) =>
+      /inferenceThread \(VICINAL_INFERENCE_THREAD\): .*"worker"\|"main"/.test(
+        err.message,
+      ) && /maxBatch \(VICINAL_MAX_BATCH\): /.test(err.message),
+  );
+  assert.throws(() => teacherServerConfig({}, {}), /model \(VICINAL_TEACHER_MODEL\)/);
+  assert.throws(
+    () => studentTrainerConfig({}, { VICINAL_PREFETCH: '99' }),
+    /prefetch \(VICINAL_PREFETCH\): /,
+  );
+});
+
+test('every service setting is read from the variable its errors name', () => {
+  const here = dirname(fileURLToPath(import.meta.url));
+  const sources = ['services.ts', 'transport.ts']
+    .map((f) => readFileSync(join(here, f), 'utf8'))
+    .join('\n');
+  for (const schema of [teacherServerConfigSchema, studentTrainerConfigSchema]) {
+    for (const field of Object.keys(schema.shape)) {
+      const variable = envVariableOf(field);
+      assert.ok(
+        sources.includes(`env.${variable}`),
+        `${field}: expected env.${variable} to be read`,
+      );
+    }
+  }
 });
 
 test('service settings come from the environment and are validated', () => {

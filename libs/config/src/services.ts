@@ -9,7 +9,7 @@ import {
   serverTlsFields,
   teacherClientTlsFields,
 } from './transport.js';
-import { parseConfig } from './validate.js';
+import { ConfigError, parseConfig } from './validate.js';
 
 const backend = z.enum(['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu']);
 const natsUrl = z.string().min(1);
@@ -90,7 +90,7 @@ export function teacherServerConfig(
   overrides: Partial<TeacherServerConfig> = {},
   env: NodeJS.ProcessEnv = process.env,
 ): TeacherServerConfig {
-  return parseConfig(
+  return parseServiceConfig(
     teacherServerConfigSchema,
     dropUndefined({
       natsUrl: env.VICINAL_NATS_URL ?? 'nats://127.0.0.1:4222',
@@ -123,7 +123,7 @@ export function studentTrainerConfig(
   overrides: Partial<StudentTrainerConfig> = {},
   env: NodeJS.ProcessEnv = process.env,
 ): StudentTrainerConfig {
-  return parseConfig(
+  return parseServiceConfig(
     studentTrainerConfigSchema,
     dropUndefined({
       natsUrl: env.VICINAL_NATS_URL ?? 'nats://127.0.0.1:4222',
@@ -143,6 +143,59 @@ export function studentTrainerConfig(
     }),
     'student-trainer settings',
   );
+}
+
+/**
+ * A service's settings, or, when they are bad, one line per problem on
+ * stderr ("<service> refuses to start: ...", naming the variables) and exit
+ * code 2 instead of a stack trace.
+ */
+export function serviceSettingsOrExit<T>(service: string, read: () => T): T {
+  try {
+    return read();
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(`${service} refuses to start: ${err.message}\n`);
+    process.exit(2);
+  }
+}
+
+/** Variables whose names do not follow VICINAL_ + the field in upper snake case. */
+const ENV_NAME_OF: Record<string, string> = {
+  model: 'VICINAL_TEACHER_MODEL',
+  name: 'VICINAL_WORKER_NAME',
+};
+
+/** The environment variable a service setting is read from. */
+export function envVariableOf(field: string): string {
+  return (
+    ENV_NAME_OF[field] ??
+    `VICINAL_${field.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`
+  );
+}
+
+/**
+ * parseConfig for settings read from the environment: each problem also
+ * names the variable to fix (`maxBatch (VICINAL_MAX_BATCH): ...`).
+ */
+function parseServiceConfig<S extends z.ZodType>(
+  schema: S,
+  value: unknown,
+  source: string,
+): z.output<S> {
+  try {
+    return parseConfig(schema, value, source);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    throw new ConfigError(
+      source,
+      err.issues.map((issue) => {
+        const field = /^[a-zA-Z]+(?=[.:])/.exec(issue)?.[0];
+        if (!field || issue.includes(envVariableOf(field))) return issue;
+        return `${field} (${envVariableOf(field)})${issue.slice(field.length)}`;
+      }),
+    );
+  }
 }
 
 function dropUndefined<T extends object>(o: T): T {
