@@ -70,7 +70,7 @@ describe('bus over a real nats-server', () => {
       signal: AbortSignal.timeout(60_000),
       maxJobs: 1,
     });
-    assert.equal(handled, 1);
+    assert.equal(handled, 1, `deliveries seen: ${JSON.stringify(deliveries)}`);
     assert.deepEqual(deliveries, [1, 2]);
     const dead = await bus.jsm.streams.getMessage(names.jobsStream, {
       last_by_subj: names.deadLetterSubject,
