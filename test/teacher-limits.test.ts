@@ -313,7 +313,7 @@ describe('teacher server limits: deadlines, cancelled calls, streams, settings',
     ]) {
       assert.throws(
         () => teacherServerConfig({}, { VICINAL_TEACHER_MODEL: 'm', [name]: value }),
-        new RegExp(`${field}: `),
+        new RegExp(`${field} \\(${name}\\): `),
         name,
       );
     }

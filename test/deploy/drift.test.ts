@@ -197,7 +197,7 @@ test('the environment check rejects stray, invalid and out-of-order variables', 
   invalid.env = invalid.env?.map((e) =>
     e.name === 'VICINAL_LISTEN' ? { ...e, value: '50051' } : e,
   );
-  assert.match(envProblems(invalid).join('\n'), /listen: host:port/);
+  assert.match(envProblems(invalid).join('\n'), /listen \(VICINAL_LISTEN\): host:port/);
   const plaintext = teacher();
   plaintext.env = plaintext.env?.filter((e) => e.name !== 'VICINAL_INSECURE');
   assert.match(envProblems(plaintext).join('\n'), /listen on 0\.0\.0\.0:50051/);
