@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
-import { initBackend } from '@vicinal/backend';
-import { type ImageSplit, loadDataset, subset } from '@vicinal/data';
+import type { ImageSplit } from '@vicinal/data';
 import { buildModel } from '@vicinal/models';
 import {
   decodeCheckpoint,
@@ -9,14 +8,11 @@ import {
   type TrainingCheckpoint,
   trainNetwork,
 } from './index.js';
+import { fashionMnistSubset } from './test-fixture.js';
+import type { TrainOptions } from './train.js';
 
 let train: ImageSplit;
-let spec: {
-  shape: [number, number, number];
-  numClasses: number;
-  mean: number[];
-  std: number[];
-};
+let spec: TrainOptions['spec'];
 const recipe = {
   architecture: 'student-cnn',
   epochs: 3,
@@ -26,10 +22,7 @@ const recipe = {
 };
 
 before(async () => {
-  await initBackend('wasm');
-  const data = await loadDataset({ name: 'fashion-mnist' });
-  train = subset(data.train, 128, 4);
-  spec = { shape: data.shape, numClasses: 10, mean: data.mean, std: data.std };
+  ({ train, spec } = await fashionMnistSubset(128, 4));
 });
 
 function run(resumeFrom: TrainingCheckpoint | null, stopAfterEpoch?: number) {

@@ -1,23 +1,16 @@
 import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
-import { initBackend } from '@vicinal/backend';
-import { type ImageSplit, loadDataset, subset } from '@vicinal/data';
+import type { ImageSplit } from '@vicinal/data';
 import { buildModel } from '@vicinal/models';
 import { type MixedBatchQuery, type TeacherSource, trainNetwork } from './index.js';
+import { fashionMnistSubset } from './test-fixture.js';
+import type { TrainOptions } from './train.js';
 
 let train: ImageSplit;
-let spec: {
-  shape: [number, number, number];
-  numClasses: number;
-  mean: number[];
-  std: number[];
-};
+let spec: TrainOptions['spec'];
 
 before(async () => {
-  await initBackend('wasm');
-  const data = await loadDataset({ name: 'fashion-mnist' });
-  train = subset(data.train, 96, 5);
-  spec = { shape: data.shape, numClasses: 10, mean: data.mean, std: data.std };
+  ({ train, spec } = await fashionMnistSubset(96, 5));
 });
 
 /** A teacher that answers every query `delayMs` after it was asked. */
