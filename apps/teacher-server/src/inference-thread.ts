@@ -16,6 +16,11 @@ export interface InferenceThreadOptions {
   backend?: BackendName | 'auto';
   /** Longest the thread may take to load the model (default 120 s). */
   startTimeoutMs?: number;
+  /**
+   * The thread's script (default: inference-worker.mjs); tests substitute one
+   * that speaks the same messages.
+   */
+  entry?: URL;
   logger?: Logger;
 }
 
@@ -78,7 +83,10 @@ export async function startInferenceThread(
   }> {
     // Threads do not inherit the parent's tsx loader when it came from
     // tsx's API; the entry registers it itself, so no execArgv is passed on.
-    const worker = new Worker(workerEntry, { workerData: setup, execArgv: [] });
+    const worker = new Worker(options.entry ?? workerEntry, {
+      workerData: setup,
+      execArgv: [],
+    });
     const running: Running = { worker, pending: new Map(), ended: null };
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
