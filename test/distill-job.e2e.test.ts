@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -28,6 +28,7 @@ import {
 import { trainNetwork } from '@vicinal/training';
 import { type ServiceHandle, startService } from '../apps/cli/src/study/services.js';
 import { smallDistillJob } from './support/distill-jobs.js';
+import { stopStarted } from './support/stop-started.js';
 import { storedEvents } from './support/study-events.js';
 
 // One real distillation job through every hop: nats-server, the object store,
@@ -45,12 +46,7 @@ before(async () => {
   bus = await connectBus(nats.url, { name: 'e2e-test' });
 });
 
-after(async () => {
-  await Promise.all(services.map((s) => s.stop()));
-  await bus?.close();
-  await nats?.stop();
-  rmSync(logDir, { recursive: true, force: true });
-});
+after(() => stopStarted({ services, bus, nats, dirs: [logDir] }));
 
 test('a kd+mixup job runs end to end and its result is stored before the ack', async () => {
   const data = await loadDataset({ name: 'fashion-mnist' });

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -16,6 +16,7 @@ import {
 import type { DistillResult } from '@vicinal/config';
 import { type ServiceHandle, startService } from '../apps/cli/src/study/services.js';
 import { smallDistillJob } from './support/distill-jobs.js';
+import { stopStarted } from './support/stop-started.js';
 import { storedEvents } from './support/study-events.js';
 
 // nats-server is stopped and started again on the same port and storage
@@ -27,12 +28,7 @@ let nats: NatsServerHandle | undefined;
 let bus: Bus | undefined;
 const services: ServiceHandle[] = [];
 
-after(async () => {
-  await Promise.all(services.map((s) => s.stop()));
-  await bus?.close().catch(() => {});
-  await nats?.stop();
-  rmSync(store, { recursive: true, force: true });
-});
+after(() => stopStarted({ services, bus, nats, dirs: [store] }));
 
 const job = smallDistillJob({
   studyId: 'restart',

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -20,6 +20,7 @@ import { buildModel, decodeArtifact } from '@vicinal/models';
 import { decodeCheckpoint, trainNetwork } from '@vicinal/training';
 import { type ServiceHandle, startService } from '../apps/cli/src/study/services.js';
 import { smallDistillJob } from './support/distill-jobs.js';
+import { stopStarted } from './support/stop-started.js';
 import { storedEvents } from './support/study-events.js';
 
 // A student trainer is killed (SIGKILL) mid-job. JetStream redelivers the
@@ -38,12 +39,7 @@ before(async () => {
   bus = await connectBus(nats.url, { name: 'crash-test', jobAckWaitSeconds: 3 });
 });
 
-after(async () => {
-  await Promise.all(services.map((s) => s.stop()));
-  await bus?.close();
-  await nats?.stop();
-  rmSync(logDir, { recursive: true, force: true });
-});
+after(() => stopStarted({ services, bus, nats, dirs: [logDir] }));
 
 const job = smallDistillJob({
   studyId: 'crash',

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -15,6 +15,7 @@ import {
 import { expandExperiment, parseExperiment } from '@vicinal/config';
 import { parse as parseYaml } from 'yaml';
 import { type ServiceHandle, startService } from '../apps/cli/src/study/services.js';
+import { stopStarted } from './support/stop-started.js';
 
 // `vicinal submit` against a NATS it did not start: the grid's teacher is
 // trained and published, the jobs are queued and nothing runs until a teacher
@@ -26,12 +27,7 @@ const dir = mkdtempSync(join(tmpdir(), 'vicinal-submit-'));
 let nats: NatsServerHandle | undefined;
 let bus: Bus | undefined;
 const services: ServiceHandle[] = [];
-after(async () => {
-  await Promise.all(services.map((s) => s.stop()));
-  await bus?.close().catch(() => {});
-  await nats?.stop();
-  rmSync(dir, { recursive: true, force: true });
-});
+after(() => stopStarted({ services, bus, nats, dirs: [dir] }));
 
 const settings = `
 name: submitted
