@@ -70,7 +70,8 @@ export async function startInferenceThread(
   const log = options.logger ?? createLogger('teacher-server');
   const setup: InferenceWorkerSetup = {
     artifact: options.artifact,
-    backend: options.backend ?? ((process.env.VICINAL_BACKEND as BackendName) || 'auto'),
+    // Unset: the thread's initBackend reads VICINAL_BACKEND (threads share the env).
+    backend: options.backend,
   };
   const startTimeoutMs = options.startTimeoutMs ?? 120_000;
   let nextId = 1;

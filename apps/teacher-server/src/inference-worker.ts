@@ -17,7 +17,8 @@ import { toInferFunction } from './runtime.js';
 
 export interface InferenceWorkerSetup {
   artifact: Uint8Array;
-  backend: BackendName | 'auto';
+  /** Unset: VICINAL_BACKEND or auto, as initBackend chooses. */
+  backend?: BackendName | 'auto';
 }
 
 export interface InferenceMessage {
