@@ -44,7 +44,9 @@ export interface BenchSettings {
   reps: number;
   sections: Section[];
   batch: number;
+  /** Section 1: steps per epoch, and epochs per repetition (one training run). */
   studentSteps: number;
+  studentEpochs: number;
   serverBatches: number[];
   serverClients: number[];
   serverRowsPerRun: number;

@@ -74,6 +74,7 @@ function measurements(): BenchMeasurements {
         remote: [3, 1, 2],
       },
       steps: 4,
+      epochs: 1,
       batchSize: 128,
       trainImages: 512,
       prefetch: 2,

@@ -109,6 +109,8 @@ export interface BenchReport {
     teacher_architecture: string;
     batch: number;
     steps_per_rep: number;
+    /** The epochs those steps make: one training run, one query pipeline. */
+    epochs_per_rep: number;
     /** Teacher queries in flight ahead of the training step. */
     prefetch: number;
     train_images: number;
@@ -255,6 +257,7 @@ function studentSection(m: BenchMeasurements): BenchReport['student_throughput']
     teacher_architecture: m.teacher.architecture,
     batch: r.batchSize,
     steps_per_rep: r.steps,
+    epochs_per_rep: r.epochs,
     train_images: r.trainImages,
     prefetch: r.prefetch,
     modes,

@@ -55,6 +55,7 @@ export function benchSettings(options: BenchOptions): BenchSettings {
     sections,
     batch: 128,
     studentSteps: quick ? 4 : 20,
+    studentEpochs: quick ? 1 : 3,
     serverBatches: [32, 128, 512],
     serverClients: [1, 2, 4],
     serverRowsPerRun: quick ? 1024 : 2048,
@@ -186,7 +187,8 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchMeasure
           teacherName: serverSettings.name,
           modes: ['none', 'in-process', 'remote', 'free'],
           reps: settings.reps,
-          stepsPerRep: settings.studentSteps,
+          stepsPerEpoch: settings.studentSteps,
+          epochsPerRep: settings.studentEpochs,
           warmupSteps: 2,
           batchSize: settings.batch,
           // As a deployed trainer: VICINAL_PREFETCH, else the default.

@@ -30,7 +30,13 @@ export interface StudentSettings {
   teacherName: string;
   modes: StudentMode[];
   reps: number;
-  stepsPerRep: number;
+  /**
+   * A repetition is one training run of `epochsPerRep` epochs over
+   * `stepsPerEpoch` batches; the query pipeline runs across its epochs as in
+   * a real job, so it fills once per run, not once per epoch.
+   */
+  stepsPerEpoch: number;
+  epochsPerRep: number;
   warmupSteps: number;
   batchSize: number;
   /** Teacher queries in flight ahead of the training step (the trainer's default, DEFAULT_PREFETCH). */
@@ -46,7 +52,9 @@ export interface StudentResult {
   teacherLatencyMs: Record<string, number[]>;
   /** Per mode, ms per step that training stood waiting for the teacher, per repetition. */
   teacherWaitMsPerStep: Record<string, number[]>;
+  /** Steps per repetition, and the epochs they make. */
   steps: number;
+  epochs: number;
   batchSize: number;
   trainImages: number;
   prefetch: number;
@@ -97,7 +105,7 @@ async function main(): Promise<StudentResult> {
   const s = childSettings<StudentSettings>('student-throughput');
   const backend = await initBackend();
   const data = await loadDataset({ name: 'fashion-mnist' });
-  const n = s.batchSize * s.stepsPerRep;
+  const n = s.batchSize * s.stepsPerEpoch;
   const train = subset(data.train, n, s.seed);
   const warmTrain = subset(data.train, s.batchSize * s.warmupSteps, s.seed + 1);
   const spec = {
@@ -135,14 +143,14 @@ async function main(): Promise<StudentResult> {
       );
     }
   }
-  const run = (mode: StudentMode, split: typeof train) =>
+  const run = (mode: StudentMode, split: typeof train, epochs: number) =>
     trainNetwork({
       model: student,
       train: split,
       spec,
       recipe: {
         architecture: s.student.architecture,
-        epochs: 1,
+        epochs,
         batchSize: s.batchSize,
         learningRate: 0.002,
         trainImages: split.count,
@@ -158,14 +166,14 @@ async function main(): Promise<StudentResult> {
   const teacherWaitMsPerStep: Record<string, number[]> = {};
   try {
     for (const mode of s.modes) {
-      await run(mode, warmTrain);
+      await run(mode, warmTrain, 1);
       sources.get(mode)?.latencies.splice(0);
       samplesPerSecond[mode] = [];
       teacherWaitMsPerStep[mode] = [];
     }
     for (let rep = 1; rep <= s.reps; rep++) {
       for (const mode of s.modes) {
-        const summary = await run(mode, train);
+        const summary = await run(mode, train, s.epochsPerRep);
         samplesPerSecond[mode].push(summary.samplesPerSecond);
         teacherWaitMsPerStep[mode].push(
           (1000 * summary.teacherWaitSeconds) / summary.steps,
@@ -186,7 +194,8 @@ async function main(): Promise<StudentResult> {
     samplesPerSecond,
     teacherLatencyMs,
     teacherWaitMsPerStep,
-    steps: s.stepsPerRep,
+    steps: s.stepsPerEpoch * s.epochsPerRep,
+    epochs: s.epochsPerRep,
     batchSize: s.batchSize,
     trainImages: n,
     prefetch: s.prefetch,

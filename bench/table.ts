@@ -63,7 +63,8 @@ export function formatTable(report: BenchReport): string {
     out.push(
       '',
       `1. Student training throughput, ${st.architecture} kd+mixup, batch ${st.batch}, ` +
-        `${st.steps_per_rep} steps per rep, ${st.prefetch} queries in flight ` +
+        `${st.steps_per_rep} steps per rep (${st.epochs_per_rep} epochs, one run), ` +
+        `${st.prefetch} queries in flight ` +
         '(samples/s, median (min-max))',
       columns([
         ['teacher', 'samples/s', 'teacher latency p50/p99 ms', 'waited per step ms'],

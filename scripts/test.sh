@@ -9,5 +9,5 @@ npx biome ci .
 echo "== type check (tsc over the whole workspace; per project: npx nx run-many -t typecheck)"
 npx tsc -p tsconfig.json --noEmit
 echo "== tests"
-mapfile -t files < <(find libs apps test -name '*.test.ts' -not -path '*/node_modules/*' | sort)
+mapfile -t files < <(find libs apps test bench -name '*.test.ts' -not -path '*/node_modules/*' | sort)
 exec node --import tsx --test --test-concurrency=1 "${files[@]}"

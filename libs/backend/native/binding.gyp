@@ -2,7 +2,10 @@
   "targets": [
     {
       "target_name": "vicinal_native",
-      "sources": ["src/addon.cc", "src/batchnorm.cc", "src/conv.cc", "src/pool.cc"],
+      "sources": [
+        "src/addon.cc", "src/batchnorm.cc", "src/conv.cc", "src/fused.cc", "src/matmul.cc",
+        "src/pool.cc"
+      ],
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti"],
       "cflags_cc": ["-std=c++17", "-O3", "-fexceptions", "-fopenmp", "-Wall", "-Wextra"],
       "ldflags": ["-fopenmp"],

@@ -29,14 +29,19 @@ function slowTeacher(delayMs: number): TeacherSource & { asked: number } {
   };
 }
 
-function train3Steps(teacher: TeacherSource | null, prefetch: number) {
+function train3Steps(
+  teacher: TeacherSource | null,
+  prefetch: number,
+  more: Partial<TrainOptions> & { epochs?: number } = {},
+) {
+  const { epochs = 1, ...rest } = more;
   return trainNetwork({
     model: buildModel('student-cnn', { inputShape: spec.shape, numClasses: 10, seed: 2 }),
     train,
     spec,
     recipe: {
       architecture: 'student-cnn',
-      epochs: 1,
+      epochs,
       batchSize: 32,
       learningRate: 0.002,
       trainImages: 96,
@@ -46,6 +51,7 @@ function train3Steps(teacher: TeacherSource | null, prefetch: number) {
     teacher,
     seed: 3,
     prefetch,
+    ...rest,
   });
 }
 
@@ -67,4 +73,48 @@ test('without a teacher nothing is waited for', async () => {
   const summary = await train3Steps(null, 2);
   assert.equal(summary.steps, 3);
   assert.equal(summary.teacherWaitSeconds, 0);
+});
+
+/** Answers at once with logits that depend only on the query's mixing. */
+function echoTeacher(): TeacherSource & { asked: number } {
+  return {
+    kind: 'in-process',
+    address: 'echo',
+    model: 'echo',
+    asked: 0,
+    async softLabels(query: MixedBatchQuery) {
+      this.asked++;
+      const logits = new Float32Array(query.lambda.length * 10);
+      for (let i = 0; i < logits.length; i++) {
+        logits[i] = query.lambda[Math.floor(i / 10)] * ((i % 10) - 4.5);
+      }
+      return logits;
+    },
+    async close() {},
+  };
+}
+
+test('the next epoch is queried while the last steps of one still train', async () => {
+  const teacher = echoTeacher();
+  const askedAtEpochEnd: number[] = [];
+  const summary = await train3Steps(teacher, 2, {
+    epochs: 2,
+    onEpoch: () => {
+      askedAtEpochEnd.push(teacher.asked);
+    },
+  });
+  assert.equal(summary.steps, 6);
+  assert.equal(teacher.asked, 6);
+  // Two in flight: step 4 (epoch 2's first) was asked before step 3 trained.
+  assert.deepEqual(askedAtEpochEnd, [4, 6]);
+});
+
+test('queries in flight change nothing that is trained', async () => {
+  const losses: number[] = [];
+  for (const prefetch of [1, 3]) {
+    const summary = await train3Steps(echoTeacher(), prefetch, { epochs: 2 });
+    losses.push(summary.finalLoss);
+  }
+  assert.ok(Number.isFinite(losses[0]));
+  assert.equal(losses[1], losses[0]);
 });

@@ -12,7 +12,6 @@ import {
   createRandom,
   mixedHardLabels,
   mixImages,
-  type Random,
   sampleMixing,
 } from '@vicinal/distillation';
 import {
@@ -92,6 +91,9 @@ export interface TrainSummary {
 }
 
 interface PlannedStep {
+  epoch: EpochPlan;
+  /** Position of the step in its epoch, from 0. */
+  index: number;
   batch: Batch;
   partner: Int32Array;
   lambda: Float32Array;
@@ -105,7 +107,8 @@ interface PlannedStep {
  * loss on the teacher's soft labels), else on (mixed) hard labels. Every
  * random choice comes from `seed`, so a run is reproducible whatever the
  * teacher's latency. The teacher is asked for batch k+1.. while batch k
- * trains, so a remote teacher's latency overlaps the training step.
+ * trains, across epoch boundaries too, so a remote teacher's latency
+ * overlaps the training step.
  */
 export async function trainNetwork(options: TrainOptions): Promise<TrainSummary> {
   const { model, train, spec, recipe, teacher, signal } = options;
@@ -129,130 +132,129 @@ export async function trainNetwork(options: TrainOptions): Promise<TrainSummary>
   const started = performance.now() - (resume?.trainSeconds ?? 0) * 1000;
   const attributes = options.attributes ?? {};
   const meters = instruments();
-  for (let epoch = (resume?.epoch ?? 0) + 1; epoch <= recipe.epochs; epoch++) {
-    const epochStart = performance.now();
-    // An epoch is a span of the job's trace; each step gets a trace of its
-    // own (linked to the epoch), so one step is one readable trace.
-    const epochSpan = startSpan('vicinal.train.epoch', {
-      attributes: {
-        ...attributes,
-        'vicinal.epoch': epoch,
-        'vicinal.epochs': recipe.epochs,
-      },
-    });
-    const epochLink = inSpan(epochSpan, () => activeLink());
-    const stepsBefore = steps;
-    // Each epoch's shuffle and mixing depend only on (seed, epoch), so a run
-    // resumed from a checkpoint draws exactly what an unbroken run would.
-    const random = createRandom(epochSeed(options.seed, epoch));
-    const order = random.permutation(train.count);
-    const plan = planSteps(batchesInOrder(train, order, recipe.batchSize, pixels), {
-      random,
-      mixup: options.mixup,
-      teacher,
-      shape: [recipe.batchSize, h, w, c],
-      startStep: (index) =>
-        startSpan('vicinal.train.step', {
-          root: true,
-          links: epochLink ? [epochLink] : [],
-          attributes: {
-            ...attributes,
-            'vicinal.epoch': epoch,
-            'vicinal.step': stepsBefore + index + 1,
-          },
-        }),
-    });
-    const inFlight: PlannedStep[] = [];
-    let epochLoss = 0;
-    let epochSteps = 0;
-    for (;;) {
-      let issued = false;
-      while (inFlight.length < prefetch) {
-        const next = plan.next();
-        if (next.done) break;
-        inFlight.push(next.value);
-        issued = true;
-      }
-      // A remote teacher's request leaves the process only when the event
-      // loop turns; the training step below holds it for its whole length.
-      if (issued && teacher) await new Promise((r) => setImmediate(r));
-      const step = inFlight.shift();
-      if (!step) break;
-      if (signal?.aborted) {
-        for (const s of [step, ...inFlight]) s.span.end();
-        epochSpan.end();
-        throw signal.reason ?? new Error('training aborted');
-      }
-      let loss: number;
-      try {
-        const waitStart = performance.now();
-        const teacherLogits = step.teacherLogits ? await step.teacherLogits : null;
-        const computeStart = performance.now();
-        if (teacherLogits) {
-          meters.trainTeacherWait.record(computeStart - waitStart, attributes);
-          teacherWaitMs += computeStart - waitStart;
-        }
-        setLearningRate(
-          optimizer,
-          learningRateAt(recipe, steps, perEpoch * recipe.epochs),
-        );
-        loss = trainStep(model, optimizer, step, teacherLogits, spec, options.loss, beta);
-        meters.trainStepDuration.record(performance.now() - computeStart, attributes);
-        step.span.setAttributes({
-          'vicinal.batch.size': step.batch.size,
-          'vicinal.loss': loss,
-        });
-      } catch (err) {
-        failSpan(step.span, err);
-        for (const s of [step, ...inFlight]) s.span.end();
-        failSpan(epochSpan, err);
-        epochSpan.end();
-        throw err;
-      }
-      step.span.end();
-      meters.trainSteps.add(1, attributes);
-      meters.trainSamples.add(step.batch.size, attributes);
-      epochLoss += loss;
-      epochSteps += 1;
-      steps += 1;
-      samples += step.batch.size;
-      lastLoss = loss;
-      if (options.onStep && steps % (options.progressEvery ?? 20) === 0) {
-        options.onStep({
-          epoch,
-          epochs: recipe.epochs,
-          step: epochSteps,
-          loss: epochLoss / epochSteps,
-          samplesPerSecond: (epochSteps * recipe.batchSize) / secondsSince(epochStart),
-        });
-      }
-      // Yield to the event loop so responses and heartbeats are handled.
-      await new Promise((r) => setImmediate(r));
+  // One pipeline for the whole run: the last steps of an epoch already have
+  // the next epoch's first queries in flight, so it never drains between
+  // epochs and only the run's first step waits a whole round trip.
+  const opened = new Set<EpochPlan>();
+  const plan = planRun(train, {
+    firstEpoch: (resume?.epoch ?? 0) + 1,
+    epochs: recipe.epochs,
+    perEpoch,
+    stepsBefore: steps,
+    seed: options.seed,
+    pixels,
+    mixup: options.mixup,
+    teacher,
+    shape: [recipe.batchSize, h, w, c],
+    attributes,
+    opened,
+  });
+  const inFlight: PlannedStep[] = [];
+  const endAll = (err: unknown) => {
+    for (const s of inFlight) s.span.end();
+    for (const e of opened) {
+      failSpan(e.span, err);
+      e.span.end();
     }
-    meters.trainLoss.record(epochLoss / epochSteps, attributes);
-    epochSpan.setAttributes({
-      'vicinal.loss': epochLoss / epochSteps,
-      'vicinal.steps': epochSteps,
-    });
-    epochSpan.end();
-    await options.onEpoch?.({
+    opened.clear();
+  };
+  let epochStart = 0;
+  let epochLoss = 0;
+  let epochSteps = 0;
+  for (;;) {
+    let issued = false;
+    while (inFlight.length < prefetch) {
+      const next = plan.next();
+      if (next.done) break;
+      inFlight.push(next.value);
+      issued = true;
+    }
+    // A remote teacher's request leaves the process only when the event
+    // loop turns; the training step below holds it for its whole length.
+    if (issued && teacher) await new Promise((r) => setImmediate(r));
+    const step = inFlight.shift();
+    if (!step) break;
+    const { epoch } = step.epoch;
+    if (step.index === 0) {
+      epochStart = performance.now();
+      epochLoss = 0;
+      epochSteps = 0;
+    }
+    if (signal?.aborted) {
+      step.span.end();
+      const reason = signal.reason ?? new Error('training aborted');
+      endAll(reason);
+      throw reason;
+    }
+    let loss: number;
+    try {
+      const waitStart = performance.now();
+      const teacherLogits = step.teacherLogits ? await step.teacherLogits : null;
+      const computeStart = performance.now();
+      if (teacherLogits) {
+        meters.trainTeacherWait.record(computeStart - waitStart, attributes);
+        teacherWaitMs += computeStart - waitStart;
+      }
+      setLearningRate(optimizer, learningRateAt(recipe, steps, perEpoch * recipe.epochs));
+      loss = trainStep(model, optimizer, step, teacherLogits, spec, options.loss, beta);
+      meters.trainStepDuration.record(performance.now() - computeStart, attributes);
+      step.span.setAttributes({
+        'vicinal.batch.size': step.batch.size,
+        'vicinal.loss': loss,
+      });
+    } catch (err) {
+      failSpan(step.span, err);
+      step.span.end();
+      endAll(err);
+      throw err;
+    }
+    step.span.end();
+    meters.trainSteps.add(1, attributes);
+    meters.trainSamples.add(step.batch.size, attributes);
+    epochLoss += loss;
+    epochSteps += 1;
+    steps += 1;
+    samples += step.batch.size;
+    lastLoss = loss;
+    const progress = (): EpochProgress => ({
       epoch,
       epochs: recipe.epochs,
       step: epochSteps,
       loss: epochLoss / epochSteps,
       samplesPerSecond: (epochSteps * recipe.batchSize) / secondsSince(epochStart),
     });
-    if (options.onCheckpoint && epoch < recipe.epochs) {
-      const trainSeconds = secondsSince(started);
-      await options.onCheckpoint(
-        await captureCheckpoint(model, optimizer, {
-          epoch,
-          steps,
-          samples,
-          trainSeconds,
-        }),
-      );
+    if (options.onStep && steps % (options.progressEvery ?? 20) === 0) {
+      options.onStep(progress());
     }
+    if (step.index === perEpoch - 1) {
+      const summary = progress();
+      meters.trainLoss.record(summary.loss, attributes);
+      step.epoch.span.setAttributes({
+        'vicinal.loss': summary.loss,
+        'vicinal.steps': epochSteps,
+      });
+      step.epoch.span.end();
+      opened.delete(step.epoch);
+      try {
+        await options.onEpoch?.(summary);
+        if (options.onCheckpoint && epoch < recipe.epochs) {
+          const trainSeconds = secondsSince(started);
+          await options.onCheckpoint(
+            await captureCheckpoint(model, optimizer, {
+              epoch,
+              steps,
+              samples,
+              trainSeconds,
+            }),
+          );
+        }
+      } catch (err) {
+        endAll(err);
+        throw err;
+      }
+    }
+    // Yield to the event loop so responses and heartbeats are handled.
+    await new Promise((r) => setImmediate(r));
   }
   optimizer.dispose();
   const trainSeconds = secondsSince(started);
@@ -266,37 +268,91 @@ export async function trainNetwork(options: TrainOptions): Promise<TrainSummary>
   };
 }
 
-function* planSteps(
-  batches: Generator<Batch>,
+/** One epoch of a run's plan: its number and its trace span. */
+interface EpochPlan {
+  epoch: number;
+  span: Span;
+}
+
+/**
+ * Every step of the epochs still to train, in order, each with its batch,
+ * its mixing and its teacher query (sent when the step is drawn). Each
+ * epoch's shuffle and mixing depend only on (seed, epoch), so a run resumed
+ * from a checkpoint draws exactly what an unbroken run would, and drawing an
+ * epoch's first steps early changes nothing.
+ */
+function* planRun(
+  train: ImageSplit,
   ctx: {
-    random: Random;
+    firstEpoch: number;
+    epochs: number;
+    perEpoch: number;
+    /** Steps trained before firstEpoch (a resumed run). */
+    stepsBefore: number;
+    seed: number;
+    pixels: number;
     mixup: MixupSettings | null;
     teacher: TeacherSource | null;
     shape: MixedBatchQuery['shape'];
-    /** Starts the span of the index-th step of this plan. */
-    startStep: (index: number) => Span;
+    attributes: Attributes;
+    /** Epochs whose span is open; the caller ends them. */
+    opened: Set<EpochPlan>;
   },
 ): Generator<PlannedStep> {
-  let index = 0;
-  for (const batch of batches) {
-    const span = ctx.startStep(index++);
-    const mixing = ctx.mixup
-      ? sampleMixing(ctx.random, batch.size, ctx.mixup)
-      : identityMixing(batch.size);
-    const teacher = ctx.teacher;
-    const teacherLogits = teacher
-      ? inSpan(span, () =>
-          teacher.softLabels({
-            images: batch.images,
-            shape: ctx.shape,
-            partner: mixing.partner,
-            lambda: mixing.lambda,
-          }),
-        )
-      : null;
-    // A rejected query is awaited later; keep Node from flagging it meanwhile.
-    teacherLogits?.catch(() => {});
-    yield { batch, partner: mixing.partner, lambda: mixing.lambda, teacherLogits, span };
+  const batchSize = ctx.shape[0];
+  for (let epoch = ctx.firstEpoch; epoch <= ctx.epochs; epoch++) {
+    // An epoch is a span of the job's trace; each step gets a trace of its
+    // own (linked to the epoch), so one step is one readable trace.
+    const span = startSpan('vicinal.train.epoch', {
+      attributes: {
+        ...ctx.attributes,
+        'vicinal.epoch': epoch,
+        'vicinal.epochs': ctx.epochs,
+      },
+    });
+    const plan: EpochPlan = { epoch, span };
+    ctx.opened.add(plan);
+    const link = inSpan(span, () => activeLink());
+    const firstStep = ctx.stepsBefore + (epoch - ctx.firstEpoch) * ctx.perEpoch;
+    const random = createRandom(epochSeed(ctx.seed, epoch));
+    const order = random.permutation(train.count);
+    let index = 0;
+    for (const batch of batchesInOrder(train, order, batchSize, ctx.pixels)) {
+      const stepSpan = startSpan('vicinal.train.step', {
+        root: true,
+        links: link ? [link] : [],
+        attributes: {
+          ...ctx.attributes,
+          'vicinal.epoch': epoch,
+          'vicinal.step': firstStep + index + 1,
+        },
+      });
+      const mixing = ctx.mixup
+        ? sampleMixing(random, batch.size, ctx.mixup)
+        : identityMixing(batch.size);
+      const teacher = ctx.teacher;
+      const teacherLogits = teacher
+        ? inSpan(stepSpan, () =>
+            teacher.softLabels({
+              images: batch.images,
+              shape: ctx.shape,
+              partner: mixing.partner,
+              lambda: mixing.lambda,
+            }),
+          )
+        : null;
+      // A rejected query is awaited later; keep Node from flagging it meanwhile.
+      teacherLogits?.catch(() => {});
+      yield {
+        epoch: plan,
+        index: index++,
+        batch,
+        partner: mixing.partner,
+        lambda: mixing.lambda,
+        teacherLogits,
+        span: stepSpan,
+      };
+    }
   }
 }
 

@@ -57,7 +57,8 @@ napi_value info(napi_env env, napi_callback_info cb) {
                                std::to_string(v->patch)));
   set_property(env, out, "isa", string(env, dnnl_cpu_isa2str(dnnl_get_effective_cpu_isa())));
   set_property(env, out, "threads", integer(env, omp_get_max_threads()));
-  set_property(env, out, "cachedPrimitives", integer(env, conv_cache_entries()));
+  size_t cached = conv_cache_entries() + matmul_cache_entries() + pool_cache_entries();
+  set_property(env, out, "cachedPrimitives", integer(env, static_cast<int64_t>(cached)));
   return out;
 }
 
@@ -81,6 +82,7 @@ napi_value init(napi_env env, napi_value exports) {
     register_conv(env, exports);
     register_pool(env, exports);
     register_batch_norm(env, exports);
+    register_matmul(env, exports);
   } catch (const std::exception& err) {
     napi_throw_error(env, nullptr, err.what());
   }

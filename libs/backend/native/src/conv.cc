@@ -3,12 +3,12 @@
 // passes, on oneDNN. Activations are read and written in place (NHWC is a
 // layout oneDNN's fast kernels accept); filters are reordered to the layout
 // the chosen implementation prefers, which is cheap next to the convolution.
-#include <cstring>
 #include <optional>
 #include <string>
 #include <unordered_map>
 
 #include "engine.h"
+#include "fused.h"
 #include "kernels.h"
 #include "napi-util.h"
 
@@ -28,12 +28,7 @@ struct Geometry {
 constexpr size_t kGeometryFields = 17;
 
 Geometry read_geometry(napi_env env, napi_value value) {
-  View<int32_t> g = typed_array<int32_t>(env, value, "geometry");
-  if (g.length != kGeometryFields) {
-    throw ArgumentError("geometry: expected " + std::to_string(kGeometryFields) +
-                        " values, got " + std::to_string(g.length));
-  }
-  const int32_t* v = g.data;
+  const int32_t* v = packed_ints(env, value, kGeometryFields, "geometry");
   Geometry out{v[0], v[1], v[2],  v[3],  v[4],  v[5],  v[6],  v[7], v[8],
                v[9], v[10], v[11], v[12], v[13], v[14], v[15], v[16]};
   for (size_t i = 0; i < 13; i++) {
@@ -97,8 +92,6 @@ struct Filter {
 
 // ---- forward ---------------------------------------------------------------
 
-enum Activation : int64_t { kLinear = 0, kRelu, kRelu6, kElu, kLeakyRelu, kSigmoid };
-
 struct Forward {
   dnnl::convolution_forward primitive;
   memory src, dst, bias;
@@ -122,32 +115,9 @@ PrimitiveCache<Forward>& forward_cache() {
 
 std::unique_ptr<Forward> make_forward(const Geometry& g, bool bias, int64_t activation,
                                       float alpha) {
-  dnnl::post_ops ops;
-  switch (activation) {
-    case kLinear:
-      break;
-    case kRelu:
-      ops.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f);
-      break;
-    case kRelu6:
-      ops.append_eltwise(1.f, dnnl::algorithm::eltwise_clip, 0.f, 6.f);
-      break;
-    case kElu:
-      ops.append_eltwise(1.f, dnnl::algorithm::eltwise_elu, 1.f, 0.f);
-      break;
-    case kLeakyRelu:
-      ops.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, alpha, 0.f);
-      break;
-    case kSigmoid:
-      ops.append_eltwise(1.f, dnnl::algorithm::eltwise_logistic, 0.f, 0.f);
-      break;
-    default:
-      throw ArgumentError("activation: unknown code " + std::to_string(activation));
-  }
-  dnnl::primitive_attr attr;
-  attr.set_post_ops(ops);
   dnnl::convolution_forward::primitive_desc pd(
-      forward_desc(g, bias, dnnl::prop_kind::forward_inference), attr, engine().cpu);
+      forward_desc(g, bias, dnnl::prop_kind::forward_inference),
+      activation_attr(activation, alpha), engine().cpu);
   // Activations must stay NHWC: they are TensorFlow.js's own buffers.
   if (pd.src_desc() != input_desc(g) || pd.dst_desc() != output_desc(g)) {
     throw dnnl::error(dnnl_unimplemented, "activation layout is not NHWC");
@@ -160,39 +130,22 @@ napi_value conv2d_forward(napi_env env, napi_callback_info info) {
   napi_value argv[7];
   arguments(env, info, 7, argv, "conv2dForward");
   Geometry g = read_geometry(env, argv[0]);
-  View<float> x = typed_array<float>(env, argv[1], "x");
-  View<float> w = typed_array<float>(env, argv[2], "filter");
-  bool has_bias = !is_null_or_undefined(env, argv[3]);
-  View<float> b;
-  if (has_bias) b = typed_array<float>(env, argv[3], "bias");
-  auto activation = static_cast<int64_t>(number(env, argv[4], "activation"));
-  auto alpha = static_cast<float>(number(env, argv[5], "alpha"));
-  View<float> y = typed_array<float>(env, argv[6], "out");
-  require_length("x", x.length, input_size(g));
-  require_length("filter", w.length, filter_size(g));
-  if (has_bias) require_length("bias", b.length, static_cast<size_t>(g.out_c));
-  require_length("out", y.length, output_size(g));
+  FusedArgs a = read_fused_args(env, argv + 1, "x", "filter");
+  require_length("x", a.x.length, input_size(g));
+  require_length("filter", a.w.length, filter_size(g));
+  if (a.has_bias) require_length("bias", a.bias.length, static_cast<size_t>(g.out_c));
+  require_length("out", a.out.length, output_size(g));
 
   std::lock_guard<std::mutex> hold(native_lock());
   Key key = geometry_key(0, g);
-  int32_t alpha_bits;
-  std::memcpy(&alpha_bits, &alpha, sizeof alpha_bits);
-  key.insert(key.end(), {has_bias ? 1 : 0, activation, alpha_bits});
-  Forward* f = forward_cache().get(key, [&] { return make_forward(g, has_bias, activation, alpha); });
+  append_fused_key(key, a);
+  Forward* f = forward_cache().get(
+      key, [&] { return make_forward(g, a.has_bias, a.activation, a.alpha); });
   if (!f) return boolean(env, false);
   auto& stream = engine().stream;
-  f->filter.user.set_data_handle(w.data);
+  f->filter.user.set_data_handle(a.w.data);
   if (f->filter.reorder) f->filter.reorder->execute(stream, f->filter.user, f->filter.used);
-  f->src.set_data_handle(x.data);
-  f->dst.set_data_handle(y.data);
-  std::unordered_map<int, memory> args{
-      {DNNL_ARG_SRC, f->src}, {DNNL_ARG_WEIGHTS, f->filter.used}, {DNNL_ARG_DST, f->dst}};
-  if (has_bias) {
-    f->bias.set_data_handle(b.data);
-    args.emplace(DNNL_ARG_BIAS, f->bias);
-  }
-  f->primitive.execute(stream, args);
-  stream.wait();
+  run_fused(f->primitive, f->src, f->filter.used, f->dst, f->bias, a);
   return boolean(env, true);
 }
 

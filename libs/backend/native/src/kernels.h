@@ -37,6 +37,9 @@ void define(napi_env env, napi_value exports, const char* name) {
 void register_conv(napi_env env, napi_value exports);
 void register_pool(napi_env env, napi_value exports);
 void register_batch_norm(napi_env env, napi_value exports);
+void register_matmul(napi_env env, napi_value exports);
 size_t conv_cache_entries();
+size_t matmul_cache_entries();
+size_t pool_cache_entries();
 
 }  // namespace vicinal

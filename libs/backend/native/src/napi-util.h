@@ -60,6 +60,17 @@ View<T> typed_array(napi_env env, napi_value value, const char* name) {
   return View<T>{static_cast<T*>(data), length};
 }
 
+// An Int32Array argument of exactly `count` values (a packed geometry).
+inline const int32_t* packed_ints(napi_env env, napi_value value, size_t count,
+                                  const char* name) {
+  View<int32_t> v = typed_array<int32_t>(env, value, name);
+  if (v.length != count) {
+    throw ArgumentError(std::string(name) + ": expected " + std::to_string(count) +
+                        " values, got " + std::to_string(v.length));
+  }
+  return v.data;
+}
+
 inline bool is_null_or_undefined(napi_env env, napi_value value) {
   napi_valuetype type;
   if (napi_typeof(env, value, &type) != napi_ok) return false;

@@ -1,11 +1,14 @@
-// 2-D max pooling (NHWC) and its gradient. Plain loops over the channel
-// axis (contiguous in NHWC, so they vectorise), parallel over images and
-// rows. Padding never wins the max (as in TensorFlow.js); of equal values in
-// a window the first in row-major window order takes the gradient.
+// 2-D max pooling (NHWC) and its gradient. The forward pass runs oneDNN's
+// pooling primitive (cached per geometry) where it takes the geometry, and
+// otherwise, like the gradient, plain loops over the channel axis
+// (contiguous in NHWC, so they vectorise), parallel over images and rows.
+// Padding never wins the max (as in TensorFlow.js); of equal values in a
+// window the first in row-major window order takes the gradient.
 #include <limits>
 #include <string>
 #include <vector>
 
+#include "engine.h"
 #include "kernels.h"
 #include "napi-util.h"
 
@@ -20,12 +23,7 @@ struct PoolGeometry {
 constexpr size_t kPoolFields = 12;
 
 PoolGeometry read_pool_geometry(napi_env env, napi_value value) {
-  View<int32_t> g = typed_array<int32_t>(env, value, "geometry");
-  if (g.length != kPoolFields) {
-    throw ArgumentError("geometry: expected " + std::to_string(kPoolFields) +
-                        " values, got " + std::to_string(g.length));
-  }
-  const int32_t* v = g.data;
+  const int32_t* v = packed_ints(env, value, kPoolFields, "geometry");
   for (size_t i = 0; i < 10; i++) {
     if (v[i] < 1) throw ArgumentError("geometry: sizes and strides must be >= 1");
   }
@@ -44,6 +42,55 @@ inline void window(int64_t o, int64_t stride, int64_t pad, int64_t k, int64_t li
   *end = start + k > limit ? limit : start + k;
 }
 
+// ---- forward on oneDNN -----------------------------------------------------
+
+struct Pooling {
+  dnnl::pooling_forward primitive;
+  dnnl::memory src, dst;
+};
+
+PrimitiveCache<Pooling>& pooling_cache() {
+  static PrimitiveCache<Pooling> cache;
+  return cache;
+}
+
+std::unique_ptr<Pooling> make_pooling(const PoolGeometry& g) {
+  using dnnl::memory;
+  memory::desc src({g.batch, g.c, g.in_h, g.in_w}, memory::data_type::f32,
+                   memory::format_tag::nhwc);
+  memory::desc dst({g.batch, g.c, g.out_h, g.out_w}, memory::data_type::f32,
+                   memory::format_tag::nhwc);
+  // The padding after the last window; none where the windows stop short of
+  // the edge (oneDNN then checks that the output size still agrees).
+  auto after = [](int64_t out, int64_t stride, int64_t k, int64_t in, int64_t before) {
+    int64_t pad = (out - 1) * stride + k - in - before;
+    return pad > 0 ? pad : 0;
+  };
+  dnnl::pooling_forward::desc desc(
+      dnnl::prop_kind::forward_inference, dnnl::algorithm::pooling_max, src, dst,
+      {g.stride_h, g.stride_w}, {g.k_h, g.k_w}, {g.pad_top, g.pad_left},
+      {after(g.out_h, g.stride_h, g.k_h, g.in_h, g.pad_top),
+       after(g.out_w, g.stride_w, g.k_w, g.in_w, g.pad_left)});
+  dnnl::pooling_forward::primitive_desc pd(desc, engine().cpu);
+  return std::make_unique<Pooling>(
+      Pooling{dnnl::pooling_forward(pd), borrowed(src), borrowed(dst)});
+}
+
+// Runs the oneDNN primitive for `g`; false (nothing written) when oneDNN has none.
+bool max_pool_onednn(const PoolGeometry& g, float* x, float* y) {
+  std::lock_guard<std::mutex> hold(native_lock());
+  Key key{4,     g.batch, g.in_h,     g.in_w,     g.c,       g.out_h,   g.out_w,
+          g.k_h, g.k_w,   g.stride_h, g.stride_w, g.pad_top, g.pad_left};
+  Pooling* p = pooling_cache().get(key, [&] { return make_pooling(g); });
+  if (!p) return false;
+  p->src.set_data_handle(x);
+  p->dst.set_data_handle(y);
+  auto& stream = engine().stream;
+  p->primitive.execute(stream, {{DNNL_ARG_SRC, p->src}, {DNNL_ARG_DST, p->dst}});
+  stream.wait();
+  return true;
+}
+
 // maxPool(geometry, x, out)
 napi_value max_pool(napi_env env, napi_callback_info info) {
   napi_value argv[3];
@@ -53,6 +100,7 @@ napi_value max_pool(napi_env env, napi_callback_info info) {
   View<float> y = typed_array<float>(env, argv[2], "out");
   require_length("x", x.length, input_size(g));
   require_length("out", y.length, output_size(g));
+  if (max_pool_onednn(g, x.data, y.data)) return nullptr;
   const float lowest = -std::numeric_limits<float>::infinity();
   const int64_t c = g.c;
 #pragma omp parallel for collapse(2) schedule(static)
@@ -141,6 +189,8 @@ napi_value max_pool_grad(napi_env env, napi_callback_info info) {
 }
 
 }  // namespace
+
+size_t pool_cache_entries() { return pooling_cache().size(); }
 
 void register_pool(napi_env env, napi_value exports) {
   define<max_pool>(env, exports, "maxPool");

@@ -5,14 +5,14 @@
  * the previously registered kernel.
  */
 import type * as tf from '@tensorflow/tfjs-core';
-import { callAddon, isFloat32, keepSetup, withFallback } from './common.js';
+import {
+  callAddon,
+  isFloat32,
+  keepSetup,
+  onePerChannel,
+  withFallback,
+} from './common.js';
 import type { NativeAddon } from './loader.js';
-
-function perChannel(t: tf.TensorInfo | undefined, channels: number): boolean {
-  if (!t) return true;
-  const size = t.shape.reduce((a, b) => a * b, 1);
-  return size === channels && (t.shape[t.shape.length - 1] ?? 1) === channels;
-}
 
 export function batchNormNativeConfig(
   addon: NativeAddon,
@@ -26,7 +26,7 @@ export function batchNormNativeConfig(
     const channels = x.shape[x.shape.length - 1] ?? 0;
     const size = x.shape.reduce((a, b) => a * b, 1);
     if (channels < 1 || size < 1) return null;
-    if (![mean, variance, offset, scale].every((t) => perChannel(t, channels)))
+    if (![mean, variance, offset, scale].every((t) => onePerChannel(t, channels)))
       return null;
     const { varianceEpsilon } = args.attrs as unknown as tf.FusedBatchNormAttrs;
     return callAddon(backend, [...x.shape], (view, out) => {

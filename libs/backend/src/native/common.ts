@@ -42,6 +42,44 @@ export function isFloat32(...ts: (tf.TensorInfo | undefined)[]): boolean {
   return ts.every((t) => t === undefined || t.dtype === 'float32');
 }
 
+/** The addon's codes for the activations its fused kernels apply (PReLU has none). */
+const FUSED_ACTIVATIONS: Record<string, number> = {
+  linear: 0,
+  relu: 1,
+  relu6: 2,
+  elu: 3,
+  leakyrelu: 4,
+  sigmoid: 5,
+};
+
+function fusedActivationCode(activation: string | undefined): number | undefined {
+  return FUSED_ACTIVATIONS[activation ?? 'linear'];
+}
+
+/**
+ * The addon's activation code and leaky ReLU slope for a fused kernel call
+ * (FusedConv2D, _FusedMatMul), or null when the addon cannot apply its
+ * activation (PReLU, or one it does not know).
+ */
+export function fusedActivation(
+  inputs: tf.NamedTensorInfoMap,
+  attrs: { activation?: string; leakyreluAlpha?: number },
+): { code: number; alpha: number } | null {
+  if (inputs.preluActivationWeights) return null;
+  const code = fusedActivationCode(attrs.activation);
+  return code === undefined ? null : { code, alpha: attrs.leakyreluAlpha ?? 0.2 };
+}
+
+/**
+ * Whether `t` (a bias, a statistic) holds one value per channel of the
+ * innermost axis, whatever rank it was given with; an absent `t` passes.
+ */
+export function onePerChannel(t: tf.TensorInfo | undefined, channels: number): boolean {
+  if (!t) return true;
+  const size = t.shape.reduce((a, b) => a * b, 1);
+  return size === channels && (t.shape[t.shape.length - 1] ?? 1) === channels;
+}
+
 export function isNHWC(dataFormat: unknown): boolean {
   return dataFormat === undefined || dataFormat === 'NHWC';
 }

@@ -11,25 +11,17 @@
 import * as tf from '@tensorflow/tfjs-core';
 import {
   callAddon,
+  fusedActivation,
   isFloat32,
   isNHWC,
   keepSetup,
+  onePerChannel,
   sameShape,
   withFallback,
 } from './common.js';
 import type { NativeAddon } from './loader.js';
 
 type Conv2DInfo = tf.backend_util.Conv2DInfo;
-
-/** The addon's activation codes for FusedConv2D. */
-const ACTIVATIONS: Record<string, number> = {
-  linear: 0,
-  relu: 1,
-  relu6: 2,
-  elu: 3,
-  leakyrelu: 4,
-  sigmoid: 5,
-};
 
 /** Packs a convolution's geometry the way the addon reads it. */
 export function packGeometry(info: Conv2DInfo): Int32Array {
@@ -136,21 +128,12 @@ export function fusedConv2DNativeConfig(
   previous: tf.KernelConfig | undefined,
 ): tf.KernelConfig {
   const kernelFunc = withFallback('FusedConv2D', previous, (args, backend) => {
-    const { x, filter, bias, preluActivationWeights } = args.inputs;
+    const { x, filter, bias } = args.inputs;
     const attrs = args.attrs as unknown as tf.FusedConv2DAttrs;
-    if (!x || !filter || preluActivationWeights) return null;
-    if (!isFloat32(x, filter, bias)) return null;
-    const code = ACTIVATIONS[attrs.activation ?? 'linear'];
-    if (code === undefined) return null;
+    const fused = fusedActivation(args.inputs, attrs);
+    if (!x || !filter || !fused || !isFloat32(x, filter, bias)) return null;
     const info = forwardInfo(x, filter, attrs);
-    if (!info) return null;
-    // One bias value per output channel, whatever rank it was given with.
-    if (bias) {
-      const size = bias.shape.reduce((a, b) => a * b, 1);
-      const last = bias.shape[bias.shape.length - 1] ?? 1;
-      if (size !== info.outChannels || last !== info.outChannels) return null;
-    }
-    const alpha = attrs.leakyreluAlpha ?? 0.2;
+    if (!info || !onePerChannel(bias, info.outChannels)) return null;
     const geometry = packGeometry(info);
     return callAddon(backend, info.outShape, (view, out) =>
       addon.conv2dForward(
@@ -158,8 +141,8 @@ export function fusedConv2DNativeConfig(
         view(x),
         view(filter),
         bias ? view(bias) : null,
-        code,
-        alpha,
+        fused.code,
+        fused.alpha,
         out,
       ),
     );

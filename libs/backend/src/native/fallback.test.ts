@@ -65,6 +65,8 @@ test('with the switch unset, BackendInfo says whether native kernels are in use 
   if (out.native.enabled) {
     assert.match(out.native.reason, /^oneDNN \d+\.\d+/);
     assert.ok(out.native.kernels.includes('Conv2DBackpropFilter'));
+    for (const k of ['BatchMatMul', '_FusedMatMul'])
+      assert.ok(out.native.kernels.includes(k), k);
     assert.ok((out.counts.Conv2DBackpropFilter?.native ?? 0) > 0);
   } else {
     assert.equal(out.native.reason, expected.reason);

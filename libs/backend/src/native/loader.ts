@@ -63,6 +63,23 @@ export interface NativeAddon {
     x: Float32Array,
     out: Float32Array,
   ): void;
+  /**
+   * out[i] = activation(op(a[i]) op(b[i]) + bias) for every batch i, op a
+   * transpose or not. Geometry, an Int32Array of 7 values: batchA, batchB,
+   * M, K, N, transposeA (0/1), transposeB (0/1); a is stored [batchA, M, K]
+   * ([batchA, K, M] transposed), b [batchB, K, N] ([batchB, N, K]), out
+   * [max(batchA, batchB), M, N]; batches are equal or one of them is 1
+   * (broadcast). Bias: N values or null; activation: FusedConv2D's codes.
+   */
+  matMul(
+    geometry: Int32Array,
+    a: Float32Array,
+    b: Float32Array,
+    bias: Float32Array | null,
+    activation: number,
+    alpha: number,
+    out: Float32Array,
+  ): boolean;
   /** Per-channel statistics and parameters (innermost axis of x). */
   batchNorm(
     x: Float32Array,

@@ -25,16 +25,19 @@ const shapes: Record<string, number[]> = {
   gamma2: [12],
   beta2: [12],
   w3: [3, 3, 12, 16],
-  w4: [16, 5],
-  b4: [5],
+  w4: [16, 12],
+  b4: [12],
+  w5: [12, 5],
+  b5: [5],
 };
 
 /**
  * Gradients, with respect to every variable and flattened in the order of
  * `shapes`, of a small CNN shaped like vicinal's student: conv (+bias) ->
  * ReLU -> max pool -> batchnorm, conv -> max pool (same padding) ->
- * batchnorm -> ReLU, a stride-2 conv -> ReLU, global average pool, dense,
- * softmax cross-entropy.
+ * batchnorm -> ReLU, a stride-2 conv -> ReLU, global average pool, a dense
+ * ReLU layer (unfused under gradients: BatchMatMul), a dense classifier
+ * (_FusedMatMul with its bias), softmax cross-entropy.
  */
 function netGradients(): tf.Tensor {
   const vars = seededVariables(shapes, 50);
@@ -57,7 +60,17 @@ function netGradients(): tf.Tensor {
     h = tf.relu(trainingBatchNorm(h, vars.gamma2, vars.beta2));
     h = tf.relu(tf.conv2d(h, vars.w3 as tf.Tensor4D, 2, 'valid'));
     const pooled = tf.mean(h, [1, 2]) as tf.Tensor2D;
-    const logits = tf.add(tf.matMul(pooled, vars.w4 as tf.Tensor2D), vars.b4);
+    const hidden = tf.fused.matMul({
+      a: pooled,
+      b: vars.w4 as tf.Tensor2D,
+      bias: vars.b4,
+      activation: 'relu',
+    });
+    const logits = tf.fused.matMul({
+      a: hidden,
+      b: vars.w5 as tf.Tensor2D,
+      bias: vars.b5,
+    });
     return tf.losses.softmaxCrossEntropy(labels, logits) as tf.Scalar;
   };
   const list = Object.keys(shapes).map((k) => vars[k]);
@@ -76,6 +89,8 @@ const KERNELS = [
   'MaxPoolGrad',
   'FusedBatchNorm',
   'VicinalBatchNormGradSums',
+  'BatchMatMul',
+  '_FusedMatMul',
 ];
 
 test(

@@ -17,6 +17,7 @@ import {
   fusedConv2DNativeConfig,
 } from './conv-kernels.js';
 import { loadNativeAddon, type NativeAddon, type NativeLibraryInfo } from './loader.js';
+import { batchMatMulNativeConfig, fusedMatMulNativeConfig } from './matmul-kernels.js';
 import { maxPoolGradNativeConfig, maxPoolNativeConfig } from './pool-kernels.js';
 
 /** Whether native kernels run, and why (part of BackendInfo). */
@@ -40,6 +41,8 @@ const BUILDERS: [string, Builder][] = [
   ['MaxPool', maxPoolNativeConfig],
   ['MaxPoolGrad', maxPoolGradNativeConfig],
   ['FusedBatchNorm', batchNormNativeConfig],
+  ['BatchMatMul', batchMatMulNativeConfig],
+  ['_FusedMatMul', fusedMatMulNativeConfig],
 ];
 
 const registered = new WeakSet<tf.KernelFunc>();
