@@ -13,20 +13,29 @@ before(async () => {
   ({ train, spec } = await fashionMnistSubset(96, 5));
 });
 
-/** A teacher that answers every query `delayMs` after it was asked. */
-function slowTeacher(delayMs: number): TeacherSource & { asked: number } {
+/** A teacher that counts its queries and answers each with `answer`. */
+function countingTeacher(
+  answer: (query: MixedBatchQuery) => Promise<Float32Array>,
+): TeacherSource & { asked: number } {
   return {
     kind: 'in-process',
-    address: 'slow',
-    model: 'slow',
+    address: 'test',
+    model: 'test',
     asked: 0,
-    async softLabels(query: MixedBatchQuery) {
+    softLabels(query: MixedBatchQuery) {
       this.asked++;
-      await new Promise((resolve) => setTimeout(resolve, delayMs));
-      return new Float32Array(query.lambda.length * 10).fill(0.1);
+      return answer(query);
     },
     async close() {},
   };
+}
+
+/** A teacher that answers every query `delayMs` after it was asked. */
+function slowTeacher(delayMs: number) {
+  return countingTeacher(async (query) => {
+    await new Promise((resolve) => setTimeout(resolve, delayMs));
+    return new Float32Array(query.lambda.length * 10).fill(0.1);
+  });
 }
 
 function train3Steps(
@@ -76,22 +85,14 @@ test('without a teacher nothing is waited for', async () => {
 });
 
 /** Answers at once with logits that depend only on the query's mixing. */
-function echoTeacher(): TeacherSource & { asked: number } {
-  return {
-    kind: 'in-process',
-    address: 'echo',
-    model: 'echo',
-    asked: 0,
-    async softLabels(query: MixedBatchQuery) {
-      this.asked++;
-      const logits = new Float32Array(query.lambda.length * 10);
-      for (let i = 0; i < logits.length; i++) {
-        logits[i] = query.lambda[Math.floor(i / 10)] * ((i % 10) - 4.5);
-      }
-      return logits;
-    },
-    async close() {},
-  };
+function echoTeacher() {
+  return countingTeacher(async (query) => {
+    const logits = new Float32Array(query.lambda.length * 10);
+    for (let i = 0; i < logits.length; i++) {
+      logits[i] = query.lambda[Math.floor(i / 10)] * ((i % 10) - 4.5);
+    }
+    return logits;
+  });
 }
 
 test('the next epoch is queried while the last steps of one still train', async () => {
