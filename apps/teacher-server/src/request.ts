@@ -1,6 +1,6 @@
 import { status } from '@grpc/grpc-js';
-import { normalisePixels } from '@vicinal/data';
-import { mixImagesArray } from '@vicinal/distillation';
+import { normalisePixels, pixelTable } from '@vicinal/data';
+import { mixImagesArray, mixPixelsNormalised } from '@vicinal/distillation';
 import {
   decodeTensor,
   type MixSpecMessage,
@@ -140,18 +140,26 @@ function prepareMix(
   const pixels = images.data.length / rows;
   const withConstituents = mix.returnConstituents;
   const input = new Float32Array((withConstituents ? 2 : 1) * rows * pixels);
-  // Clean normalised rows go in the second half; with no constituents asked
-  // for they live in a scratch array instead.
-  const clean = withConstituents
-    ? input.subarray(rows * pixels)
-    : new Float32Array(rows * pixels);
-  normalisePixels(images.data, metadata.mean, metadata.std, clean);
-  // The same mixing code the student runs, so both build the same batch.
-  mixImagesArray(
-    clean,
-    Int32Array.from(partner),
-    Float32Array.from(lambda),
-    input.subarray(0, rows * pixels),
-  );
+  const mixed = input.subarray(0, rows * pixels);
+  const partnerRows = Int32Array.from(partner);
+  const lambdas = Float32Array.from(lambda);
+  // The same float32 arithmetic the student's mixing does, so both build the
+  // same batch.
+  if (withConstituents) {
+    // The clean normalised rows are model input too: the second half.
+    const clean = input.subarray(rows * pixels);
+    normalisePixels(images.data, metadata.mean, metadata.std, clean);
+    mixImagesArray(clean, partnerRows, lambdas, mixed);
+  } else {
+    const table = pixelTable(metadata.mean, metadata.std);
+    mixPixelsNormalised(
+      images.data,
+      table,
+      metadata.mean.length,
+      partnerRows,
+      lambdas,
+      mixed,
+    );
+  }
   return { rows, input, withConstituents };
 }

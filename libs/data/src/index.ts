@@ -53,7 +53,7 @@ export {
   type ImageFolderOptions,
   loadImageFolder,
 } from './image-folder.js';
-export { normalisePixels, toNormalisedTensor } from './normalise.js';
+export { normalisePixels, pixelTable, toNormalisedTensor } from './normalise.js';
 export { seededRandom } from './random.js';
 export {
   type DatasetLoader,

@@ -11,22 +11,13 @@ export function normalisePixels(
   std: readonly number[],
   out: Float32Array = new Float32Array(images.length),
 ): Float32Array {
+  const table = pixelTable(mean, std);
   const c = mean.length;
-  if (c === 0 || std.length !== c) {
-    throw new RangeError(
-      `mean/std: expected the same non-zero number of values (one per channel), ` +
-        `got ${mean.length}/${std.length}`,
-    );
-  }
   if (images.length % c !== 0 || out.length < images.length) {
     throw new RangeError(
       `images: expected a multiple of ${c} values and an output of at least ` +
         `${images.length}, got ${images.length} values and an output of ${out.length}`,
     );
-  }
-  const table = new Float32Array(256 * c);
-  for (let ch = 0; ch < c; ch++) {
-    for (let v = 0; v < 256; v++) table[v * c + ch] = (v / 255 - mean[ch]) / std[ch];
   }
   if (c === 1) {
     for (let i = 0; i < images.length; i++) out[i] = table[images[i]];
@@ -34,6 +25,30 @@ export function normalisePixels(
     for (let i = 0; i < images.length; i++) out[i] = table[images[i] * c + (i % c)];
   }
   return out;
+}
+
+/**
+ * The normalised value of every uint8 pixel value per channel, as
+ * {@link normalisePixels} writes it: entry `v * C + c` is
+ * (v / 255 - mean[c]) / std[c], computed in double precision and rounded to
+ * float32.
+ */
+export function pixelTable(
+  mean: readonly number[],
+  std: readonly number[],
+): Float32Array {
+  const c = mean.length;
+  if (c === 0 || std.length !== c) {
+    throw new RangeError(
+      `mean/std: expected the same non-zero number of values (one per channel), ` +
+        `got ${mean.length}/${std.length}`,
+    );
+  }
+  const table = new Float32Array(256 * c);
+  for (let ch = 0; ch < c; ch++) {
+    for (let v = 0; v < 256; v++) table[v * c + ch] = (v / 255 - mean[ch]) / std[ch];
+  }
+  return table;
 }
 
 /**

@@ -18,6 +18,7 @@ export {
   mixedHardLabelsArray,
   mixImages,
   mixImagesArray,
+  mixPixelsNormalised,
   sampleMixing,
   validateMixing,
 } from './mixup.js';

@@ -1,11 +1,13 @@
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
 import { initBackend, tf } from '@vicinal/backend';
+import { normalisePixels, pixelTable } from '@vicinal/data';
 import {
   mixedHardLabels,
   mixedHardLabelsArray,
   mixImages,
   mixImagesArray,
+  mixPixelsNormalised,
   sampleMixing,
 } from './mixup.js';
 import { createRandom } from './random.js';
@@ -170,5 +172,52 @@ describe('mixedHardLabels', () => {
     const swap = Int32Array.from([1, 0]);
     const half = Float32Array.from([0.5, 0.5]);
     assert.throws(() => mixedHardLabelsArray([0, 10], swap, half, 10), /labels\[1\]/);
+  });
+});
+
+describe('mixPixelsNormalised', () => {
+  test('gives the float32 numbers of normalising, then mixing', () => {
+    const random = createRandom(11);
+    for (const [mean, std] of [
+      [[0.286], [0.353]],
+      [
+        [0.49, 0.48, 0.45],
+        [0.25, 0.24, 0.26],
+      ],
+    ]) {
+      const channels = mean.length;
+      const rows = 37;
+      const pixels = 5 * 4 * channels;
+      const images = Uint8Array.from({ length: rows * pixels }, () => random.int(256));
+      const { partner, lambda } = sampleMixing(random, rows, { alpha: 1, p: 0.8 });
+      const want = mixImagesArray(normalisePixels(images, mean, std), partner, lambda);
+      const got = mixPixelsNormalised(
+        images,
+        pixelTable(mean, std),
+        channels,
+        partner,
+        lambda,
+      );
+      assert.deepEqual(Array.from(got), Array.from(want), `${channels} channels`);
+    }
+  });
+
+  test('a table, images or output of the wrong size are named', () => {
+    const partner = Int32Array.from([1, 0]);
+    const lambda = Float32Array.from([0.3, 0.7]);
+    const table = pixelTable([0.5], [0.5]);
+    const images = new Uint8Array(2 * 6);
+    assert.throws(
+      () => mixPixelsNormalised(images, table, 3, partner, lambda),
+      /table: expected 256 values per channel for 3 channels, got 256/,
+    );
+    assert.throws(
+      () => mixPixelsNormalised(new Uint8Array(7), table, 1, partner, lambda),
+      /images: expected 2 images/,
+    );
+    assert.throws(
+      () => mixPixelsNormalised(images, table, 1, partner, lambda, new Float32Array(3)),
+      /out: expected 12 values, got 3/,
+    );
   });
 });

@@ -139,6 +139,62 @@ export function mixImagesArray(
 }
 
 /**
+ * Normalise and mix uint8 images in one pass, with no normalised copy of the
+ * clean batch: `table` is {@link pixelTable}'s (one float32 value per pixel
+ * value and channel, `channels` channels). Gives exactly the float32 numbers
+ * of normalising the images and then {@link mixImagesArray}, since both read
+ * the same table values and round the same products and sums.
+ */
+export function mixPixelsNormalised(
+  images: Uint8Array,
+  table: Float32Array,
+  channels: number,
+  partner: Int32Array,
+  lambda: Float32Array,
+  out: Float32Array = new Float32Array(images.length),
+): Float32Array {
+  const batchSize = partner.length;
+  validateMixing(batchSize, partner, lambda);
+  if (table.length !== 256 * channels || !Number.isInteger(channels) || channels < 1) {
+    throw new RangeError(
+      `table: expected 256 values per channel for ${channels} channels, ` +
+        `got ${table.length}`,
+    );
+  }
+  const pixels = batchSize === 0 ? 0 : images.length / batchSize;
+  if (!Number.isInteger(pixels) || pixels % channels !== 0) {
+    throw new RangeError(
+      `images: expected ${batchSize} images of a multiple of ${channels} values, ` +
+        `got ${images.length} values`,
+    );
+  }
+  if (out.length !== images.length) {
+    throw new RangeError(`out: expected ${images.length} values, got ${out.length}`);
+  }
+  const f = Math.fround;
+  for (let i = 0; i < batchSize; i++) {
+    const l = f(lambda[i]);
+    const rest = f(1 - l);
+    const own = i * pixels;
+    const other = partner[i] * pixels;
+    if (channels === 1) {
+      for (let k = 0; k < pixels; k++) {
+        // The store into a Float32Array rounds the sum to float32.
+        out[own + k] = f(l * table[images[own + k]]) + f(rest * table[images[other + k]]);
+      }
+    } else {
+      for (let k = 0; k < pixels; k++) {
+        const ch = k % channels;
+        out[own + k] =
+          f(l * table[images[own + k] * channels + ch]) +
+          f(rest * table[images[other + k] * channels + ch]);
+      }
+    }
+  }
+  return out;
+}
+
+/**
  * Mixed hard labels [B, K]: lambda_i * onehot(y_i) + (1 - lambda_i) *
  * onehot(y_partner(i)).
  */

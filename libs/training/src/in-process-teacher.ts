@@ -1,7 +1,7 @@
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { tf } from '@vicinal/backend';
-import { normalisePixels } from '@vicinal/data';
-import { mixImagesArray } from '@vicinal/distillation';
+import { pixelTable } from '@vicinal/data';
+import { mixPixelsNormalised } from '@vicinal/distillation';
 import type { MixedBatchQuery, TeacherSource } from './teacher-source.js';
 
 /** What an in-process teacher needs besides the model. */
@@ -18,7 +18,7 @@ export interface InProcessTeacherOptions {
 /**
  * A teacher model running in the student's own process. It builds the mixed
  * batch exactly as a teacher server does for "mix on the teacher" requests
- * (normalise the clean uint8 images, then mix them with the same array code)
+ * (normalise and mix the clean uint8 images with the same array code)
  * and returns the model's raw float32 logits [B,K] in inference mode. The
  * forward pass runs when softLabels() is called, on the student's thread, so
  * its cost adds to every training step: the baseline a remote teacher on its
@@ -28,8 +28,8 @@ export class InProcessTeacher implements TeacherSource {
   readonly kind = 'in-process';
   readonly address = 'in-process';
   readonly model: string;
-  private readonly mean: readonly number[];
-  private readonly std: readonly number[];
+  /** Normalised value of each pixel value per channel. */
+  private readonly table: Float32Array;
   private readonly disposeOnClose: boolean;
   private closed = false;
 
@@ -50,8 +50,7 @@ export class InProcessTeacher implements TeacherSource {
           `got ${options.std.length}`,
       );
     }
-    this.mean = [...options.mean];
-    this.std = [...options.std];
+    this.table = pixelTable(options.mean, options.std);
     this.model = options.model ?? network.name;
     this.disposeOnClose = options.disposeOnClose ?? false;
   }
@@ -66,8 +65,13 @@ export class InProcessTeacher implements TeacherSource {
           `got ${query.images.length}`,
       );
     }
-    const clean = normalisePixels(query.images, this.mean, this.std);
-    const mixed = mixImagesArray(clean, query.partner, query.lambda);
+    const mixed = mixPixelsNormalised(
+      query.images,
+      this.table,
+      c,
+      query.partner,
+      query.lambda,
+    );
     const logits = tf.tidy(() => {
       const x = tf.tensor4d(mixed, [b, h, w, c], 'float32');
       const y = this.network.predict(x) as tf.Tensor;
