@@ -1,15 +1,17 @@
 /**
  * Bench child: the teacher model's own inference throughput in one process,
- * as the teacher server runs it (float32 normalised rows in, a tensor,
- * predict, logits read back), without gRPC, batching or mixing. It serves
+ * through the teacher server's own inference function (float32 normalised
+ * rows in, the whole batch in one predict, logits read back), without gRPC,
+ * batching, threads or mixing. It serves
  * requests so the bench can alternate it with the server under load:
  *   ready:   {"backend"}
  *   request: {"batch": B, "calls": n}
  *   reply:   {"samplesPerSecond", "latencyMs": [ms per call]}
  */
-import { initBackend, tf } from '@vicinal/backend';
+import { initBackend } from '@vicinal/backend';
 import { seededRandom } from '@vicinal/data';
 import { decodeArtifact, encodeArtifact } from '@vicinal/models';
+import { toInferFunction } from '@vicinal/teacher-server';
 import { childSettings, sendMessage, serveRequests } from './child-io.js';
 import { buildBenchModel, type ModelSettings } from './models.js';
 
@@ -52,15 +54,11 @@ built.dispose();
 const [h, w, c] = s.model.shape;
 const random = seededRandom(s.model.seed);
 
+// The same inference function the server's runtime runs (one pass over the
+// batch, logits read back), so server / raw measures only what serving adds.
+const modelInfer = toInferFunction(model);
 async function infer(input: Float32Array, rows: number): Promise<void> {
-  const y = tf.tidy(
-    () => model.predict(tf.tensor4d(input, [rows, h, w, c])) as tf.Tensor,
-  );
-  try {
-    await y.data();
-  } finally {
-    y.dispose();
-  }
+  await modelInfer(input, [rows, h, w, c]);
 }
 
 const inputs = new Map<number, Float32Array>();

@@ -78,6 +78,20 @@ describe('inference thread', () => {
     assert.deepEqual(input, before, 'the caller keeps its input');
   });
 
+  test('an input handed over moves to the thread, unless it is a view', async () => {
+    const input = rowsOf(4, 2);
+    const expected = (await inProcess(input, shape(4))) as Float32Array;
+    const moved = await thread.infer(input, shape(4), true);
+    assertClose(moved, expected, 'handed-over logits');
+    assert.equal(input.byteLength, 0, 'the handed-over buffer left this thread');
+    // A view of a larger buffer (as of request bytes) is copied, never moved.
+    const whole = rowsOf(5, 2);
+    const view = whole.subarray(0, 4 * SMALL_PIXELS);
+    const fromView = await thread.infer(view, shape(4), true);
+    assertClose(fromView, expected, 'logits of a view');
+    assert.equal(whole.byteLength, 5 * SMALL_PIXELS * 4, 'the viewed buffer stays');
+  });
+
   test('concurrent calls each get their own rows back', async () => {
     const inputs = [1, 2, 3, 4, 5].map((rows) => rowsOf(rows, 10 + rows));
     const answers = await Promise.all(

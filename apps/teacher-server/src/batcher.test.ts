@@ -76,6 +76,29 @@ test('requests submitted together are coalesced and each gets its own slice', as
   for (const r of results) assert.equal(r.batchSize, 6);
 });
 
+test('the model may keep the input of a batch only when nobody else holds it', async () => {
+  const handedOver: boolean[] = [];
+  const inputs: Float32Array[] = [];
+  const batcher = new DynamicBatcher(async (input, rows, handOver) => {
+    handedOver.push(handOver);
+    inputs.push(input);
+    return new Float32Array(rows);
+  }, options);
+  const kept = rowsFrom(0, 2);
+  const given = rowsFrom(10, 2);
+  await batcher.submit(kept, 2);
+  await batcher.submit(given, 2, undefined, true);
+  // Two requests together run as a batch the batcher assembled: its own array.
+  const a = rowsFrom(20, 1);
+  const b = rowsFrom(30, 1);
+  await Promise.all([batcher.submit(a, 1), batcher.submit(b, 1)]);
+  assert.deepEqual(handedOver, [false, true, true]);
+  assert.equal(inputs[0], kept);
+  assert.equal(inputs[1], given);
+  assert.notEqual(inputs[2], a);
+  assert.notEqual(inputs[2], b);
+});
+
 test('batches hold at most maxBatch rows, in arrival order, one at a time', async () => {
   const model = fakeModel();
   const batcher = new DynamicBatcher(model.infer, options);

@@ -2,9 +2,15 @@ import { performance } from 'node:perf_hooks';
 
 /**
  * Runs a model on `rows` rows packed row-major in `input` and returns the
- * outputs for those rows, also row-major (rows x K values).
+ * outputs for those rows, also row-major (rows x K values). `handOver` says
+ * nothing reads `input` afterwards: a batch the batcher assembled, or the
+ * input of a request submitted with `handOver`.
  */
-export type BatchInfer = (input: Float32Array, rows: number) => Promise<Float32Array>;
+export type BatchInfer = (
+  input: Float32Array,
+  rows: number,
+  handOver: boolean,
+) => Promise<Float32Array>;
 
 export interface BatcherOptions {
   /** Rows a coalesced batch may hold (a single larger request runs alone). */
@@ -67,6 +73,7 @@ export class BatcherError extends Error {
 interface Item {
   input: Float32Array;
   rows: number;
+  handOver: boolean;
   enqueuedAt: number;
   resolve: (result: BatchResult) => void;
   reject: (err: Error) => void;
@@ -147,9 +154,15 @@ export class DynamicBatcher {
    * Queues `rows` rows for inference; resolves with this request's outputs.
    * When `signal` aborts first, the promise rejects with the signal's reason
    * (a BatcherError) or a "cancelled" one, and rows still waiting leave the
-   * queue without being run.
+   * queue without being run. With `handOver` the caller gives `input` up
+   * (see BatchInfer).
    */
-  submit(input: Float32Array, rows: number, signal?: AbortSignal): Promise<BatchResult> {
+  submit(
+    input: Float32Array,
+    rows: number,
+    signal?: AbortSignal,
+    handOver = false,
+  ): Promise<BatchResult> {
     const { queueLimit, rowSize } = this.options;
     if (this.closed) {
       return Promise.reject(new BatcherError('closed', 'the server is draining'));
@@ -190,6 +203,7 @@ export class DynamicBatcher {
       const item: Item = {
         input,
         rows,
+        handOver,
         enqueuedAt: performance.now(),
         resolve: (result) => {
           signal?.removeEventListener('abort', onAbort);
@@ -285,11 +299,11 @@ export class DynamicBatcher {
     const started = performance.now();
     let begun = started;
     try {
-      const input =
-        taken.length === 1 ? taken[0].input : concat(taken, rows, this.options);
+      const alone = taken.length === 1;
+      const input = alone ? taken[0].input : concat(taken, rows, this.options);
       let output: Float32Array;
       try {
-        output = await this.infer(input, rows);
+        output = await this.infer(input, rows, !alone || taken[0].handOver);
       } finally {
         // A batch handed over behind another began when that one ended (the
         // model takes them in order): its wait until then counts as queueing.

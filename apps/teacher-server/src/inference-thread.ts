@@ -7,7 +7,7 @@ import type {
   InferenceWorkerReply,
   InferenceWorkerSetup,
 } from './inference-worker.js';
-import { type InferFunction, toInferFunction } from './runtime.js';
+import { type InferFunction, ownsWholeBuffer, toInferFunction } from './runtime.js';
 
 export interface InferenceThreadOptions {
   /** The teacher artifact (packed model bytes, as the object store holds them). */
@@ -26,7 +26,11 @@ export interface InferenceThreadOptions {
 
 /** A teacher model running in a worker thread of this process. */
 export interface InferenceThread {
-  /** Runs one batch on the thread; the input is copied, the caller keeps it. */
+  /**
+   * Runs one batch on the thread. The input is copied and the caller keeps
+   * it, unless handed over: then its buffer moves to the thread when it is
+   * the whole of an ArrayBuffer (and is detached here).
+   */
   readonly infer: (...args: Parameters<InferFunction>) => Promise<Float32Array>;
   /** The thread's backend, as initBackend reported it there. */
   readonly backend: BackendInfo;
@@ -150,15 +154,15 @@ export async function startInferenceThread(
     return current;
   }
 
-  const infer: InferenceThread['infer'] = async (input, shape) => {
+  const infer: InferenceThread['infer'] = async (input, shape, handOver) => {
     if (closed) throw new Error('inference thread: closed');
     const running = await live();
     const id = nextId++;
-    const copy = input.slice();
-    const message: InferenceMessage = { id, input: copy, shape: [...shape] };
+    const moved = handOver && ownsWholeBuffer(input) ? input : input.slice();
+    const message: InferenceMessage = { id, input: moved, shape: [...shape] };
     return new Promise<Float32Array>((resolve, reject) => {
       running.pending.set(id, { resolve, reject });
-      running.worker.postMessage(message, [copy.buffer as ArrayBuffer]);
+      running.worker.postMessage(message, [moved.buffer as ArrayBuffer]);
     });
   };
 

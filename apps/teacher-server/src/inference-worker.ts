@@ -13,7 +13,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { type BackendInfo, type BackendName, initBackend } from '@vicinal/backend';
 import { countParameters, decodeArtifact } from '@vicinal/models';
-import { toInferFunction } from './runtime.js';
+import { ownsWholeBuffer, toInferFunction } from './runtime.js';
 
 export interface InferenceWorkerSetup {
   artifact: Uint8Array;
@@ -67,6 +67,5 @@ try {
 
 /** The values in an array of their own, so its buffer can be transferred. */
 function ownedCopy(values: Float32Array): Float32Array {
-  const whole = values.byteOffset === 0 && values.byteLength === values.buffer.byteLength;
-  return whole && values.buffer instanceof ArrayBuffer ? values : values.slice();
+  return ownsWholeBuffer(values) ? values : values.slice();
 }

@@ -26,6 +26,11 @@ export interface PreparedRequest {
    */
   input: Float32Array;
   withConstituents: boolean;
+  /**
+   * `input` was made for this request alone (not a view of the request's
+   * bytes), so it may be handed over to the model.
+   */
+  ownInput: boolean;
   /** > 0: answer with softmax(logits / temperature). */
   temperature: number;
 }
@@ -73,7 +78,13 @@ export function prepareRequest(
       images.dtype === 'uint8'
         ? normalisePixels(images.data, metadata.mean, metadata.std)
         : images.data;
-    return { rows, input, withConstituents: false, temperature };
+    return {
+      rows,
+      input,
+      withConstituents: false,
+      ownInput: input !== images.data,
+      temperature,
+    };
   }
   if (request.input === 'mix' && request.mix) {
     return { ...prepareMix(request.mix, expect, metadata), temperature };
@@ -161,5 +172,5 @@ function prepareMix(
       mixed,
     );
   }
-  return { rows, input, withConstituents };
+  return { rows, input, withConstituents, ownInput: true };
 }

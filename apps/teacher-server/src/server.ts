@@ -136,7 +136,7 @@ export async function startTeacherServer(
   const [h, w, c] = metadata.inputShape;
   const infer = toInferFunction(options.model);
   const batcher = new DynamicBatcher(
-    (input, rows) => Promise.resolve(infer(input, [rows, h, w, c])),
+    (input, rows, handOver) => Promise.resolve(infer(input, [rows, h, w, c], handOver)),
     {
       maxBatch,
       targetRows: Math.min(options.batchRows ?? DEFAULT_BATCH_ROWS, maxBatch),
@@ -187,7 +187,12 @@ export async function startTeacherServer(
     const prepared = prepareRequest(request, limits);
     const inputRows = prepared.withConstituents ? 2 * prepared.rows : prepared.rows;
     const submittedAt = performance.now();
-    const result = await batcher.submit(prepared.input, inputRows, signal);
+    const result = await batcher.submit(
+      prepared.input,
+      inputRows,
+      signal,
+      prepared.ownInput,
+    );
     recordBatchJoin(span, result, submittedAt, prepared.rows, maxBatch);
     const k = result.output.length / inputRows;
     if (k !== metadata.numClasses) {

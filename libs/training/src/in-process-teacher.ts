@@ -74,7 +74,8 @@ export class InProcessTeacher implements TeacherSource {
     );
     const logits = tf.tidy(() => {
       const x = tf.tensor4d(mixed, [b, h, w, c], 'float32');
-      const y = this.network.predict(x) as tf.Tensor;
+      // One pass over the batch, as the teacher server runs it.
+      const y = this.network.predict(x, { batchSize: b }) as tf.Tensor;
       return y.dtype === 'float32' ? y : tf.cast(y, 'float32');
     });
     try {
