@@ -22,7 +22,7 @@ await initBackend('cpu');
 const log = createLogger('teacher-load-test', process.env.VICINAL_LOG_LEVEL ?? 'silent');
 
 /** Students of each kind, requests each sends, and the server's limits. */
-const UNARY_STUDENTS = 12;
+const TRAINER_STUDENTS = 12;
 const STREAM_STUDENTS = 12;
 const REQUESTS = 16;
 const STREAM_IN_FLIGHT = 2;
@@ -60,7 +60,7 @@ function backoff(random: () => number, attempt: number): Promise<void> {
 }
 
 describe('many students on one teacher', () => {
-  test(`${UNARY_STUDENTS} unary and ${STREAM_STUDENTS} streaming students: back-pressure is retried, every answer is right, nothing leaks`, {
+  test(`${TRAINER_STUDENTS} trainers (a stream each, behind FailoverTeacher) and ${STREAM_STUDENTS} raw streams: back-pressure is retried, every answer is right, nothing leaks`, {
     timeout: 60_000,
   }, async (t) => {
     const model = smallModel();
@@ -74,7 +74,7 @@ describe('many students on one teacher', () => {
       queueLimit: QUEUE_LIMIT,
       logger: log,
     });
-    const unary: FailoverTeacher[] = [];
+    const trainers: FailoverTeacher[] = [];
     const streaming: TeacherClient[] = [];
     try {
       // Warm up model and connections, then count the server's tensors.
@@ -85,8 +85,8 @@ describe('many students on one teacher', () => {
       warmClient.close();
       const tensorsBefore = tf.memory().numTensors;
 
-      for (let i = 0; i < UNARY_STUDENTS; i++) {
-        unary.push(
+      for (let i = 0; i < TRAINER_STUDENTS; i++) {
+        trainers.push(
           await FailoverTeacher.open({
             model: 'small-teacher',
             resolve: async () => server.address,
@@ -110,7 +110,7 @@ describe('many students on one teacher', () => {
       const latencyMs: number[] = [];
       let streamRetries = 0;
       const started = performance.now();
-      const unaryRuns = unary.map(async (teacher, i) => {
+      const trainerRuns = trainers.map(async (teacher, i) => {
         for (const query of queries(i)) {
           const sent = performance.now();
           const logits = await teacher.softLabels(query);
@@ -151,24 +151,26 @@ describe('many students on one teacher', () => {
       await until(() => server.stats().refused > 0, 'the queue to overflow', 20_000);
       gate.openAll();
       // No error reaches any student: every run resolves.
-      await Promise.all([...unaryRuns, ...streamRuns]);
+      await Promise.all([...trainerRuns, ...streamRuns]);
       const seconds = (performance.now() - started) / 1000;
 
       const stats = server.stats();
-      const unaryRetries = unary.reduce((sum, u) => sum + u.stats().retries, 0);
-      const students = UNARY_STUDENTS + STREAM_STUDENTS;
+      const trainerRetries = trainers.reduce((sum, u) => sum + u.stats().retries, 0);
+      const students = TRAINER_STUDENTS + STREAM_STUDENTS;
       assert.equal(answers.length, students * REQUESTS);
       // Back-pressure happened and every refusal was retried by its client:
       // the server's count of RESOURCE_EXHAUSTED answers is the clients'
       // count of retries (nothing else failed on loopback).
       assert.ok(stats.refused > 0);
-      assert.equal(unaryRetries + streamRetries, stats.refused);
-      assert.ok(unaryRetries > 0 || streamRetries > 0);
-      for (const u of unary) assert.equal(u.stats().failovers, 0);
+      assert.equal(trainerRetries + streamRetries, stats.refused);
+      assert.ok(trainerRetries > 0 || streamRetries > 0);
+      for (const u of trainers) assert.equal(u.stats().failovers, 0);
       // The queue stayed bounded and is empty; every stream was released.
       assert.ok(stats.peakQueuedRows <= QUEUE_LIMIT, `peak ${stats.peakQueuedRows}`);
       assert.equal(stats.queuedRows, 0);
       assert.equal(stats.aborted, 0);
+      // A trainer's teacher keeps its stream open until it is closed.
+      for (const u of trainers.splice(0)) await u.close();
       await until(() => server.stats().openStreams === 0, 'the streams to close');
       // Memory: the server's inference left no tensor behind.
       assert.equal(tf.memory().numTensors, tensorsBefore);
@@ -194,12 +196,12 @@ describe('many students on one teacher', () => {
         `${students} students, ${answers.length} requests, ${rows} rows in ` +
           `${seconds.toFixed(2)} s (${(rows / seconds).toFixed(0)} rows/s); latency ` +
           `p50 ${at(0.5).toFixed(1)} ms, p99 ${at(0.99).toFixed(1)} ms; ` +
-          `${stats.refused} RESOURCE_EXHAUSTED retried (${unaryRetries} unary, ` +
+          `${stats.refused} RESOURCE_EXHAUSTED retried (${trainerRetries} trainer, ` +
           `${streamRetries} stream); ${stats.batches} batches, queue peak ` +
           `${stats.peakQueuedRows}/${QUEUE_LIMIT} rows`,
       );
     } finally {
-      for (const u of unary) await u.close();
+      for (const u of trainers) await u.close();
       for (const c of streaming) c.close();
       gate.openAll();
       await server.stop(1000);

@@ -248,7 +248,7 @@ test('spans from all three services share trace ids; /metrics counts what was tr
   assert.equal(rpcClientCount, steps + 1);
 
   const teacherMetrics = await scrape(teacherPort);
-  const ok = ['rpc_method="SoftLabels"', 'rpc_grpc_status_code="0"'];
+  const ok = ['rpc_method="SoftLabelsStream"', 'rpc_grpc_status_code="0"'];
   assert.equal(value(teacherMetrics, 'vicinal_teacher_requests_total', ok), steps + 1);
   assert.equal(value(teacherMetrics, 'rpc_server_duration_count', ok), steps + 1);
   // Rows answered: the trained samples plus the analysis pairs.
@@ -264,7 +264,7 @@ test('spans from all three services share trace ids; /metrics counts what was tr
   assert.ok(fillSum > 0 && fillSum <= batches, `fill sum ${fillSum}`);
   assert.equal(value(teacherMetrics, 'vicinal_teacher_queue_depth'), 0);
   const requestBytes = value(teacherMetrics, 'rpc_server_request_size_sum', [
-    'rpc_method="SoftLabels"',
+    'rpc_method="SoftLabelsStream"',
   ]);
   // "Mix on the teacher": the uint8 images (784 bytes a row) plus partner and
   // lambda, a few bytes a row more.
@@ -296,8 +296,8 @@ test('spans from all three services share trace ids; /metrics counts what was tr
 
   const stepSpans = by('vicinal-student-trainer', 'vicinal.train.step');
   assert.equal(stepSpans.length, steps);
-  const clients = by('vicinal-student-trainer', `${TEACHER_SERVICE}/SoftLabels`);
-  const servers = by('vicinal-teacher-server', `${TEACHER_SERVICE}/SoftLabels`);
+  const clients = by('vicinal-student-trainer', `${TEACHER_SERVICE}/SoftLabelsStream`);
+  const servers = by('vicinal-teacher-server', `${TEACHER_SERVICE}/SoftLabelsStream`);
   for (const step of stepSpans) {
     assert.equal(step.parentSpanId, '');
     const epoch = epochs.find(

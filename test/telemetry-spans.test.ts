@@ -181,7 +181,7 @@ test('a job and its steps form followable traces across NATS and gRPC', async ()
     // step -> teacher query (client) -> server span -> queue + inference.
     const [client] = children(spans, step);
     assert.ok(client, 'the step has its teacher query as a child');
-    assert.equal(client.name, `${TEACHER_SERVICE}/SoftLabels`);
+    assert.equal(client.name, `${TEACHER_SERVICE}/SoftLabelsStream`);
     assert.equal(client.kind, SpanKind.CLIENT);
     assert.equal(client.attributes['rpc.system'], 'grpc');
     assert.equal(client.attributes['rpc.grpc.status_code'], 0);
@@ -189,7 +189,7 @@ test('a job and its steps form followable traces across NATS and gRPC', async ()
     const [server] = children(spans, client);
     assert.ok(server, 'the server span joined the step trace via gRPC metadata');
     assert.equal(server.kind, SpanKind.SERVER);
-    assert.equal(server.attributes['rpc.method'], 'SoftLabels');
+    assert.equal(server.attributes['rpc.method'], 'SoftLabelsStream');
     assert.equal(server.attributes['rpc.service'], TEACHER_SERVICE);
     assert.equal(server.attributes['vicinal.request.rows'], BATCH);
     const batchSize = Number(server.attributes['vicinal.batch.size']);

@@ -251,7 +251,7 @@ export async function startTeacherServer(
   > = (call, callback) => {
     const request = requestSignal(call.getDeadline());
     call.on('cancelled', request.cancel);
-    traceCall('SoftLabels', call.metadata, statusOf, (span) =>
+    traceCall('SoftLabels', call.metadata, call.request.traceContext, statusOf, (span) =>
       answer(call.request, request.signal, span),
     )
       .finally(request.done)
@@ -305,8 +305,12 @@ export async function startTeacherServer(
       inFlight++;
       const request = requestSignal(call.getDeadline());
       pending.add(request.cancel);
-      traceCall('SoftLabelsStream', call.metadata, statusOf, (span) =>
-        answer(message, request.signal, span),
+      traceCall(
+        'SoftLabelsStream',
+        call.metadata,
+        message.traceContext,
+        statusOf,
+        (span) => answer(message, request.signal, span),
       )
         .finally(() => {
           request.done();

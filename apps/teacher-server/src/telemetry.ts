@@ -3,6 +3,7 @@ import {
   extractTraceContext,
   type HeaderCarrier,
   instruments,
+  recordCarrier,
   type Span,
   SpanKind,
   startSpan,
@@ -37,12 +38,14 @@ function metadataCarrier(metadata: grpc.Metadata): HeaderCarrier {
 }
 
 /**
- * Runs one request's answer inside its server span; `statusOf` maps a
- * failure to the gRPC status it is answered with.
+ * Runs one request's answer inside its server span, a child of the trace
+ * context the request carries (its own, on a stream) or else its call's
+ * metadata; `statusOf` maps a failure to the gRPC status it is answered with.
  */
 export function traceCall<T>(
   method: 'SoftLabels' | 'SoftLabelsStream',
   metadata: grpc.Metadata,
+  requestContext: Record<string, string> | undefined,
   statusOf: (err: unknown) => number,
   fn: (span: Span) => Promise<T>,
 ): Promise<T> {
@@ -58,7 +61,11 @@ export function traceCall<T>(
     {
       kind: SpanKind.SERVER,
       attributes,
-      parent: extractTraceContext(metadataCarrier(metadata)),
+      parent: extractTraceContext(
+        requestContext && Object.keys(requestContext).length > 0
+          ? recordCarrier(requestContext)
+          : metadataCarrier(metadata),
+      ),
     },
     async (span) => {
       try {

@@ -6,6 +6,7 @@ import {
   withSpan,
 } from '@vicinal/telemetry';
 import {
+  type SoftLabelsStream,
   TEACHER_SERVICE,
   TeacherCallError,
   TeacherClient,
@@ -17,9 +18,15 @@ import type { MixedBatchQuery, TeacherSource } from './teacher-source.js';
  * A teacher served over gRPC. Batches go in "mix on the teacher" form (clean
  * uint8 images + partner + lambda), a quarter of the bytes of float32 mixed
  * images; the server builds exactly the mixed batch the student trains on.
+ * Queries travel as requests on one SoftLabelsStream call, opened when first
+ * needed and again after it ends: a unary call per batch cost the student
+ * about twice the CPU per query, mostly in building calls and in the
+ * garbage they leave. Each request carries its own trace context and
+ * deadline, so a query still reads as one span with the server's inside.
  */
 export class RemoteTeacher implements TeacherSource {
   readonly kind = 'remote';
+  private stream: SoftLabelsStream | null = null;
 
   private constructor(
     private readonly client: TeacherClient,
@@ -30,7 +37,7 @@ export class RemoteTeacher implements TeacherSource {
   /**
    * Connects to the teacher at `address`. `options` carry TLS (`tls: {ca,
    * cert?, key?}`), the plaintext opt-in for non-loopback addresses
-   * (`insecure`), and connect and call deadlines.
+   * (`insecure`), the connect deadline and each query's deadline.
    */
   static async connect(
     address: string,
@@ -48,6 +55,7 @@ export class RemoteTeacher implements TeacherSource {
     return (await this.query(query, false)).mixed;
   }
 
+  /** Logits on the mixed batch and on its clean images (for the analysis). */
   softLabelsWithConstituents(query: MixedBatchQuery) {
     return this.query(query, true) as Promise<{
       mixed: Float32Array;
@@ -55,15 +63,17 @@ export class RemoteTeacher implements TeacherSource {
     }>;
   }
 
-  /**
-   * One SoftLabels call inside a client span whose context travels in the
-   * call's metadata, so the server's span joins the caller's trace.
-   */
+  /** The open stream, or a new one when there is none or it ended. */
+  private openStream(): SoftLabelsStream {
+    if (!this.stream || this.stream.ended) this.stream = this.client.stream();
+    return this.stream;
+  }
+
   private query(query: MixedBatchQuery, constituents: boolean) {
     const attributes = {
       'rpc.system': 'grpc',
       'rpc.service': TEACHER_SERVICE,
-      'rpc.method': 'SoftLabels',
+      'rpc.method': 'SoftLabelsStream',
     };
     const port = this.address.slice(this.address.lastIndexOf(':') + 1);
     const span = {
@@ -76,13 +86,13 @@ export class RemoteTeacher implements TeacherSource {
         'vicinal.teacher.constituents': constituents,
       },
     };
-    return withSpan(`${TEACHER_SERVICE}/SoftLabels`, span, async (span) => {
-      const metadata: Record<string, string> = {};
-      injectTraceContext(recordCarrier(metadata));
+    return withSpan(`${TEACHER_SERVICE}/SoftLabelsStream`, span, async (span) => {
+      const traceContext: Record<string, string> = {};
+      injectTraceContext(recordCarrier(traceContext));
       const started = performance.now();
       let code = 0;
       try {
-        const result = await this.client.softLabels(
+        const result = await this.openStream().softLabels(
           {
             model: this.model,
             mix: {
@@ -92,8 +102,9 @@ export class RemoteTeacher implements TeacherSource {
               lambda: query.lambda,
               returnConstituents: constituents,
             },
+            traceContext,
           },
-          { metadata },
+          { timeoutMs: this.client.deadlineMs },
         );
         span.setAttributes({
           'vicinal.teacher.queue_ms': result.timings.queueMs,
@@ -117,7 +128,10 @@ export class RemoteTeacher implements TeacherSource {
     });
   }
 
+  /** Ends the stream (queries still waiting fail with CANCELLED) and the channel. */
   async close(): Promise<void> {
+    this.stream?.cancel();
+    this.stream = null;
     this.client.close();
   }
 }

@@ -33,6 +33,8 @@ export interface SoftLabelsRequestMessage {
   /** Which member of the `input` oneof is set (undefined: none). */
   input?: 'images' | 'mix';
   temperature: number;
+  /** Per-request trace context (stream requests); empty when absent. */
+  traceContext?: Record<string, string>;
 }
 
 export interface TimingsMessage {

@@ -25,7 +25,7 @@ interface Pending {
 export class SoftLabelsStream {
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
-  private ended: Error | null = null;
+  private failure: Error | null = null;
   private readonly finished: Promise<void>;
 
   constructor(
@@ -50,6 +50,11 @@ export class SoftLabelsStream {
   }
 
   /** Requests sent and not yet answered. */
+  /** Whether the stream has ended (its requests now fail at once). */
+  get ended(): boolean {
+    return this.failure !== null;
+  }
+
   get inFlight(): number {
     return this.pending.size;
   }
@@ -62,7 +67,7 @@ export class SoftLabelsStream {
     query: SoftLabelsQuery,
     options: { timeoutMs?: number } = {},
   ): Promise<SoftLabelsResult> {
-    if (this.ended) return Promise.reject(this.ended);
+    if (this.failure) return Promise.reject(this.failure);
     const requestId = query.requestId ?? this.freshId();
     if (this.pending.has(requestId)) {
       return Promise.reject(
@@ -105,7 +110,7 @@ export class SoftLabelsStream {
 
   /** Half-closes the stream and waits for the server to finish it. */
   async close(): Promise<void> {
-    if (!this.ended) this.call.end();
+    if (!this.failure) this.call.end();
     await this.finished;
   }
 
@@ -139,7 +144,7 @@ export class SoftLabelsStream {
   }
 
   private fail(err: TeacherCallError): void {
-    this.ended ??= err;
+    this.failure ??= err;
     for (const [id, entry] of this.pending) {
       clearTimeout(entry.timer);
       entry.reject(err);

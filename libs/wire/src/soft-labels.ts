@@ -34,6 +34,8 @@ export interface SoftLabelsQuery {
   mix?: MixInput;
   /** > 0: the server returns softmax(logits / temperature) instead of logits. */
   temperature?: number;
+  /** Trace context headers of this request (traceparent, tracestate). */
+  traceContext?: Record<string, string>;
 }
 
 export interface SoftLabelsTimings {
@@ -68,6 +70,7 @@ export function encodeSoftLabelsQuery(
     requestId,
     model: query.model ?? '',
     temperature: query.temperature ?? 0,
+    traceContext: query.traceContext ?? {},
   };
   if ((query.images === undefined) === (query.mix === undefined)) {
     throw new WireError('input', 'exactly one of images and mix', 'both or neither');

@@ -30,7 +30,7 @@ export interface TeacherClientOptions {
    * of retrying until connectTimeoutMs: for callers with other teachers to try.
    */
   failFast?: boolean;
-  /** Default deadline of each unary call (default 30 s). */
+  /** Default deadline of each unary call or stream request (default 30 s). */
   deadlineMs?: number;
   /** Largest response accepted (default 64 MiB). */
   maxMessageBytes?: number;
@@ -67,7 +67,8 @@ type Unary<Req, Res> = (
  */
 export class TeacherClient {
   private readonly client: grpc.Client;
-  private readonly deadlineMs: number;
+  /** Default deadline of each call (and of each request on a stream), ms. */
+  readonly deadlineMs: number;
 
   private constructor(
     readonly address: string,
