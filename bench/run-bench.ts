@@ -58,7 +58,7 @@ export function benchSettings(options: BenchOptions): BenchSettings {
     studentEpochs: quick ? 1 : 3,
     serverBatches: [32, 128, 512],
     serverClients: [1, 2, 4],
-    serverRowsPerRun: quick ? 1024 : 2048,
+    serverRowsPerRun: quick ? 1024 : 4096,
     load: {
       students: 16,
       batch: 32,

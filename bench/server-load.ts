@@ -2,8 +2,9 @@
  * Bench child: load on a teacher server from a separate process. For a
  * batch size and a number of concurrent clients, every client sends a
  * bounded number of "mix on the teacher" requests one after the other
- * (closed loop); throughput is all rows over the wall time of the run. It
- * serves requests so the bench can alternate it with raw inference:
+ * (closed loop) on its own SoftLabelsStream call, as a trainer does;
+ * throughput is all rows over the wall time of the run. It serves requests
+ * so the bench can alternate it with raw inference:
  *   ready:   {"clients": n}  (connected and warmed up)
  *   request: {"batch": B, "clients": c, "requestsPerClient": r}
  *   reply:   {"samplesPerSecond", "latencyMs": [...], "servedBatchRows": [...]}
@@ -80,9 +81,6 @@ const connections: TeacherClient[] = [];
 for (let i = 0; i < s.maxClients; i++) {
   connections.push(await TeacherClient.connect(s.address, { deadlineMs: 300_000 }));
 }
-process.once('exit', () => {
-  for (const c of connections) c.close();
-});
 const payloads = new Map<number, Payload[]>();
 for (const batch of s.batches) {
   payloads.set(
@@ -90,8 +88,15 @@ for (const batch of s.batches) {
     connections.map((_, i) => payload(batch, s.shape, s.seed + 1000 * batch + i)),
   );
 }
+// Each client sends its requests on one SoftLabelsStream call, as a student
+// trainer's RemoteTeacher does.
+const streams = connections.map((c) => c.stream());
+process.once('exit', () => {
+  for (const stream of streams) stream.cancel();
+  for (const c of connections) c.close();
+});
 const ask = (batch: number, client: number) =>
-  connections[client].softLabels({ model: s.name, mix: payloads.get(batch)![client] });
+  streams[client].softLabels({ model: s.name, mix: payloads.get(batch)![client] });
 
 for (const batch of s.batches) {
   await Promise.all(

@@ -172,22 +172,29 @@ export function mixPixelsNormalised(
     throw new RangeError(`out: expected ${images.length} values, got ${out.length}`);
   }
   const f = Math.fround;
+  // Per row, the two weighted tables f(lambda * v) and f((1 - lambda) * v)
+  // over the table's values: 2 x 256 x C products instead of two per pixel.
+  const own = new Float32Array(table.length);
+  const other = new Float32Array(table.length);
   for (let i = 0; i < batchSize; i++) {
     const l = f(lambda[i]);
     const rest = f(1 - l);
-    const own = i * pixels;
-    const other = partner[i] * pixels;
+    for (let v = 0; v < table.length; v++) {
+      own[v] = l * table[v];
+      other[v] = rest * table[v];
+    }
+    const at = i * pixels;
+    const from = partner[i] * pixels;
     if (channels === 1) {
       for (let k = 0; k < pixels; k++) {
         // The store into a Float32Array rounds the sum to float32.
-        out[own + k] = f(l * table[images[own + k]]) + f(rest * table[images[other + k]]);
+        out[at + k] = own[images[at + k]] + other[images[from + k]];
       }
     } else {
       for (let k = 0; k < pixels; k++) {
         const ch = k % channels;
-        out[own + k] =
-          f(l * table[images[own + k] * channels + ch]) +
-          f(rest * table[images[other + k] * channels + ch]);
+        out[at + k] =
+          own[images[at + k] * channels + ch] + other[images[from + k] * channels + ch];
       }
     }
   }
