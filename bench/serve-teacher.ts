@@ -2,8 +2,9 @@
  * Bench child: serves a freshly built teacher over loopback gRPC with
  * startTeacherServer (no NATS, no registry). The model goes through the
  * artifact encoding a deployed teacher is fetched in, and runs where a
- * deployed teacher's does: on an inference thread unless
- * `inferenceThread` (or VICINAL_INFERENCE_THREAD) says "main". Prints
+ * deployed teacher's does: `inferenceThread`, else VICINAL_INFERENCE_THREAD,
+ * else "auto" (an inference thread with two CPUs or more; pinned to one core
+ * in the bench, the event loop). Prints
  * {"port": N, "backend": ...} once listening; stops on SIGTERM or when the
  * parent closes stdin.
  */
@@ -21,7 +22,7 @@ export interface ServeTeacherSettings {
   maxDelayMs: number;
   /** Rows the batching queue holds (default: the server's, 8 x maxBatch). */
   queueLimit?: number;
-  inferenceThread?: 'worker' | 'main';
+  inferenceThread?: 'auto' | 'worker' | 'main';
 }
 
 export interface ServeTeacherReady {
@@ -35,15 +36,21 @@ export interface ServeTeacherReady {
 
 const settings = childSettings<ServeTeacherSettings>('serve-teacher');
 exitWithParent();
-const where =
+const setting =
   settings.inferenceThread ??
-  (process.env.VICINAL_INFERENCE_THREAD === 'main' ? 'main' : 'worker');
+  (process.env.VICINAL_INFERENCE_THREAD as 'auto' | 'worker' | 'main' | undefined) ??
+  'auto';
 // This thread's backend builds the model (and runs it in "main" mode).
 await initBackend();
 const built = buildBenchModel(settings.model);
 const artifact = await encodeArtifact(built);
 built.dispose();
-const runtime = await loadTeacherRuntime(artifact, where);
+if (!['auto', 'worker', 'main'].includes(setting)) {
+  throw new Error(
+    `inferenceThread (VICINAL_INFERENCE_THREAD): expected "auto", "worker" or "main", got "${setting}"`,
+  );
+}
+const runtime = await loadTeacherRuntime(artifact, setting);
 const server = await startTeacherServer({
   address: '127.0.0.1:0',
   model: runtime.infer,
@@ -82,7 +89,7 @@ const ready: ServeTeacherReady = {
   backend: runtime.backend.name,
   maxBatch: settings.maxBatch,
   maxDelayMs: settings.maxDelayMs,
-  inferenceThread: where,
+  inferenceThread: runtime.place,
   pid: process.pid,
 };
 await sendMessage(ready);

@@ -12,6 +12,7 @@ export {
   type InferencePlace,
   type InferenceThread,
   type InferenceThreadOptions,
+  inferencePlaceFor,
   loadTeacherRuntime,
   startInferenceThread,
   type TeacherRuntime,

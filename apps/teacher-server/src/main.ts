@@ -28,7 +28,8 @@ const bus = await connectBus(config.natsUrl, {
   ...natsClientSecurity(config),
 });
 const { meta, artifact } = await fetchTeacher(bus, config.model);
-// The model on an inference thread of its own unless VICINAL_INFERENCE_THREAD=main.
+// The model on an inference thread of its own when the process has two CPUs
+// or more, else on the event loop (VICINAL_INFERENCE_THREAD says otherwise).
 const runtime = await loadTeacherRuntime(artifact, config.inferenceThread, {
   backend: config.backend,
   logger: log,
@@ -38,7 +39,7 @@ log.info(
   {
     backend: backend.name,
     native: backend.native.enabled,
-    place: config.inferenceThread,
+    place: runtime.place,
   },
   'teacher model loaded',
 );

@@ -39,9 +39,11 @@ export const teacherServerConfigSchema = z
     backend,
     /**
      * Where the model runs: "worker", its own thread, so requests are read
-     * and prepared while a batch runs; or "main", the event loop.
+     * and prepared while a batch runs; "main", the event loop; "auto"
+     * (default), a thread when the process may use two CPUs or more, else
+     * the event loop (on one CPU a second thread only adds switching).
      */
-    inferenceThread: z.enum(['worker', 'main']),
+    inferenceThread: z.enum(['auto', 'worker', 'main']),
     ...natsClientFields,
     ...serverTlsFields,
   })
@@ -106,7 +108,7 @@ export function teacherServerConfig(
       heartbeatMs: num(env.VICINAL_HEARTBEAT_MS) ?? 2000,
       drainMs: num(env.VICINAL_DRAIN_MS) ?? 10000,
       backend: env.VICINAL_BACKEND ?? 'auto',
-      inferenceThread: env.VICINAL_INFERENCE_THREAD || 'worker',
+      inferenceThread: env.VICINAL_INFERENCE_THREAD || 'auto',
       ...natsClientEnv(env),
       tlsCert: env.VICINAL_TLS_CERT || undefined,
       tlsKey: env.VICINAL_TLS_KEY || undefined,
