@@ -2,9 +2,8 @@
  * Bench child: serves a freshly built teacher over loopback gRPC with
  * startTeacherServer (no NATS, no registry). The model goes through the
  * artifact encoding a deployed teacher is fetched in, and runs where a
- * deployed teacher's does: `inferenceThread`, else VICINAL_INFERENCE_THREAD,
- * else "auto" (an inference thread with two CPUs or more; pinned to one core
- * in the bench, the event loop). Prints
+ * deployed teacher's does: on an inference thread unless
+ * `inferenceThread` (or VICINAL_INFERENCE_THREAD) says "main". Prints
  * {"port": N, "backend": ...} once listening; stops on SIGTERM or when the
  * parent closes stdin.
  */
@@ -22,7 +21,7 @@ export interface ServeTeacherSettings {
   maxDelayMs: number;
   /** Rows the batching queue holds (default: the server's, 8 x maxBatch). */
   queueLimit?: number;
-  inferenceThread?: 'auto' | 'worker' | 'main';
+  inferenceThread?: 'worker' | 'main';
 }
 
 export interface ServeTeacherReady {
@@ -36,21 +35,15 @@ export interface ServeTeacherReady {
 
 const settings = childSettings<ServeTeacherSettings>('serve-teacher');
 exitWithParent();
-const setting =
+const where =
   settings.inferenceThread ??
-  (process.env.VICINAL_INFERENCE_THREAD as 'auto' | 'worker' | 'main' | undefined) ??
-  'auto';
+  (process.env.VICINAL_INFERENCE_THREAD === 'main' ? 'main' : 'worker');
 // This thread's backend builds the model (and runs it in "main" mode).
 await initBackend();
 const built = buildBenchModel(settings.model);
 const artifact = await encodeArtifact(built);
 built.dispose();
-if (!['auto', 'worker', 'main'].includes(setting)) {
-  throw new Error(
-    `inferenceThread (VICINAL_INFERENCE_THREAD): expected "auto", "worker" or "main", got "${setting}"`,
-  );
-}
-const runtime = await loadTeacherRuntime(artifact, setting);
+const runtime = await loadTeacherRuntime(artifact, where);
 const server = await startTeacherServer({
   address: '127.0.0.1:0',
   model: runtime.infer,
@@ -89,7 +82,7 @@ const ready: ServeTeacherReady = {
   backend: runtime.backend.name,
   maxBatch: settings.maxBatch,
   maxDelayMs: settings.maxDelayMs,
-  inferenceThread: runtime.place,
+  inferenceThread: where,
   pid: process.pid,
 };
 await sendMessage(ready);

@@ -4,8 +4,6 @@ import { initBackend } from '@vicinal/backend';
 import { encodeArtifact } from '@vicinal/models';
 import {
   type InferenceThread,
-  inferencePlaceFor,
-  loadTeacherRuntime,
   startInferenceThread,
   startTeacherServer,
   toInferFunction,
@@ -206,25 +204,5 @@ test('a teacher server on an inference thread answers mix-on-the-teacher queries
     client.close();
     await server.stop(1000);
     await thread.close();
-  }
-});
-
-test('"auto" runs the model on a thread only with two CPUs or more', async () => {
-  assert.equal(inferencePlaceFor('auto', 1), 'main');
-  assert.equal(inferencePlaceFor('auto', 2), 'worker');
-  assert.equal(inferencePlaceFor('worker', 1), 'worker');
-  assert.equal(inferencePlaceFor('main', 8), 'main');
-  const artifact = await encodeArtifact(smallModel());
-  const runtime = await loadTeacherRuntime(artifact, 'auto', {
-    backend: 'cpu',
-    logger: log,
-  });
-  try {
-    assert.equal(runtime.place, inferencePlaceFor('auto'));
-    assert.equal(runtime.maxInFlight, runtime.place === 'worker' ? 2 : 1);
-    const logits = await runtime.infer(rowsOf(2, 3), shape(2));
-    assert.equal(logits.length, 2 * SMALL.k);
-  } finally {
-    await runtime.close();
   }
 });

@@ -12,7 +12,6 @@ export {
   type InferencePlace,
   type InferenceThread,
   type InferenceThreadOptions,
-  inferencePlaceFor,
   loadTeacherRuntime,
   startInferenceThread,
   type TeacherRuntime,

@@ -1,4 +1,3 @@
-import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { type BackendInfo, type BackendName, initBackend } from '@vicinal/backend';
 import { countParameters, decodeArtifact } from '@vicinal/models';
@@ -188,24 +187,8 @@ export async function startInferenceThread(
 /** Where a teacher server runs its model. */
 export type InferencePlace = 'worker' | 'main';
 
-/**
- * The place an "auto" setting means: an inference thread when the process
- * may use at least two CPUs, else the event loop. On one CPU the thread
- * cannot run beside the event loop, and the bench measured the model's
- * batches about 15 % slower there (switching, a second heap) for no overlap.
- */
-export function inferencePlaceFor(
-  setting: InferencePlace | 'auto',
-  cpus: number = availableParallelism(),
-): InferencePlace {
-  if (setting !== 'auto') return setting;
-  return cpus >= 2 ? 'worker' : 'main';
-}
-
 /** A loaded teacher model, wherever it runs. */
 export interface TeacherRuntime {
-  /** Where it runs ("auto" resolved). */
-  place: InferencePlace;
   infer: InferenceThread['infer'];
   backend: BackendInfo;
   parameters: number;
@@ -216,24 +199,21 @@ export interface TeacherRuntime {
 
 /**
  * Loads a teacher artifact on an inference thread ("worker") or on this
- * thread's event loop ("main"), or where "auto" says (inferencePlaceFor),
- * behind one interface.
+ * thread's event loop ("main"), behind one interface.
  */
 export async function loadTeacherRuntime(
   artifact: Uint8Array,
-  setting: InferencePlace | 'auto',
+  place: InferencePlace,
   options: Omit<InferenceThreadOptions, 'artifact'> = {},
 ): Promise<TeacherRuntime> {
-  const place = inferencePlaceFor(setting);
   if (place === 'worker') {
     const thread = await startInferenceThread({ ...options, artifact });
-    return { ...thread, place, maxInFlight: 2 };
+    return { ...thread, maxInFlight: 2 };
   }
   const backend = await initBackend(options.backend);
   const model = await decodeArtifact(artifact);
   const infer = toInferFunction(model);
   return {
-    place,
     infer: async (input, shape) => infer(input, shape),
     backend,
     parameters: countParameters(model),

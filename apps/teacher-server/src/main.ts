@@ -28,8 +28,7 @@ const bus = await connectBus(config.natsUrl, {
   ...natsClientSecurity(config),
 });
 const { meta, artifact } = await fetchTeacher(bus, config.model);
-// The model on an inference thread of its own when the process has two CPUs
-// or more, else on the event loop (VICINAL_INFERENCE_THREAD says otherwise).
+// The model on an inference thread of its own unless VICINAL_INFERENCE_THREAD=main.
 const runtime = await loadTeacherRuntime(artifact, config.inferenceThread, {
   backend: config.backend,
   logger: log,
@@ -39,7 +38,7 @@ log.info(
   {
     backend: backend.name,
     native: backend.native.enabled,
-    place: runtime.place,
+    place: config.inferenceThread,
   },
   'teacher model loaded',
 );

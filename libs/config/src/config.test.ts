@@ -121,9 +121,7 @@ test('service settings come from the environment and are validated', () => {
     /maxBatch/,
   );
   assert.throws(() => teacherServerConfig({}, {}), /model/);
-  assert.equal(t.inferenceThread, 'auto');
-  const onThread = { VICINAL_TEACHER_MODEL: 'm', VICINAL_INFERENCE_THREAD: 'worker' };
-  assert.equal(teacherServerConfig({}, onThread).inferenceThread, 'worker');
+  assert.equal(t.inferenceThread, 'worker');
   const onLoop = { VICINAL_TEACHER_MODEL: 'm', VICINAL_INFERENCE_THREAD: 'main' };
   assert.equal(teacherServerConfig({}, onLoop).inferenceThread, 'main');
   assert.throws(

@@ -39,11 +39,9 @@ export const teacherServerConfigSchema = z
     backend,
     /**
      * Where the model runs: "worker", its own thread, so requests are read
-     * and prepared while a batch runs; "main", the event loop; "auto"
-     * (default), a thread when the process may use two CPUs or more, else
-     * the event loop (on one CPU a second thread only adds switching).
+     * and prepared while a batch runs; or "main", the event loop.
      */
-    inferenceThread: z.enum(['auto', 'worker', 'main']),
+    inferenceThread: z.enum(['worker', 'main']),
     ...natsClientFields,
     ...serverTlsFields,
   })
@@ -108,7 +106,7 @@ export function teacherServerConfig(
       heartbeatMs: num(env.VICINAL_HEARTBEAT_MS) ?? 2000,
       drainMs: num(env.VICINAL_DRAIN_MS) ?? 10000,
       backend: env.VICINAL_BACKEND ?? 'auto',
-      inferenceThread: env.VICINAL_INFERENCE_THREAD || 'auto',
+      inferenceThread: env.VICINAL_INFERENCE_THREAD || 'worker',
       ...natsClientEnv(env),
       tlsCert: env.VICINAL_TLS_CERT || undefined,
       tlsKey: env.VICINAL_TLS_KEY || undefined,
