@@ -42,9 +42,12 @@ interface RunningStudy {
  * Starts the study in a process group of its own (as a shell runs a command)
  * and resolves once its students are training.
  */
-async function startStudy(name: string): Promise<RunningStudy & { leader: number }> {
+async function startStudy(
+  name: string,
+  text = settings,
+): Promise<RunningStudy & { leader: number }> {
   const config = join(dir, `${name}.yaml`);
-  writeFileSync(config, settings.replace('name: interrupt', `name: ${name}`));
+  writeFileSync(config, text.replace('name: interrupt', `name: ${name}`));
   const cli = spawn(
     process.execPath,
     [
@@ -62,6 +65,7 @@ async function startStudy(name: string): Promise<RunningStudy & { leader: number
       detached: true,
     },
   );
+  cli.stdout.setEncoding('utf8');
   let stdout = '';
   let stderr = '';
   cli.stderr.on('data', (d) => {
@@ -129,5 +133,32 @@ test('a nats-server killed under the study ends it with the reason, stopping the
   );
   assert.match(stderr, /run the same command again to resume/);
   for (const pid of others)
+    assert.equal(alive(pid), false, `process ${pid} still running`);
+});
+
+test('a teacher server killed under the study is started again and the study finishes', {
+  timeout: 300_000,
+}, async () => {
+  // Students short enough to finish, long enough to be training at the kill.
+  const short = settings
+    .replace('epochs: 50', 'epochs: 3')
+    .replace('trainImages: 4096', 'trainImages: 1024');
+  const study = await startStudy('teacher-lost', short);
+  const [, teacherPid] = study.pids;
+  process.kill(teacherPid, 'SIGKILL');
+  const code = await study.exited;
+  const { stdout, stderr } = study.output();
+  assert.equal(code, 0, `${stdout}\n${stderr}`);
+  assert.match(
+    stdout,
+    new RegExp(
+      `teacher server for \\S+ \\(pid ${teacherPid}\\) exited \\(SIGKILL\\) while the ` +
+        'study ran; starting it again \\(1/3\\)',
+    ),
+  );
+  // Both jobs finished, the kd+mixup one with the restarted teacher.
+  assert.match(stdout, /\[kd\+mixup [^\]]*\] done: accuracy/);
+  assert.match(stdout, /\[baseline [^\]]*\] done: accuracy/);
+  for (const pid of study.pids)
     assert.equal(alive(pid), false, `process ${pid} still running`);
 });

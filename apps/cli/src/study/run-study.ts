@@ -150,6 +150,9 @@ export async function submitExperiment(input: {
   return { finished, pending, teachers };
 }
 
+/** Times a study starts a teacher server again after it died under it. */
+export const TEACHER_RESTARTS = 3;
+
 /**
  * The main job over a grid: trains (or reuses) each teacher, serves each with
  * its own teacher-server process, starts student trainers, submits one job per
@@ -163,9 +166,10 @@ export async function runStudy(
   options: StudyRunOptions,
 ): Promise<{ summary: StudySummary; outputs: StudyOutput[] }> {
   const { settings, print, out } = options;
-  // The study also stops when the nats-server it started dies under it.
-  const natsLost = new AbortController();
-  const signal = AbortSignal.any([options.signal, natsLost.signal]);
+  // The study also stops when the nats-server it started dies under it, or a
+  // teacher server keeps dying after its restarts.
+  const serviceLost = new AbortController();
+  const signal = AbortSignal.any([options.signal, serviceLost.signal]);
   let stopping = false;
   const started = performance.now();
   const plan = expandExperiment(settings);
@@ -200,7 +204,7 @@ export async function runStudy(
       const server = nats;
       server.process.once('exit', (code, sig) => {
         if (!stopping)
-          natsLost.abort(
+          serviceLost.abort(
             new Error(
               `the study's nats-server (pid ${server.process.pid}) exited ` +
                 `(${code ?? sig}) while the study ran; the queue and results are kept ` +
@@ -234,7 +238,7 @@ export async function runStudy(
       const needed = teachers.filter((t) =>
         pending.some((j) => j.job.teacherModel === t.plan.model),
       );
-      for (const t of needed) {
+      const launchTeacher = (t: (typeof needed)[number]) => {
         const server = startService(
           'teacher-server',
           `teacher-server-${t.plan.name}-${datasetLabel(t.plan.dataset)}`,
@@ -243,9 +247,40 @@ export async function runStudy(
         );
         services.push(server);
         ledger.add(server.name, server.child.pid, serviceEntryPoints['teacher-server']);
-      }
+        return server;
+      };
+      // A teacher server that dies while students need it is started again
+      // (it re-registers; students find it through the registry), at most
+      // TEACHER_RESTARTS times; after that the study ends naming it.
+      const superviseTeacher = (
+        t: (typeof needed)[number],
+        server: ServiceHandle,
+        restarts: number,
+      ) => {
+        void server.exited.then((code) => {
+          if (stopping || signal.aborted) return;
+          const died =
+            `the teacher server for ${t.plan.name} (pid ${server.child.pid}) exited ` +
+            `(${code}) while the study ran`;
+          if (restarts >= TEACHER_RESTARTS) {
+            serviceLost.abort(
+              new Error(
+                `${died}, after ${restarts} restarts; see ${server.logFile}. ` +
+                  'Finished jobs are kept: run the same command again to resume',
+              ),
+            );
+            return;
+          }
+          print(
+            `${died}; starting it again (${restarts + 1}/${TEACHER_RESTARTS}); ` +
+              `see ${server.logFile}`,
+          );
+          superviseTeacher(t, launchTeacher(t), restarts + 1);
+        });
+      };
+      const launched = needed.map((t) => launchTeacher(t));
       for (const [i, t] of needed.entries()) {
-        const server = services[i];
+        const server = launched[i];
         const registration = await Promise.race([
           waitForTeacher(bus, t.plan.model, 120_000, signal),
           server.exited.then((code) => {
@@ -258,6 +293,7 @@ export async function runStudy(
           `teacher server for ${t.plan.name} ready at ${registration.address} ` +
             `(pid ${server.child.pid})`,
         );
+        superviseTeacher(t, server, 0);
       }
       const workers: ServiceHandle[] = [];
       for (let i = 1; i <= options.workers; i++) {
@@ -295,8 +331,8 @@ export async function runStudy(
     return { summary, outputs: studyOutputs(settings, plan, records, results) };
   } catch (err) {
     // Whatever failed first under a lost nats-server, that loss is the reason.
-    throw natsLost.signal.aborted && !options.signal.aborted
-      ? natsLost.signal.reason
+    throw serviceLost.signal.aborted && !options.signal.aborted
+      ? serviceLost.signal.reason
       : err;
   } finally {
     stopping = true;
