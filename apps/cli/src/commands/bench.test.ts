@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
-import { benchCommand, parseReps, parseSections } from './bench.js';
+import { benchCommand, checkOutFile, parseReps, parseSections } from './bench.js';
 
 test('--reps takes a whole number in [1, 100]', () => {
   assert.equal(parseReps(undefined), undefined);
@@ -24,5 +27,20 @@ test('the command offers --json, --quick and --reps', () => {
   const flags = command.options.map((o) => o.long);
   for (const flag of ['--json', '--quick', '--reps', '--sections', '--out']) {
     assert.ok(flags.includes(flag), flag);
+  }
+});
+
+test('--out is checked before anything runs: a file in an existing directory', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vicinal-bench-out-'));
+  try {
+    assert.equal(checkOutFile(undefined), undefined);
+    assert.equal(checkOutFile(join(dir, 'report.json')), join(dir, 'report.json'));
+    assert.throws(() => checkOutFile(dir), /--out: expected a file .*got a directory/);
+    assert.throws(
+      () => checkOutFile(join(dir, 'missing', 'report.json')),
+      /--out: expected a file in an existing directory/,
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });

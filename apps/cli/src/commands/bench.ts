@@ -1,4 +1,5 @@
-import { writeFileSync } from 'node:fs';
+import { existsSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { Command } from 'commander';
 import { SECTIONS, type Section } from '../../../../bench/measurements.js';
 import { buildReport } from '../../../../bench/report.js';
@@ -49,6 +50,27 @@ export function parseSections(value: string | undefined): Section[] | undefined 
 }
 
 /**
+ * Checks --out before anything is measured: a file to (over)write in an
+ * existing directory, not a directory.
+ */
+export function checkOutFile(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  const path = resolve(value);
+  if (existsSync(path) && statSync(path).isDirectory()) {
+    throw new Error(
+      `--out: expected a file to write the JSON report to, got a directory: ${value}`,
+    );
+  }
+  const parent = dirname(path);
+  if (!existsSync(parent) || !statSync(parent).isDirectory()) {
+    throw new Error(
+      `--out: expected a file in an existing directory, got ${value} (no directory ${parent})`,
+    );
+  }
+  return path;
+}
+
+/**
  * `vicinal bench [--json] [--quick] [--reps N]`: measures, on this machine and
  * in one run, student throughput without / with an in-process / with a remote
  * teacher, teacher-server throughput against raw inference, bytes on the wire
@@ -70,6 +92,7 @@ export function benchCommand(): Command {
     )
     .option('--out <file>', 'also write the JSON report to this file')
     .action(async (flags: BenchFlags) => {
+      const out = checkOutFile(flags.out);
       const options: BenchOptions = {
         quick: flags.quick ?? false,
         reps: parseReps(flags.reps),
@@ -78,7 +101,7 @@ export function benchCommand(): Command {
       };
       const report = buildReport(await runBench(options));
       const json = `${JSON.stringify(report, null, 2)}\n`;
-      if (flags.out) writeFileSync(flags.out, json);
+      if (out) writeFileSync(out, json);
       process.stdout.write(flags.json ? json : formatTable(report));
     });
 }

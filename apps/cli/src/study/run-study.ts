@@ -32,7 +32,12 @@ import {
   writeResultFile,
 } from './grid-state.js';
 import { ProcessLedger } from './leftovers.js';
-import { type ServiceHandle, serviceEntryPoints, startService } from './services.js';
+import {
+  lastLogLines,
+  type ServiceHandle,
+  serviceEntryPoints,
+  startService,
+} from './services.js';
 import { buildResults, buildSummary, type StudySummary } from './summary.js';
 import {
   type ObtainedTeacher,
@@ -284,8 +289,10 @@ export async function runStudy(
         const registration = await Promise.race([
           waitForTeacher(bus, t.plan.model, 120_000, signal),
           server.exited.then((code) => {
+            const last = lastLogLines(server.logFile);
             throw new Error(
-              `teacher server exited (${code}) before registering; see ${server.logFile}`,
+              `teacher server exited (${code}) before registering; see ${server.logFile}` +
+                (last ? `; it said:\n${last}` : ''),
             );
           }),
         ]);

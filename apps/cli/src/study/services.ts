@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createWriteStream, mkdirSync } from 'node:fs';
+import { createWriteStream, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -73,10 +73,11 @@ export function startService(
   });
   child.stdout?.pipe(log, { end: false });
   child.stderr?.pipe(log, { end: false });
+  // 'close' comes after the process's output has been read: the log is
+  // complete when `exited` resolves.
   const exited = new Promise<number | string>((resolve) => {
-    child.once('exit', (code, signal) => {
-      log.end();
-      resolve(code ?? signal ?? 'unknown');
+    child.once('close', (code, signal) => {
+      log.end(() => resolve(code ?? signal ?? 'unknown'));
     });
   });
   return {
@@ -92,4 +93,16 @@ export function startService(
       clearTimeout(timer);
     },
   };
+}
+
+/** The last `count` non-empty lines of a service's log, for an error message. */
+export function lastLogLines(logFile: string, count = 3): string {
+  try {
+    const lines = readFileSync(logFile, 'utf8')
+      .split('\n')
+      .filter((l) => l.trim() !== '');
+    return lines.slice(-count).join('\n');
+  } catch {
+    return '';
+  }
 }
