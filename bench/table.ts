@@ -45,7 +45,7 @@ export function formatTable(report: BenchReport): string {
       `${m.loadAverageEnd}; ${report.duration_seconds} s`,
     ...report.warnings.map((w) => `warning: ${w}`),
     '',
-    'Headline (median of reps; target from issue 3)',
+    'Headline (median of reps; targets: README, Performance)',
   );
   out.push(
     columns([
