@@ -124,3 +124,13 @@ test('after the stream ends with its server, the next query opens a new one', as
     await again?.stop(1000);
   }
 });
+
+test('a query after close() is refused at once with CANCELLED', async () => {
+  const teacher = await RemoteTeacher.connect(server.address, 'small-teacher');
+  await teacher.close();
+  await assert.rejects(
+    teacher.softLabels(query(7, 2)),
+    (err: unknown) =>
+      err instanceof TeacherCallError && err.code === 1 && /was closed/.test(err.message),
+  );
+});

@@ -1,3 +1,4 @@
+import { status } from '@grpc/grpc-js';
 import {
   injectTraceContext,
   instruments,
@@ -27,6 +28,7 @@ import type { MixedBatchQuery, TeacherSource } from './teacher-source.js';
 export class RemoteTeacher implements TeacherSource {
   readonly kind = 'remote';
   private stream: SoftLabelsStream | null = null;
+  private closed = false;
 
   private constructor(
     private readonly client: TeacherClient,
@@ -65,6 +67,13 @@ export class RemoteTeacher implements TeacherSource {
 
   /** The open stream, or a new one when there is none or it ended. */
   private openStream(): SoftLabelsStream {
+    if (this.closed) {
+      // A query that raced close() (e.g. a failover dropping this teacher).
+      throw new TeacherCallError(
+        status.CANCELLED,
+        `teacher at ${this.address} was closed before the query was sent`,
+      );
+    }
     if (!this.stream || this.stream.ended) this.stream = this.client.stream();
     return this.stream;
   }
@@ -130,6 +139,7 @@ export class RemoteTeacher implements TeacherSource {
 
   /** Ends the stream (queries still waiting fail with CANCELLED) and the channel. */
   async close(): Promise<void> {
+    this.closed = true;
     this.stream?.cancel();
     this.stream = null;
     this.client.close();
