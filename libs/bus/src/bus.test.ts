@@ -78,7 +78,15 @@ describe('bus over a real nats-server', () => {
       maxJobs: 1,
     });
     assert.equal(handled, 1, `deliveries seen: ${JSON.stringify(deliveries)}`);
-    assert.deepEqual(deliveries, [1, 2]);
+    // Failed once, then redelivered and handled once. The redelivery's count is
+    // 2, or 3 when JetStream handed delivery 2 to a pull request that had just
+    // expired (it then comes back after the ack wait): seen in a loaded CI run.
+    assert.equal(deliveries.length, 2, `deliveries seen: ${JSON.stringify(deliveries)}`);
+    assert.equal(deliveries[0], 1);
+    assert.ok(
+      deliveries[1] === 2 || deliveries[1] === 3,
+      `deliveries seen: ${JSON.stringify(deliveries)}`,
+    );
     const dead = await bus.jsm.streams.getMessage(names.jobsStream, {
       last_by_subj: names.deadLetterSubject,
     });
