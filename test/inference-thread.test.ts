@@ -200,6 +200,41 @@ test('a teacher server on an inference thread answers mix-on-the-teacher queries
     );
     const expected = mixedLogits(model, images, partner, lambda);
     for (const answer of answers) assertClose(answer.logits, expected, 'served logits');
+    // Requests of other sizes and contents, one after the other and together,
+    // each get their own answer.
+    const ask = (n: number, seed: number) => {
+      const px = Uint8Array.from(
+        { length: n * SMALL_PIXELS },
+        (_, i) => (i * 13 + seed * 71) % 256,
+      );
+      const p = Int32Array.from({ length: n }, (_, i) => (i + seed) % n);
+      const l = Float32Array.from({ length: n }, (_, i) => ((i + seed) % 5) / 4);
+      return client
+        .softLabels({
+          model: 'small-teacher',
+          mix: {
+            images: px,
+            shape: [n, SMALL.h, SMALL.w, SMALL.c],
+            partner: p,
+            lambda: l,
+          },
+        })
+        .then((answer) =>
+          assertClose(
+            answer.logits,
+            mixedLogits(model, px, p, l),
+            `${n} rows, seed ${seed}`,
+          ),
+        );
+    };
+    for (const [n, seed] of [
+      [8, 1],
+      [3, 2],
+      [8, 3],
+      [5, 4],
+    ])
+      await ask(n, seed);
+    await Promise.all([ask(8, 5), ask(2, 6), ask(8, 7), ask(6, 8)]);
   } finally {
     client.close();
     await server.stop(1000);

@@ -4,7 +4,7 @@
       "target_name": "vicinal_native",
       "sources": [
         "src/addon.cc", "src/batchnorm.cc", "src/conv.cc", "src/fused.cc", "src/matmul.cc",
-        "src/pool.cc"
+        "src/mix.cc", "src/pool.cc"
       ],
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti"],
       "cflags_cc": ["-std=c++17", "-O3", "-fexceptions", "-fopenmp", "-Wall", "-Wextra"],

@@ -11,4 +11,5 @@ export {
   NATIVE_SWITCH,
   type NativeLibraryInfo,
 } from './native/loader.js';
+export { nativePixelMixer, type PixelMixer } from './native/mix.js';
 export { type NativeKernelsInfo, registerNativeKernels } from './native/register.js';

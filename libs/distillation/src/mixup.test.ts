@@ -1,6 +1,11 @@
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
-import { initBackend, tf } from '@vicinal/backend';
+import {
+  initBackend,
+  nativePixelMixer,
+  setNativeKernelsActive,
+  tf,
+} from '@vicinal/backend';
 import { normalisePixels, pixelTable } from '@vicinal/data';
 import {
   mixedHardLabels,
@@ -176,31 +181,50 @@ describe('mixedHardLabels', () => {
 });
 
 describe('mixPixelsNormalised', () => {
-  test('gives the float32 numbers of normalising, then mixing', () => {
-    const random = createRandom(11);
-    for (const [mean, std] of [
-      [[0.286], [0.353]],
-      [
-        [0.49, 0.48, 0.45],
-        [0.25, 0.24, 0.26],
-      ],
-    ]) {
-      const channels = mean.length;
-      const rows = 37;
-      const pixels = 5 * 4 * channels;
-      const images = Uint8Array.from({ length: rows * pixels }, () => random.int(256));
-      const { partner, lambda } = sampleMixing(random, rows, { alpha: 1, p: 0.8 });
-      const want = mixImagesArray(normalisePixels(images, mean, std), partner, lambda);
-      const got = mixPixelsNormalised(
-        images,
-        pixelTable(mean, std),
-        channels,
-        partner,
-        lambda,
-      );
-      assert.deepEqual(Array.from(got), Array.from(want), `${channels} channels`);
-    }
-  });
+  // Both the addon's loop (when built) and the TypeScript one.
+  const paths = [
+    { name: 'typescript', native: false },
+    ...(nativePixelMixer() ? [{ name: 'native', native: true }] : []),
+  ];
+  for (const path of paths) {
+    test(`gives the float32 numbers of normalising, then mixing (${path.name})`, () => {
+      const previous = setNativeKernelsActive(path.native);
+      try {
+        assert.equal(nativePixelMixer() !== null, path.native);
+        const random = createRandom(11);
+        for (const [mean, std] of [
+          [[0.286], [0.353]],
+          [
+            [0.49, 0.48, 0.45],
+            [0.25, 0.24, 0.26],
+          ],
+        ]) {
+          const channels = mean.length;
+          const rows = 37;
+          const pixels = 5 * 4 * channels;
+          const images = Uint8Array.from({ length: rows * pixels }, () =>
+            random.int(256),
+          );
+          const { partner, lambda } = sampleMixing(random, rows, { alpha: 1, p: 0.8 });
+          const want = mixImagesArray(
+            normalisePixels(images, mean, std),
+            partner,
+            lambda,
+          );
+          const got = mixPixelsNormalised(
+            images,
+            pixelTable(mean, std),
+            channels,
+            partner,
+            lambda,
+          );
+          assert.deepEqual(Array.from(got), Array.from(want), `${channels} channels`);
+        }
+      } finally {
+        setNativeKernelsActive(previous);
+      }
+    });
+  }
 
   test('a table, images or output of the wrong size are named', () => {
     const partner = Int32Array.from([1, 0]);

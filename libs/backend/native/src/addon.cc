@@ -83,6 +83,7 @@ napi_value init(napi_env env, napi_value exports) {
     register_pool(env, exports);
     register_batch_norm(env, exports);
     register_matmul(env, exports);
+    register_mix(env, exports);
   } catch (const std::exception& err) {
     napi_throw_error(env, nullptr, err.what());
   }

@@ -38,6 +38,7 @@ void register_conv(napi_env env, napi_value exports);
 void register_pool(napi_env env, napi_value exports);
 void register_batch_norm(napi_env env, napi_value exports);
 void register_matmul(napi_env env, napi_value exports);
+void register_mix(napi_env env, napi_value exports);
 size_t conv_cache_entries();
 size_t matmul_cache_entries();
 size_t pool_cache_entries();

@@ -41,6 +41,10 @@ template <>
 constexpr napi_typedarray_type typed_array_type<int32_t>() {
   return napi_int32_array;
 }
+template <>
+constexpr napi_typedarray_type typed_array_type<uint8_t>() {
+  return napi_uint8_array;
+}
 
 template <typename T>
 View<T> typed_array(napi_env env, napi_value value, const char* name) {

@@ -90,6 +90,19 @@ export interface NativeAddon {
     epsilon: number,
     out: Float32Array,
   ): void;
+  /**
+   * Mixup of uint8 images into normalised rows: out[i] = lambda[i] *
+   * t(x[i]) + (1 - lambda[i]) * t(x[partner[i]]), t the 256-value table of
+   * each channel (innermost axis). Absent from addons built before it.
+   */
+  mixPixels?(
+    images: Uint8Array,
+    table: Float32Array,
+    channels: number,
+    partner: Int32Array,
+    lambda: Float32Array,
+    out: Float32Array,
+  ): void;
   /** Per channel: out[k] = sum of dy, out[C + k] = sum of dy * (x - mean). */
   batchNormGradSums(
     dy: Float32Array,
