@@ -2,7 +2,8 @@
  * Bench child: the teacher model's own inference throughput in one process,
  * through the teacher server's own inference function (float32 normalised
  * rows in, the whole batch in one predict, logits read back), without gRPC,
- * batching, threads or mixing. It serves
+ * batching, threads or mixing; its heap is tuned as the bench's teacher
+ * server's (benchHeapPercent). It serves
  * requests so the bench can alternate it with the server under load:
  *   ready:   {"backend"}
  *   request: {"batch": B, "calls": n}
@@ -11,8 +12,9 @@
 import { initBackend } from '@vicinal/backend';
 import { seededRandom } from '@vicinal/data';
 import { decodeArtifact, encodeArtifact } from '@vicinal/models';
-import { toInferFunction } from '@vicinal/teacher-server';
+import { toInferFunction, tuneServingHeap } from '@vicinal/teacher-server';
 import { childSettings, sendMessage, serveRequests } from './child-io.js';
+import { benchHeapPercent } from './heap.js';
 import { buildBenchModel, type ModelSettings } from './models.js';
 
 export interface RawInferenceSettings {
@@ -47,6 +49,7 @@ export interface RawInferenceResult {
 }
 
 const s = childSettings<RawInferenceSettings>('raw-inference');
+tuneServingHeap(benchHeapPercent());
 const backend = await initBackend();
 const built = buildBenchModel(s.model);
 const model = await decodeArtifact(await encodeArtifact(built));

@@ -58,6 +58,7 @@ function measurements(): BenchMeasurements {
       maxBatch: 512,
       maxDelayMs: 2,
       inferenceThread: 'worker',
+      heapGrowingPercent: 100,
       pid: 1,
     },
     studentThroughput: {
@@ -164,6 +165,8 @@ test('ratios carry bounds from the extremes and targets say whether they are met
   assert.equal(run?.server_inference_ms_median, 50);
   assert.equal(run?.server_queue_ms_median, 2);
   assert.deepEqual(run?.latency_ms, { p50: 6, p99: 6.98, n: 3 });
+  assert.equal(r.teacher_server?.heap_growing_percent, 100);
+  assert.match(formatTable(r), /heap growing 100 %\) vs raw predict/);
   const modes = r.student_throughput?.modes;
   assert.equal(modes?.remote.teacher_wait_ms_per_step?.median, 2);
   assert.equal(modes?.['in-process'].teacher_wait_ms_per_step?.max, 9);

@@ -125,6 +125,8 @@ export interface BenchReport {
     max_delay_ms: number;
     /** Where the server ran the model: its own thread, or the event loop. */
     inference_thread: 'worker' | 'main';
+    /** V8 heap growing percent of the server and raw processes (0: V8's choice). */
+    heap_growing_percent: number;
     raw: RawRunReport[];
     server: ServerRunReport[];
   } | null;
@@ -277,6 +279,7 @@ function serverSection(m: BenchMeasurements): BenchReport['teacher_server'] {
     max_batch: m.server.maxBatch,
     max_delay_ms: m.server.maxDelayMs,
     inference_thread: m.server.inferenceThread,
+    heap_growing_percent: m.server.heapGrowingPercent,
     raw: m.rawInference.runs.map((r) => ({
       batch: r.batch,
       calls: r.calls,

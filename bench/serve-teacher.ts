@@ -3,14 +3,20 @@
  * startTeacherServer (no NATS, no registry). The model goes through the
  * artifact encoding a deployed teacher is fetched in, and runs where a
  * deployed teacher's does: on an inference thread unless
- * `inferenceThread` (or VICINAL_INFERENCE_THREAD) says "main". Prints
+ * `inferenceThread` (or VICINAL_INFERENCE_THREAD) says "main", with the
+ * heap tuned as a deployed teacher's (VICINAL_HEAP_GROWING_PERCENT). Prints
  * {"port": N, "backend": ...} once listening; stops on SIGTERM or when the
  * parent closes stdin.
  */
 import { initBackend } from '@vicinal/backend';
 import { encodeArtifact } from '@vicinal/models';
-import { loadTeacherRuntime, startTeacherServer } from '@vicinal/teacher-server';
+import {
+  loadTeacherRuntime,
+  startTeacherServer,
+  tuneServingHeap,
+} from '@vicinal/teacher-server';
 import { childSettings, exitWithParent, sendMessage } from './child-io.js';
+import { benchHeapPercent } from './heap.js';
 import { buildBenchModel, type ModelSettings } from './models.js';
 
 export interface ServeTeacherSettings {
@@ -30,6 +36,7 @@ export interface ServeTeacherReady {
   maxBatch: number;
   maxDelayMs: number;
   inferenceThread: 'worker' | 'main';
+  heapGrowingPercent: number;
   pid: number;
 }
 
@@ -38,6 +45,8 @@ exitWithParent();
 const where =
   settings.inferenceThread ??
   (process.env.VICINAL_INFERENCE_THREAD === 'main' ? 'main' : 'worker');
+const heapGrowingPercent = benchHeapPercent();
+tuneServingHeap(heapGrowingPercent);
 // This thread's backend builds the model (and runs it in "main" mode).
 await initBackend();
 const built = buildBenchModel(settings.model);
@@ -83,6 +92,7 @@ const ready: ServeTeacherReady = {
   maxBatch: settings.maxBatch,
   maxDelayMs: settings.maxDelayMs,
   inferenceThread: where,
+  heapGrowingPercent,
   pid: process.pid,
 };
 await sendMessage(ready);

@@ -86,7 +86,9 @@ export function formatTable(report: BenchReport): string {
       '',
       `2. Teacher server (${ts.architecture} ${ts.shape.join('x')}, ${ts.request_mode}, ` +
         `max batch ${ts.max_batch}, max delay ${ts.max_delay_ms} ms, inference on the ` +
-        `${ts.inference_thread === 'worker' ? 'inference thread' : 'event loop'}) vs raw predict`,
+        `${ts.inference_thread === 'worker' ? 'inference thread' : 'event loop'}, heap ` +
+        `growing ${ts.heap_growing_percent ? `${ts.heap_growing_percent} %` : "V8's choice"}) ` +
+        'vs raw predict',
       columns([
         [
           'batch',

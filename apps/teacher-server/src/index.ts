@@ -8,6 +8,7 @@ export {
   DynamicBatcher,
 } from './batcher.js';
 export { TeacherRequestError, toRequestError } from './errors.js';
+export { tuneServingHeap } from './heap.js';
 export {
   type InferencePlace,
   type InferenceThread,

@@ -8,6 +8,7 @@ import {
 } from '@vicinal/config';
 import { createLogger, startTelemetry } from '@vicinal/telemetry';
 import { checkPlaintextAllowed, serverCredentials } from '@vicinal/wire';
+import { tuneServingHeap } from './heap.js';
 import { loadTeacherRuntime } from './inference-thread.js';
 import { startTeacherServer } from './server.js';
 
@@ -28,6 +29,8 @@ const bus = await connectBus(config.natsUrl, {
   ...natsClientSecurity(config),
 });
 const { meta, artifact } = await fetchTeacher(bus, config.model);
+// Before the inference thread starts, so its heap is tuned too.
+tuneServingHeap(config.heapGrowingPercent);
 // The model on an inference thread of its own unless VICINAL_INFERENCE_THREAD=main.
 const runtime = await loadTeacherRuntime(artifact, config.inferenceThread, {
   backend: config.backend,
@@ -39,6 +42,7 @@ log.info(
     backend: backend.name,
     native: backend.native.enabled,
     place: config.inferenceThread,
+    heapGrowingPercent: config.heapGrowingPercent,
   },
   'teacher model loaded',
 );

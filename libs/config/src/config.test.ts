@@ -122,6 +122,20 @@ test('service settings come from the environment and are validated', () => {
   );
   assert.throws(() => teacherServerConfig({}, {}), /model/);
   assert.equal(t.inferenceThread, 'worker');
+  assert.equal(t.heapGrowingPercent, 100);
+  const heap = { VICINAL_TEACHER_MODEL: 'm', VICINAL_HEAP_GROWING_PERCENT: '0' };
+  assert.equal(teacherServerConfig({}, heap).heapGrowingPercent, 0);
+  for (const bad of ['-5', '2.5', 'lots', '5000']) {
+    assert.throws(
+      () =>
+        teacherServerConfig(
+          {},
+          { VICINAL_TEACHER_MODEL: 'm', VICINAL_HEAP_GROWING_PERCENT: bad },
+        ),
+      /heapGrowingPercent/,
+      bad,
+    );
+  }
   const onLoop = { VICINAL_TEACHER_MODEL: 'm', VICINAL_INFERENCE_THREAD: 'main' };
   assert.equal(teacherServerConfig({}, onLoop).inferenceThread, 'main');
   assert.throws(
