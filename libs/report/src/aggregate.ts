@@ -88,7 +88,11 @@ export interface TeacherSummary {
   temperatureScaling: TemperatureScalingResult | null;
   /** Arms in the order baseline, mixup, kd, kd+mixup; temperatures ascending. */
   arms: ArmSummary[];
-  /** The teacher's side of the vicinal analyses of all its runs. */
+  /**
+   * The teacher's side of the vicinal analyses of its runs, each distinct
+   * pair sample once: runs analysed on the same pairs (kd and kd+mixup of
+   * one seed) give the same teacher numbers, one measurement, not two.
+   */
   teacherVicinal: VicinalAggregate | null;
 }
 
@@ -131,8 +135,10 @@ export function aggregateResults(results: StudyResults): StudyAggregate {
       test: teacher.test,
       temperatureScaling: teacher.temperatureScaling ?? null,
       arms: armSummaries(runs),
-      teacherVicinal: aggregateAnalyses(
-        own.flatMap((r) => (r.analysis ? [r.analysis] : [])),
+      teacherVicinal: teacherSide(
+        aggregateAnalyses(
+          distinctTeacherSides(own.flatMap((r) => (r.analysis ? [r.analysis] : []))),
+        ),
       ),
     };
   });
@@ -269,6 +275,57 @@ export function aggregateAnalyses(
     peak,
     overall,
   };
+}
+
+/** The measures that depend on the teacher's outputs alone. */
+export const TEACHER_MEASURES = [
+  'nonLinearityTeacher',
+  'entropyTeacher',
+  'constituentMass',
+  'restMass',
+  'restMassOfCleanMix',
+  'darkKnowledge',
+  'restKl',
+  'restCorrelation',
+] as const satisfies readonly VicinalMeasure[];
+
+/**
+ * Keeps one of each set of analyses whose teacher side is the same (the same
+ * pairs, bins and teacher measures): the teacher's outputs on one pair
+ * sample do not depend on the student it was analysed with.
+ */
+export function distinctTeacherSides(
+  analyses: readonly VicinalAnalysis[],
+): VicinalAnalysis[] {
+  const seen = new Set<string>();
+  return analyses.filter((a) => {
+    const key = JSON.stringify([
+      a.pairs,
+      a.peakRange,
+      a.bins.lower,
+      a.bins.count,
+      TEACHER_MEASURES.map((m) => [a.bins[m], a.peak[m], a.overall[m]]),
+    ]);
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
+/**
+ * The aggregate with the measures that involve a student left empty: over
+ * distinct teacher sides they would average an arbitrary choice of students.
+ */
+function teacherSide(v: VicinalAggregate | null): VicinalAggregate | null {
+  if (!v) return null;
+  const teacherOnly = new Set<VicinalMeasure>(TEACHER_MEASURES);
+  for (const m of VICINAL_MEASURES) {
+    if (teacherOnly.has(m)) continue;
+    v.bins[m] = v.bins[m].map(() => null);
+    v.peak[m] = null;
+    v.overall[m] = null;
+  }
+  return v;
 }
 
 function present(value: number | null | undefined): number[] {

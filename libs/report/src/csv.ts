@@ -119,7 +119,8 @@ export function csvTables(
     });
   };
   for (const t of aggregate.teachers) {
-    if (t.teacherVicinal) addCurves(t.name, 'teacher (all runs)', t.teacherVicinal);
+    if (t.teacherVicinal)
+      addCurves(t.name, 'teacher (distinct pair samples)', t.teacherVicinal);
     for (const a of t.arms) if (a.vicinal) addCurves(t.name, a.label, a.vicinal);
   }
   const vicinal: CsvTable = {

@@ -146,7 +146,7 @@ function claim1({ claim1: rows }: ClaimsData): string {
     const p = r.peak;
     const parts = [
       `Teacher ${esc(r.teacher)}, lambda in (${r.peakRange[0]}, ${r.peakRange[1]}), ` +
-        `${r.runs} run(s), ${r.pairs} pairs:`,
+        `${r.runs} distinct pair sample(s), ${r.pairs} pairs:`,
       `mass on the two constituent classes ${s(p.constituentMass)},`,
       `on the other classes ${s(p.restMass)}`,
       `vs clean dark knowledge ${s(p.darkKnowledge)}` +

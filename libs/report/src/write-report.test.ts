@@ -404,3 +404,29 @@ describe('reading results', () => {
     });
   });
 });
+
+test("runs analysed on the same pairs count once on the teacher's side", async () => {
+  const results = syntheticResults();
+  const own = results.runs.filter((r) => r.teacher === 'small' && r.analysis);
+  assert.ok(own.length >= 3);
+  // Give every run of one seed the first run's analysis, as kd and kd+mixup
+  // of one seed analysed on one pair sample do: identical teacher numbers.
+  const [first, ...rest] = own;
+  const sameSeed = rest.filter((r) => r.seed === first.seed);
+  assert.ok(sameSeed.length > 0);
+  for (const r of sameSeed) r.analysis = structuredClone(first.analysis);
+  const distinct = [first, ...rest.filter((r) => r.seed !== first.seed)];
+  const out = join(root, 'shared-pairs');
+  const files = await writeReport(results, out);
+  const html = await readFile(files.html, 'utf8');
+  const claim1 = section(html, 'claim-1');
+  const pairs = distinct.reduce((n, r) => n + r.analysis!.pairs, 0);
+  assert.ok(
+    claim1.includes(`${distinct.length} distinct pair sample(s), ${pairs} pairs:`),
+    `claim 1 counts ${distinct.length} samples of ${pairs} pairs`,
+  );
+  const rest1 = distinct.map((r) => r.analysis!.peak.restMass!);
+  assert.ok(claim1.includes(`on the other classes ${pm(rest1, 1, 4)}`));
+  const data = JSON.parse(await readFile(files.json, 'utf8')) as ReportData;
+  assert.equal(data.teachers[0].teacherVicinal?.runs, distinct.length);
+});
