@@ -1,5 +1,5 @@
 import { ConfigError } from '@vicinal/config';
-import { startTelemetry, withSpan } from '@vicinal/telemetry';
+import { startTelemetry, type Telemetry, withSpan } from '@vicinal/telemetry';
 import { Command } from 'commander';
 import { benchCommand } from './commands/bench.js';
 import { checkVectorsCommand } from './commands/check-vectors.js';
@@ -21,12 +21,14 @@ const program = new Command('vicinal')
   .addCommand(watchCommand())
   .addCommand(benchCommand());
 
-// Traces and metrics as the OTEL_* / VICINAL_METRICS_PORT variables say (off when
-// unset). The command is the root span: `vicinal study` is the coordinator's trace.
-const telemetry = await startTelemetry('vicinal-coordinator');
 const command =
   process.argv[2] && !process.argv[2].startsWith('-') ? process.argv[2] : '';
+let telemetry: Telemetry | undefined;
 try {
+  // Traces and metrics as the OTEL_* / VICINAL_METRICS_PORT variables say (off
+  // when unset); a wrong value is refused here like any bad setting, in one
+  // line. The command is the root span: `vicinal study` is the coordinator's trace.
+  telemetry = await startTelemetry('vicinal-coordinator');
   await withSpan(`vicinal ${command}`.trim(), {}, () => program.parseAsync(process.argv));
 } catch (err) {
   // Expected failures get one clear line; exit 2 for bad settings, 1 otherwise.
@@ -36,5 +38,5 @@ try {
     process.stderr.write(`${err.stack}\n`);
   process.exitCode = err instanceof ConfigError ? 2 : 1;
 } finally {
-  await telemetry.shutdown();
+  await telemetry?.shutdown();
 }

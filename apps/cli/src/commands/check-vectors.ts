@@ -14,9 +14,10 @@ import {
   MetricInputError,
   vicinalNonLinearity,
 } from '@vicinal/metrics';
-import { Command, Option } from 'commander';
+import { Command } from 'commander';
 import { z } from 'zod';
 import { type CommandIo, processIo } from './io.js';
+import { backendOption } from './options.js';
 
 /** How a value is compared with its expectation. */
 export interface Tolerance {
@@ -529,11 +530,7 @@ export function checkVectorsCommand(io: CheckVectorsIo = processIo): Command {
       '<FILE>',
       'vectors JSON file, e.g. ../shared/vectors/metrics-and-losses.json',
     )
-    .addOption(
-      new Option('--backend <name>', 'TensorFlow.js backend for the losses')
-        .choices(['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'])
-        .default(process.env.VICINAL_BACKEND ?? 'auto'),
-    )
+    .addOption(backendOption('TensorFlow.js backend for the losses'))
     .action(async (file: string, flags: { backend: BackendName | 'auto' }) => {
       let report: VectorChecksReport;
       try {

@@ -8,10 +8,11 @@ import {
   studyAsExperiment,
 } from '@vicinal/config';
 import { listModels } from '@vicinal/models';
-import { Command, Option } from 'commander';
+import { Command } from 'commander';
 import { parse as parseYaml } from 'yaml';
 import { runStudy } from '../study/run-study.js';
 import { summaryTable, writeResultsAndReport, writeSummary } from '../study/summary.js';
+import { backendOption, parseNatsUrl } from './options.js';
 
 /** `vicinal study [CONFIG]`: the main job, everything started locally. */
 export function studyCommand(): Command {
@@ -34,17 +35,17 @@ export function studyCommand(): Command {
       2,
     )
     .option('--retrain', 'train the teachers even if ones with these settings are cached')
-    .option('--nats <url>', 'use this NATS server instead of starting a local one')
+    .option(
+      '--nats <url>',
+      'use this NATS server instead of starting a local one',
+      parseNatsUrl,
+    )
     .option(
       '--no-local-services',
       'start no teacher server or student trainers here (they run on a cluster)',
     )
     .option('--cache-dir <dir>', 'where trained teachers are cached', '.vicinal/cache')
-    .addOption(
-      new Option('--backend <name>', 'TensorFlow.js backend')
-        .choices(['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'])
-        .default(process.env.VICINAL_BACKEND ?? 'auto'),
-    )
+    .addOption(backendOption('TensorFlow.js backend'))
     .action(async (config: string | undefined, opts) => {
       const settings: ExperimentSettings = config
         ? loadStudyFile(config)

@@ -1,12 +1,13 @@
 import { resolve } from 'node:path';
 import { initBackend } from '@vicinal/backend';
 import { expandExperiment } from '@vicinal/config';
-import { Command, Option } from 'commander';
+import { Command } from 'commander';
 import {
   connectCoordinator,
   loadDatasets,
   submitExperiment,
 } from '../study/run-study.js';
+import { backendOption, natsOption } from './options.js';
 import { loadStudyFile } from './study.js';
 
 /**
@@ -23,18 +24,14 @@ export function submitCommand(): Command {
         'for `vicinal status`, queue one JetStream job per unfinished cell, and return.',
     )
     .argument('<config>', 'experiment grid or single study (YAML)')
-    .requiredOption('--nats <url>', 'NATS server', process.env.VICINAL_NATS_URL)
+    .addOption(natsOption())
     .option('--cache-dir <dir>', 'where trained teachers are cached', '.vicinal/cache')
     .option('--retrain', 'train the teachers even if cached or published ones exist')
     .option(
       '--no-train',
       'fail instead of training a teacher that is neither cached nor published',
     )
-    .addOption(
-      new Option('--backend <name>', 'TensorFlow.js backend (for training teachers)')
-        .choices(['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'])
-        .default(process.env.VICINAL_BACKEND ?? 'auto'),
-    )
+    .addOption(backendOption('TensorFlow.js backend (for training teachers)'))
     .action(async (config: string, opts) => {
       const settings = loadStudyFile(config);
       const plan = expandExperiment(settings);

@@ -7,8 +7,7 @@ import {
 } from '@vicinal/bus';
 import { Command } from 'commander';
 import { getManifest, gridProgress, storedStudyEvents } from '../study/grid-state.js';
-
-const natsOption = ['--nats <url>', 'NATS server', process.env.VICINAL_NATS_URL] as const;
+import { natsOption } from './options.js';
 
 /** One human line for a progress event. */
 export function describeEvent(ev: StudyEvent): string {
@@ -35,7 +34,7 @@ export function watchCommand(): Command {
   return new Command('watch')
     .description("print a study's progress events from the start, then follow new ones")
     .argument('<study>', 'study id (as printed by `vicinal study`)')
-    .requiredOption(...natsOption)
+    .addOption(natsOption())
     .option('--no-follow', 'stop after the events stored so far')
     .action(async (study: string, opts: { nats: string; follow: boolean }) => {
       const bus = await connectBus(opts.nats, { name: 'vicinal-watch' });
@@ -73,7 +72,7 @@ export function statusCommand(): Command {
   return new Command('status')
     .description("progress over a study's grid: finished, started and queued jobs")
     .argument('<study>', 'study id (the name in the experiment file)')
-    .requiredOption(...natsOption)
+    .addOption(natsOption())
     .option('--json', 'print JSON')
     .action(async (study: string, opts: { nats: string; json?: boolean }) => {
       const bus = await connectBus(opts.nats, { name: 'vicinal-status' });

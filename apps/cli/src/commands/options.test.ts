@@ -1,0 +1,115 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import type { Command } from 'commander';
+import { checkVectorsCommand } from './check-vectors.js';
+import { parseNatsUrl } from './options.js';
+import { studyCommand } from './study.js';
+import { submitCommand } from './submit.js';
+import { statusCommand, watchCommand } from './watch.js';
+
+const bin = join(
+  dirname(fileURLToPath(import.meta.url)),
+  '..',
+  '..',
+  'bin',
+  'vicinal.mjs',
+);
+
+/**
+ * Parses ARGS with ENV set, the command's action replaced by a marker: what
+ * commander refused (exit code and message) and whether the action ran.
+ */
+async function parse(
+  command: Command,
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ ran: boolean; exitCode: number | null; stderr: string }> {
+  let ran = false;
+  let stderr = '';
+  command
+    .action(() => {
+      ran = true;
+    })
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => (stderr += s) });
+  const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
+  Object.assign(process.env, env);
+  try {
+    await command.parseAsync(args, { from: 'user' });
+    return { ran, exitCode: null, stderr };
+  } catch (err) {
+    return { ran, exitCode: (err as { exitCode: number }).exitCode, stderr };
+  } finally {
+    for (const [k, v] of Object.entries(saved)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+  }
+}
+
+test('VICINAL_BACKEND is refused like --backend, naming it and the choices, before the action', async () => {
+  const flag = await parse(studyCommand(), ['cfg.yaml', '--backend', 'foo']);
+  assert.equal(flag.ran, false);
+  const commands: [() => Command, string[]][] = [
+    [studyCommand, ['cfg.yaml']],
+    [submitCommand, ['cfg.yaml', '--nats', 'nats://127.0.0.1:4222']],
+    [() => checkVectorsCommand(), ['vectors.json']],
+  ];
+  for (const [make, args] of commands) {
+    const run = await parse(make(), args, { VICINAL_BACKEND: 'foo' });
+    assert.equal(run.ran, false, args.join(' '));
+    assert.equal(run.exitCode, flag.exitCode);
+    assert.match(run.stderr, /'foo' from env 'VICINAL_BACKEND' is invalid/);
+    assert.match(run.stderr, /auto, tensorflow-gpu, tensorflow, wasm, cpu/);
+  }
+  // The flag wins over the variable; a valid variable is the default.
+  const both = await parse(studyCommand(), ['--backend', 'cpu'], {
+    VICINAL_BACKEND: 'foo',
+  });
+  assert.equal(both.ran, true);
+  const command = studyCommand();
+  assert.equal((await parse(command, [], { VICINAL_BACKEND: 'wasm' })).ran, true);
+  assert.equal(command.opts().backend, 'wasm');
+});
+
+test('VICINAL_NATS_URL is checked like --nats before the action', async () => {
+  for (const make of [() => watchCommand(), statusCommand]) {
+    for (const bad of ['', 'nats://127.0.0.1:port']) {
+      const run = await parse(make(), ['s'], { VICINAL_NATS_URL: bad });
+      assert.equal(run.ran, false);
+      assert.equal(run.exitCode, 1);
+      assert.match(run.stderr, /from env 'VICINAL_NATS_URL' is invalid/);
+    }
+    const flag = await parse(make(), ['s', '--nats', 'nats://127.0.0.1:port']);
+    assert.equal(flag.ran, false);
+    assert.match(flag.stderr, /Expected a NATS URL/);
+  }
+  for (const good of [
+    'nats://127.0.0.1:4222',
+    'nats',
+    'tls://a:1,nats://b:2',
+    'h:4222',
+  ]) {
+    assert.equal(parseNatsUrl(good), good);
+  }
+});
+
+test('a wrong VICINAL_METRICS_PORT is one line, exit 1, before the command runs', () => {
+  const run = spawnSync(
+    process.execPath,
+    [bin, 'status', 's', '--nats', 'nats://127.0.0.1:1'],
+    {
+      encoding: 'utf8',
+      env: { ...process.env, VICINAL_METRICS_PORT: 'abc' },
+      timeout: 60_000,
+    },
+  );
+  assert.equal(run.status, 1);
+  assert.equal(
+    run.stderr,
+    'vicinal: VICINAL_METRICS_PORT: expected a port 1-65535, got "abc"\n',
+  );
+});
