@@ -1,11 +1,13 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { checkVectorsCommand } from './check-vectors.js';
-import { parseNatsUrl } from './options.js';
+import { checkOutputDirectory, parseNatsUrl } from './options.js';
 import { studyCommand } from './study.js';
 import { submitCommand } from './submit.js';
 import { statusCommand, watchCommand } from './watch.js';
@@ -112,4 +114,26 @@ test('a wrong VICINAL_METRICS_PORT is one line, exit 1, before the command runs'
     run.stderr,
     'vicinal: VICINAL_METRICS_PORT: expected a port 1-65535, got "abc"\n',
   );
+});
+
+test('--out: a directory or a path that can become one', () => {
+  const root = mkdtempSync(join(tmpdir(), 'vicinal-out-'));
+  try {
+    const file = join(root, 'file');
+    writeFileSync(file, '');
+    checkOutputDirectory(root);
+    checkOutputDirectory(join(root, 'new', 'deeper'));
+    assert.throws(
+      () => checkOutputDirectory(file),
+      new RegExp(
+        `${file}: expected a directory \\(or a path that does not exist yet\\), got a file`,
+      ),
+    );
+    assert.throws(
+      () => checkOutputDirectory(join(file, 'sub', 'dir')),
+      new RegExp(`cannot be a directory, ${file} is a file`),
+    );
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
 });

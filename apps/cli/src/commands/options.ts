@@ -1,3 +1,6 @@
+import { existsSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { ConfigError } from '@vicinal/config';
 import { InvalidArgumentError, Option } from 'commander';
 
 /** What --backend and VICINAL_BACKEND accept. */
@@ -42,4 +45,26 @@ export function natsOption(description = 'NATS server'): Option {
     .env('VICINAL_NATS_URL')
     .argParser(parseNatsUrl)
     .makeOptionMandatory();
+}
+
+/**
+ * --out must be a directory or a path that can become one (nothing there, and
+ * no file on the way to it): refused before anything starts, since a file
+ * there would fail the command only when it first writes (with a raw EEXIST
+ * or ENOTDIR). `vicinal study` and `vicinal report` say so alike.
+ */
+export function checkOutputDirectory(out: string): void {
+  const path = resolve(out);
+  if (existsSync(path) && !statSync(path).isDirectory()) {
+    throw new ConfigError('--out', [
+      `${path}: expected a directory (or a path that does not exist yet), got a file`,
+    ]);
+  }
+  let above = dirname(path);
+  while (!existsSync(above) && dirname(above) !== above) above = dirname(above);
+  if (!statSync(above).isDirectory()) {
+    throw new ConfigError('--out', [
+      `${path}: cannot be a directory, ${above} is a file`,
+    ]);
+  }
 }

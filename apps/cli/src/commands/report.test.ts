@@ -3,6 +3,7 @@ import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
+import { checkOutputDirectory } from './options.js';
 import { reportCommand } from './report.js';
 import { runCaptured } from './testing/run-captured.js';
 
@@ -100,4 +101,24 @@ test('a malformed results file: one line on stderr, exit code 1', async () => {
     missing.err,
     `vicinal report: ${join(root, 'absent.json')}: no such file or directory\n`,
   );
+});
+
+test('--out naming a file is refused as `vicinal study` refuses it, before reading', async () => {
+  const file = join(root, 'taken');
+  await writeFile(file, 'not a directory');
+  for (const out of [file, join(file, 'sub')]) {
+    // The results need not exist: --out is checked first.
+    const r = await run(join(root, 'absent.json'), '--out', out);
+    assert.equal(r.out, '');
+    assert.equal(r.exitCode, 1);
+    let expected = '';
+    try {
+      checkOutputDirectory(out);
+    } catch (err) {
+      expected = (err as Error).message;
+    }
+    assert.match(expected, /^invalid --out:\n {2}/);
+    assert.equal(r.err, `vicinal report: ${expected}\n`);
+  }
+  assert.equal(await readFile(file, 'utf8'), 'not a directory');
 });

@@ -2,6 +2,7 @@ import { dirname, resolve } from 'node:path';
 import { readResults, writeReport } from '@vicinal/report';
 import { Command } from 'commander';
 import { type CommandIo, processIo } from './io.js';
+import { checkOutputDirectory } from './options.js';
 
 /**
  * `vicinal report RESULTS [--out DIR]`: reads a study's results.json (the
@@ -20,6 +21,7 @@ export function reportCommand(io: CommandIo = processIo): Command {
     .option('--out <dir>', 'where to write the report (default: next to the results)')
     .action(async (path: string, flags: { out?: string }) => {
       try {
+        if (flags.out !== undefined) checkOutputDirectory(flags.out);
         const { results, file } = await readResults(path);
         const files = await writeReport(results, flags.out ?? dirname(file));
         io.out(`${resolve(files.html)}\n`);

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import {
   ConfigError,
@@ -12,7 +12,7 @@ import { Command } from 'commander';
 import { parse as parseYaml } from 'yaml';
 import { runStudy } from '../study/run-study.js';
 import { summaryTable, writeResultsAndReport, writeSummary } from '../study/summary.js';
-import { backendOption, parseNatsUrl } from './options.js';
+import { backendOption, checkOutputDirectory, parseNatsUrl } from './options.js';
 
 /** `vicinal study [CONFIG]`: the main job, everything started locally. */
 export function studyCommand(): Command {
@@ -87,18 +87,6 @@ export function studyCommand(): Command {
           `(${summary.wall_seconds} s)\n`,
       );
     });
-}
-
-/**
- * --out must be a directory or not exist yet: refused before anything starts
- * (a file there would fail the study only when its first result is written).
- */
-export function checkOutputDirectory(out: string): void {
-  if (existsSync(out) && !statSync(out).isDirectory()) {
-    throw new ConfigError('--out', [
-      `${out}: expected a directory (or a path that does not exist yet), got a file`,
-    ]);
-  }
 }
 
 /**
