@@ -7,7 +7,13 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { checkVectorsCommand } from './check-vectors.js';
-import { checkOutputDirectory, parseNatsUrl } from './options.js';
+import {
+  checkLocalServices,
+  checkOutputDirectory,
+  maxWorkers,
+  parseNatsUrl,
+  parseWorkers,
+} from './options.js';
 import { studyCommand } from './study.js';
 import { submitCommand } from './submit.js';
 import { statusCommand, watchCommand } from './watch.js';
@@ -136,4 +142,39 @@ test('--out: a directory or a path that can become one', () => {
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
+});
+
+test('--workers is bounded: 4 per CPU core', async () => {
+  assert.equal(maxWorkers(2), 8);
+  assert.equal(parseWorkers('8', 8), 8);
+  assert.equal(parseWorkers('1', 8), 1);
+  for (const bad of ['0', '9', '1000', '2.5', 'two', '']) {
+    assert.throws(
+      () => parseWorkers(bad, 8),
+      new RegExp(
+        `--workers expects an integer from 1 to 8 \\(4 per CPU core\\), got "${bad}"`,
+      ),
+    );
+  }
+  // Through the command line, before anything is read or started.
+  await assert.rejects(
+    studyCommand().parseAsync(['absent.yaml', '--workers', '1000'], { from: 'user' }),
+    new RegExp(`--workers expects an integer from 1 to ${maxWorkers()} `),
+  );
+  assert.match(studyCommand().helpInformation(), /1 to \d+ \(4 per CPU\s+core\)/);
+});
+
+test('--no-local-services without --nats is refused before anything starts', async () => {
+  assert.throws(
+    () => checkLocalServices({ localServices: false }),
+    /invalid --no-local-services:\n {2}needs --nats URL, the NATS where the teacher servers/,
+  );
+  checkLocalServices({ localServices: false, nats: 'nats://127.0.0.1:4222' });
+  checkLocalServices({ localServices: true });
+  // The command checks it first: the missing config file is not even read.
+  await assert.rejects(
+    studyCommand().parseAsync(['absent.yaml', '--no-local-services'], { from: 'user' }),
+    /invalid --no-local-services/,
+  );
+  assert.match(studyCommand().helpInformation(), /--nats, which this\s+needs/);
 });

@@ -1,4 +1,5 @@
 import { existsSync, statSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { ConfigError } from '@vicinal/config';
 import { InvalidArgumentError, Option } from 'commander';
@@ -65,6 +66,50 @@ export function checkOutputDirectory(out: string): void {
   if (!statSync(above).isDirectory()) {
     throw new ConfigError('--out', [
       `${path}: cannot be a directory, ${above} is a file`,
+    ]);
+  }
+}
+
+/**
+ * Student trainers `vicinal study --workers` may start per CPU core. Each is
+ * its own process running a training loop on the CPU, with its own copy of
+ * the data sets and models, next to the teacher servers on the same cores.
+ * Past a few per core they add no throughput, only memory and start-up time;
+ * 4 leaves room for trainers that spend part of each step waiting for the
+ * teacher. On a cluster, trainers are scaled as their own deployment.
+ */
+export const WORKERS_PER_CPU = 4;
+
+/** The largest --workers on a machine with `cpus` cores. */
+export function maxWorkers(cpus = availableParallelism()): number {
+  return WORKERS_PER_CPU * cpus;
+}
+
+/** Parses --workers: a whole number from 1 to maxWorkers(). */
+export function parseWorkers(value: string, max = maxWorkers()): number {
+  const n = Number(value);
+  if (!/^\s*\d+\s*$/.test(value) || n < 1 || n > max) {
+    throw new Error(
+      `--workers expects an integer from 1 to ${max} (${WORKERS_PER_CPU} per CPU ` +
+        `core), got "${value}"`,
+    );
+  }
+  return n;
+}
+
+/**
+ * --no-local-services needs --nats: without it the study would start a NATS
+ * of its own that no teacher server or student trainer elsewhere can reach,
+ * and wait for results forever. Refused before anything starts.
+ */
+export function checkLocalServices(opts: {
+  localServices: boolean;
+  nats?: string;
+}): void {
+  if (!opts.localServices && opts.nats === undefined) {
+    throw new ConfigError('--no-local-services', [
+      'needs --nats URL, the NATS where the teacher servers and student trainers ' +
+        'run; without it the study would start its own NATS, which they cannot reach',
     ]);
   }
 }

@@ -12,7 +12,15 @@ import { Command } from 'commander';
 import { parse as parseYaml } from 'yaml';
 import { runStudy } from '../study/run-study.js';
 import { summaryTable, writeResultsAndReport, writeSummary } from '../study/summary.js';
-import { backendOption, checkOutputDirectory, parseNatsUrl } from './options.js';
+import {
+  backendOption,
+  checkLocalServices,
+  checkOutputDirectory,
+  maxWorkers,
+  parseNatsUrl,
+  parseWorkers,
+  WORKERS_PER_CPU,
+} from './options.js';
 
 /** `vicinal study [CONFIG]`: the main job, everything started locally. */
 export function studyCommand(): Command {
@@ -30,8 +38,9 @@ export function studyCommand(): Command {
     .option('--out <dir>', 'output directory', 'out/study')
     .option(
       '--workers <n>',
-      'student trainer processes',
-      (v) => positiveInt(v, '--workers'),
+      `student trainer processes started here, 1 to ${maxWorkers()} ` +
+        `(${WORKERS_PER_CPU} per CPU core)`,
+      (v) => parseWorkers(v),
       2,
     )
     .option('--retrain', 'train the teachers even if ones with these settings are cached')
@@ -42,11 +51,13 @@ export function studyCommand(): Command {
     )
     .option(
       '--no-local-services',
-      'start no teacher server or student trainers here (they run on a cluster)',
+      'start no teacher server or student trainers here: they run elsewhere (e.g. a ' +
+        'cluster) and take the jobs from the NATS given by --nats, which this needs',
     )
     .option('--cache-dir <dir>', 'where trained teachers are cached', '.vicinal/cache')
     .addOption(backendOption('TensorFlow.js backend'))
     .action(async (config: string | undefined, opts) => {
+      checkLocalServices(opts);
       const settings: ExperimentSettings = config
         ? loadStudyFile(config)
         : studyAsExperiment(defaultStudy(opts.full ? 'full' : 'default'));
@@ -122,11 +133,4 @@ export function checkArchitectures(settings: ExperimentSettings, source: string)
         `${field}: unknown model "${name}", expected one of ${[...known].join(', ')}`,
     );
   if (issues.length > 0) throw new ConfigError(source, issues);
-}
-
-function positiveInt(value: string, flag: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1)
-    throw new Error(`${flag} expects a positive integer, got "${value}"`);
-  return n;
 }
