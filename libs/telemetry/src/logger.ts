@@ -1,15 +1,65 @@
+import { isMainThread } from 'node:worker_threads';
 import { type Logger, pino } from 'pino';
 
 export type { Logger };
+
+/** The levels VICINAL_LOG_LEVEL accepts, most verbose first. */
+export const LOG_LEVELS = [
+  'trace',
+  'debug',
+  'info',
+  'warn',
+  'error',
+  'fatal',
+  'silent',
+] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** Level of a logger when VICINAL_LOG_LEVEL is unset or empty. */
+const DEFAULT_LEVEL: LogLevel = 'warn';
+
+/**
+ * Level of a logger when VICINAL_LOG_LEVEL holds no level. Setting the
+ * variable at all asks for log lines, so "info" (the service's life-cycle
+ * events) rather than the quiet default.
+ */
+const FALLBACK_LEVEL: LogLevel = 'info';
+
+let unknownLevelReported = false;
 
 /**
  * One structured logger per process: JSON lines on stderr, quiet by default.
  * Level comes from VICINAL_LOG_LEVEL (default "warn"), so libraries never
  * print unless asked. stdout stays free for the CLI's human output.
+ *
+ * A level that is none of LOG_LEVELS (any case) does not stop the process:
+ * loggers are created when modules load (the backend's), before a service
+ * has read its settings, so there is no clean place to refuse from. The
+ * logger falls back to "info" instead, and the first such logger of the
+ * process says so in a warn line naming the variable and the accepted values
+ * (on the main thread only: worker threads, such as the teacher's inference
+ * thread, read the same environment and would repeat it).
  */
 export function createLogger(name: string, level?: string): Logger {
-  return pino(
-    { name, level: level ?? process.env.VICINAL_LOG_LEVEL ?? 'warn' },
+  const wanted = level ?? process.env.VICINAL_LOG_LEVEL;
+  const known = logLevel(wanted);
+  const logger = pino(
+    { name, level: known ?? FALLBACK_LEVEL },
     pino.destination({ fd: 2, sync: true }),
   );
+  if (!known && !unknownLevelReported && isMainThread) {
+    unknownLevelReported = true;
+    logger.warn(
+      `VICINAL_LOG_LEVEL: expected one of ${LOG_LEVELS.join(', ')}, got ` +
+        `${JSON.stringify(wanted)}; logging at "${FALLBACK_LEVEL}"`,
+    );
+  }
+  return logger;
+}
+
+/** The level a setting names: the default when unset or empty, null when unknown. */
+export function logLevel(setting: string | undefined): LogLevel | null {
+  const wanted = setting?.trim().toLowerCase();
+  if (!wanted) return DEFAULT_LEVEL;
+  return (LOG_LEVELS as readonly string[]).includes(wanted) ? (wanted as LogLevel) : null;
 }
