@@ -58,7 +58,12 @@ export async function initBackend(
         kernels,
         native,
       };
-      log.info(current, 'tensorflow backend ready');
+      // Under `backend`, not spread: the logger's own `name` field is the
+      // logger's name ("backend"), and a second `name` key would shadow it.
+      log.info(
+        { backend: name, reason: current.reason, native: native.enabled },
+        'tensorflow backend ready',
+      );
       return current;
     } catch (err) {
       skipped.push(`${name} unavailable (${(err as Error).message.split('\n')[0]})`);
