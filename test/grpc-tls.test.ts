@@ -1,8 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { status } from '@grpc/grpc-js';
 import type { TeacherServer } from '@vicinal/teacher-server';
 import {
@@ -13,36 +10,15 @@ import {
   TlsConfigError,
 } from '@vicinal/wire';
 import { createTestPki, type TestPki } from './support/certificates.js';
+import { runEntryPoint } from './support/entry-point.js';
 import { expectedMixedLogits, startTinyTeacher, TINY } from './support/tiny-teacher.js';
 
 // gRPC TLS and mutual TLS between real clients and teacher servers over
 // loopback, with certificates generated for this run by openssl.
 
-const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
-
 /** Runs the teacher-server entry point with `env`; resolves when it exits. */
-function runTeacherServer(env: Record<string, string>) {
-  return new Promise<{ code: number | null; stderr: string }>((resolve) => {
-    const child = spawn(
-      process.execPath,
-      [
-        '--import',
-        import.meta.resolve('tsx'),
-        join(repoRoot, 'apps/teacher-server/src/main.ts'),
-      ],
-      {
-        cwd: repoRoot,
-        env: { PATH: process.env.PATH ?? '', ...env },
-        stdio: ['ignore', 'ignore', 'pipe'],
-      },
-    );
-    let stderr = '';
-    child.stderr.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString();
-    });
-    child.once('exit', (code) => resolve({ code, stderr }));
-  });
-}
+const runTeacherServer = (env: Record<string, string>) =>
+  runEntryPoint('apps/teacher-server/src/main.ts', env);
 
 const rows = 4;
 const images = Uint8Array.from(

@@ -4,6 +4,7 @@ import {
   distillJobSchema,
   natsClientSecurity,
   serviceSettingsOrExit,
+  startServiceOrExit,
   studentTrainerConfig,
   teacherClientSecurity,
 } from '@vicinal/config';
@@ -14,17 +15,29 @@ import { runDistillJob } from './distill-job.js';
  * Student trainer process: pulls distillation jobs from JetStream one at a
  * time until stopped (SIGTERM/SIGINT hands the current job back).
  */
-// Traces and metrics as the OTEL_* / VICINAL_METRICS_PORT variables say (off when unset).
-const telemetry = await startTelemetry('vicinal-student-trainer');
 const config = serviceSettingsOrExit('student-trainer', () => studentTrainerConfig());
+// TLS files are read before any work: a missing file stops the start (exit code 2).
+const { teacherSecurity, natsSecurity } = serviceSettingsOrExit(
+  'student-trainer',
+  () => ({
+    teacherSecurity: teacherClientSecurity(config),
+    natsSecurity: natsClientSecurity(config),
+  }),
+);
 const log = createLogger(`student-trainer:${config.name}`);
-const backend = await initBackend(config.backend);
-// TLS files are read before any work: a missing file stops the start.
-const teacherSecurity = teacherClientSecurity(config);
-const bus = await connectBus(config.natsUrl, {
-  name: config.name,
-  ...natsClientSecurity(config),
-});
+// A failed step (no backend, NATS unreachable) ends the start with one line on
+// stderr and exit code 1, after closing what the earlier steps opened.
+const { telemetry, backend, bus } = await startServiceOrExit(
+  'student-trainer',
+  async (closeOnFailure) => {
+    // Traces and metrics as the OTEL_* / VICINAL_METRICS_PORT variables say (off when unset).
+    const telemetry = await startTelemetry('vicinal-student-trainer');
+    closeOnFailure(() => telemetry.shutdown());
+    const backend = await initBackend(config.backend);
+    const bus = await connectBus(config.natsUrl, { name: config.name, ...natsSecurity });
+    return { telemetry, backend, bus };
+  },
+);
 const stop = new AbortController();
 for (const sig of ['SIGTERM', 'SIGINT'] as const) {
   process.once(sig, () => {

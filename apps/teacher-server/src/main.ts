@@ -1,9 +1,11 @@
 import { hostname } from 'node:os';
+import * as grpc from '@grpc/grpc-js';
 import { connectBus, fetchTeacher, registerTeacher } from '@vicinal/bus';
 import {
   natsClientSecurity,
   serverTransportSecurity,
   serviceSettingsOrExit,
+  startServiceOrExit,
   teacherServerConfig,
 } from '@vicinal/config';
 import { createLogger, startTelemetry } from '@vicinal/telemetry';
@@ -19,76 +21,93 @@ import { startTeacherServer } from './server.js';
  * with a heartbeat, and on SIGTERM deregisters, finishes in-flight calls and
  * exits.
  */
-// Traces and metrics as the OTEL_* / VICINAL_METRICS_PORT variables say (off when unset).
-const telemetry = await startTelemetry('vicinal-teacher-server');
 const config = serviceSettingsOrExit('teacher-server', () => teacherServerConfig());
-const log = createLogger('teacher-server');
 const security = settleTransport();
-const bus = await connectBus(config.natsUrl, {
-  name: `teacher-server-${process.pid}`,
-  ...natsClientSecurity(config),
-});
-const { meta, artifact } = await fetchTeacher(bus, config.model);
-// Before the inference thread starts, so its heap is tuned too.
-tuneServingHeap(config.heapGrowingPercent);
-// The model on an inference thread of its own unless VICINAL_INFERENCE_THREAD=main.
-const runtime = await loadTeacherRuntime(artifact, config.inferenceThread, {
-  backend: config.backend,
-  logger: log,
-});
-const backend = runtime.backend;
-log.info(
-  {
-    backend: backend.name,
-    native: backend.native.enabled,
-    place: config.inferenceThread,
-    heapGrowingPercent: config.heapGrowingPercent,
-  },
-  'teacher model loaded',
+const natsSecurity = serviceSettingsOrExit('teacher-server', () =>
+  natsClientSecurity(config),
 );
-const server = await startTeacherServer({
-  address: config.listen,
-  model: runtime.infer,
-  metadata: {
-    model: meta.name,
-    version: meta.version,
-    architecture: meta.architecture,
-    parameters: meta.parameters,
-    inputShape: meta.inputShape,
-    numClasses: meta.numClasses,
-    classNames: meta.classNames,
-    mean: meta.mean,
-    std: meta.std,
-    dataset: meta.dataset,
-    backend: backend.name,
+const log = createLogger('teacher-server');
+grpc.setLogger(grpcLogWithoutBindFailure());
+// A failed step (NATS unreachable, the model not published, the port taken)
+// ends the start with one line on stderr and exit code 1, after closing what
+// the earlier steps opened.
+const { telemetry, bus, runtime, server, deregister } = await startServiceOrExit(
+  'teacher-server',
+  async (closeOnFailure) => {
+    // Traces and metrics as the OTEL_* / VICINAL_METRICS_PORT variables say (off when unset).
+    const telemetry = await startTelemetry('vicinal-teacher-server');
+    closeOnFailure(() => telemetry.shutdown());
+    const bus = await connectBus(config.natsUrl, {
+      name: `teacher-server-${process.pid}`,
+      ...natsSecurity,
+    });
+    closeOnFailure(() => bus.close());
+    const { meta, artifact } = await fetchTeacher(bus, config.model);
+    // Before the inference thread starts, so its heap is tuned too.
+    tuneServingHeap(config.heapGrowingPercent);
+    // The model on an inference thread of its own unless VICINAL_INFERENCE_THREAD=main.
+    const runtime = await loadTeacherRuntime(artifact, config.inferenceThread, {
+      backend: config.backend,
+      logger: log,
+    });
+    closeOnFailure(() => runtime.close());
+    const backend = runtime.backend;
+    log.info(
+      {
+        backend: backend.name,
+        native: backend.native.enabled,
+        place: config.inferenceThread,
+        heapGrowingPercent: config.heapGrowingPercent,
+      },
+      'teacher model loaded',
+    );
+    const server = await startTeacherServer({
+      address: config.listen,
+      model: runtime.infer,
+      metadata: {
+        model: meta.name,
+        version: meta.version,
+        architecture: meta.architecture,
+        parameters: meta.parameters,
+        inputShape: meta.inputShape,
+        numClasses: meta.numClasses,
+        classNames: meta.classNames,
+        mean: meta.mean,
+        std: meta.std,
+        dataset: meta.dataset,
+        backend: backend.name,
+      },
+      maxBatch: config.maxBatch,
+      maxDelayMs: config.maxDelayMs,
+      maxInFlight: runtime.maxInFlight,
+      queueLimit: config.queueLimit,
+      maxMessageBytes: config.maxMessageBytes,
+      maxStreams: config.maxStreams,
+      requestTimeoutMs: config.requestTimeoutMs,
+      ...security,
+    });
+    closeOnFailure(() => server.stop(0));
+    const advertise = config.advertise ?? `${config.listen.split(':')[0]}:${server.port}`;
+    const deregister = await registerTeacher(
+      bus,
+      {
+        instance: `${hostname()}-${process.pid}`,
+        address: advertise,
+        model: meta.name,
+        version: meta.version,
+        architecture: meta.architecture,
+        backend: backend.name,
+        startedAt: new Date().toISOString(),
+      },
+      config.heartbeatMs,
+      (err) => log.warn({ err: err.message }, 'registry heartbeat failed'),
+    );
+    log.info(
+      { address: advertise, model: meta.name, backend: backend.name },
+      'teacher serving',
+    );
+    return { telemetry, bus, runtime, server, deregister };
   },
-  maxBatch: config.maxBatch,
-  maxDelayMs: config.maxDelayMs,
-  maxInFlight: runtime.maxInFlight,
-  queueLimit: config.queueLimit,
-  maxMessageBytes: config.maxMessageBytes,
-  maxStreams: config.maxStreams,
-  requestTimeoutMs: config.requestTimeoutMs,
-  ...security,
-});
-const advertise = config.advertise ?? `${config.listen.split(':')[0]}:${server.port}`;
-const deregister = await registerTeacher(
-  bus,
-  {
-    instance: `${hostname()}-${process.pid}`,
-    address: advertise,
-    model: meta.name,
-    version: meta.version,
-    architecture: meta.architecture,
-    backend: backend.name,
-    startedAt: new Date().toISOString(),
-  },
-  config.heartbeatMs,
-  (err) => log.warn({ err: err.message }, 'registry heartbeat failed'),
-);
-log.info(
-  { address: advertise, model: meta.name, backend: backend.name },
-  'teacher serving',
 );
 
 let stopping = false;
@@ -121,4 +140,26 @@ function settleTransport() {
     process.stderr.write(`teacher-server refuses to start: ${(err as Error).message}\n`);
     process.exit(2);
   }
+}
+
+/**
+ * grpc-js's own stderr lines, in its format, less its report of a failed
+ * bind ("E No address added out of total 1 resolved"): the failed start
+ * says what happened in its one line.
+ */
+function grpcLogWithoutBindFailure(): Partial<Console> {
+  const print =
+    (prefix: string) =>
+    (message?: unknown, ...rest: unknown[]) =>
+      console.error(`${prefix} ${message}`, ...rest);
+  const error = print('E');
+  return {
+    error: (message?: unknown, ...rest: unknown[]) => {
+      if (!String(message).startsWith('No address added out of total')) {
+        error(message, ...rest);
+      }
+    },
+    info: print('I'),
+    debug: print('D'),
+  };
 }

@@ -411,10 +411,14 @@ export async function startTeacherServer(
 
   const port = await new Promise<number>((resolve, reject) => {
     server.bindAsync(options.address, security.credentials, (err, bound) =>
-      err
-        ? reject(new Error(`listen ${options.address}: ${err.message}`))
-        : resolve(bound),
+      err ? reject(bindError(options.address, err)) : resolve(bound),
     );
+  }).catch((err: Error) => {
+    // Nothing listens: leave nothing behind either.
+    server.forceShutdown();
+    batcher.close();
+    stopObservingQueue();
+    throw err;
   });
   const widened = flow.streams && flow.watchSessions();
   if (!widened) {
@@ -457,4 +461,19 @@ export async function startTeacherServer(
       return stopping;
     },
   };
+}
+
+/**
+ * Why a listen address could not be bound, in one line: grpc-js wraps the
+ * socket errors ("No address added out of total 1 resolved errors: [...]").
+ */
+function bindError(address: string, err: Error): Error {
+  const cause = /errors: \[(.*)\]\s*$/s.exec(err.message)?.[1] ?? err.message;
+  if (/EADDRINUSE/.test(cause)) {
+    return new Error(
+      `cannot listen on ${address}: expected a free port, got one already in use ` +
+        '(EADDRINUSE); port 0 picks a free one',
+    );
+  }
+  return new Error(`cannot listen on ${address}: ${cause}`);
 }

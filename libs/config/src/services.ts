@@ -6,6 +6,7 @@ import {
   insecureFlag,
   natsClientEnv,
   natsClientFields,
+  SettingsFileError,
   serverTlsFields,
   teacherClientTlsFields,
 } from './transport.js';
@@ -162,18 +163,79 @@ export function studentTrainerConfig(
 }
 
 /**
- * A service's settings, or, when they are bad, one line per problem on
- * stderr ("<service> refuses to start: ...", naming the variables) and exit
- * code 2 instead of a stack trace.
+ * A service's settings, or, when they are bad (or a file they name cannot
+ * be read), one line per problem on stderr ("<service> refuses to start:
+ * ...", naming the variables) and exit code 2 instead of a stack trace.
  */
 export function serviceSettingsOrExit<T>(service: string, read: () => T): T {
   try {
     return read();
   } catch (err) {
-    if (!(err instanceof ConfigError)) throw err;
+    if (!(err instanceof ConfigError || err instanceof SettingsFileError)) throw err;
     process.stderr.write(`${service} refuses to start: ${err.message}\n`);
     process.exit(2);
   }
+}
+
+/** Registers how to close something a start-up opened, should a later step fail. */
+export type CloseOnFailure = (close: () => unknown) => void;
+
+/** Longest the closing after a failed start-up may take before the process exits. */
+const FAILED_START_CLOSE_MS = 10_000;
+
+/**
+ * Runs a service's start-up (after its settings were read). When a step
+ * fails, as a running system can make it (NATS unreachable, the model not
+ * published, the port taken), the process prints one line on stderr,
+ * "<service>: <what failed>", closes what the start-up had opened (newest
+ * first, through `closeOnFailure`) and exits with code 1: no stack trace,
+ * and no uncaught error left for a library's handler (tfjs-backend-wasm
+ * rethrows them) to report.
+ */
+export async function startServiceOrExit<T>(
+  service: string,
+  start: (closeOnFailure: CloseOnFailure) => Promise<T>,
+): Promise<T> {
+  const opened: (() => unknown)[] = [];
+  try {
+    return await start((close) => {
+      opened.push(close);
+    });
+  } catch (err) {
+    process.stderr.write(`${service}: ${oneLine(err)}\n`);
+    const closing = (async () => {
+      for (const close of opened.reverse()) {
+        try {
+          await close();
+        } catch {
+          // Already failing; the first error is the one to report.
+        }
+      }
+    })();
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      closing,
+      new Promise((resolve) => {
+        timer = setTimeout(resolve, FAILED_START_CLOSE_MS);
+      }),
+    ]);
+    clearTimeout(timer);
+    process.exit(1);
+  }
+}
+
+/** An error's message on one line: a line after a colon follows it, others after "; ". */
+function oneLine(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  const lines = message
+    .split('\n')
+    .map((line) => line.trim())
+    .filter(Boolean);
+  if (lines.length === 0)
+    return `${err instanceof Error ? err.name : 'error'} (no message)`;
+  return lines.reduce(
+    (joined, line) => `${joined}${joined.endsWith(':') ? ' ' : '; '}${line}`,
+  );
 }
 
 /** Variables whose names do not follow VICINAL_ + the field in upper snake case. */
