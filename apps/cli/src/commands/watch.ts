@@ -6,7 +6,13 @@ import {
   watchEvents,
 } from '@vicinal/bus';
 import { Command } from 'commander';
-import { getManifest, gridProgress, storedStudyEvents } from '../study/grid-state.js';
+import {
+  getManifest,
+  gridProgress,
+  type StudyManifest,
+  storedStudyEvents,
+} from '../study/grid-state.js';
+import { type CommandIo, processIo } from './io.js';
 import { natsOption } from './options.js';
 
 /** One human line for a progress event. */
@@ -29,39 +35,70 @@ export function describeEvent(ev: StudyEvent): string {
   }
 }
 
-/** `vicinal watch STUDY`: replays a study's progress events, then follows them. */
-export function watchCommand(): Command {
+/** Why a study is not on NATS, as `status` and `watch` both say it. */
+export function noStudy(study: string, nats: string): string {
+  return `no study "${study}" on ${nats}: submit it with vicinal submit or vicinal study`;
+}
+
+/**
+ * `vicinal watch STUDY`: replays a study's progress events, then follows
+ * them. A study that is not on NATS is an error with --no-follow; when
+ * following, it may just not be submitted yet, so watch says so once and
+ * waits for it. `stop` ends the following (tests; Ctrl-C otherwise).
+ */
+export function watchCommand(io: CommandIo = processIo, stop?: AbortSignal): Command {
   return new Command('watch')
-    .description("print a study's progress events from the start, then follow new ones")
+    .description(
+      "print a study's progress events from the start, then follow new ones; a study " +
+        'not submitted yet is waited for (with --no-follow it is an error)',
+    )
     .argument('<study>', 'study id (as printed by `vicinal study`)')
     .addOption(natsOption())
     .option('--no-follow', 'stop after the events stored so far')
     .action(async (study: string, opts: { nats: string; follow: boolean }) => {
       const bus = await connectBus(opts.nats, { name: 'vicinal-watch' });
-      const stop = new AbortController();
-      process.once('SIGINT', () => stop.abort());
+      const interrupted = new AbortController();
+      const interrupt = () => interrupted.abort();
+      process.once('SIGINT', interrupt);
+      const signal = stop
+        ? AbortSignal.any([stop, interrupted.signal])
+        : interrupted.signal;
       try {
-        const manifest = await getManifest(bus, study);
-        const ids = new Set(manifest?.jobs.map((j) => j.jobId));
-        if (manifest) {
-          process.stdout.write(`${study}: ${manifest.jobs.length} jobs in the grid\n`);
+        let manifest = await getManifest(bus, study);
+        if (!manifest && !opts.follow) throw new Error(noStudy(study, opts.nats));
+        const grid = (found: StudyManifest) => {
+          io.out(`${study}: ${found.jobs.length} jobs in the grid\n`);
+          return new Set(found.jobs.map((j) => j.jobId));
+        };
+        let ids = manifest ? grid(manifest) : new Set<string>();
+        if (!manifest) {
+          io.err(
+            `no study "${study}" on ${opts.nats} yet: waiting for it to be submitted ` +
+              '(vicinal study or vicinal submit); Ctrl-C to stop\n',
+          );
         }
         const finished = new Set<string>();
-        const show = (ev: StudyEvent) => {
+        const show = async (ev: StudyEvent) => {
+          // A study submitted while watch waits: its grid comes before its events.
+          if (!manifest) {
+            manifest = await getManifest(bus, study);
+            if (manifest) ids = grid(manifest);
+          }
           let total = '';
           if (ev.type === 'job-finished' && manifest && ids.has(ev.jobId)) {
             finished.add(ev.jobId);
             total = ` (${finished.size}/${manifest.jobs.length} finished)`;
           }
-          process.stdout.write(`${describeEvent(ev)}${total}\n`);
+          io.out(`${describeEvent(ev)}${total}\n`);
         };
         // Without --follow: exactly the events stored so far.
         if (!opts.follow) {
-          for (const ev of await storedStudyEvents(bus, study)) show(ev);
+          for (const ev of await storedStudyEvents(bus, study)) await show(ev);
           return;
         }
-        for await (const ev of watchEvents(bus, study, stop.signal)) show(ev);
+        for await (const ev of watchEvents(bus, study, signal)) await show(ev);
       } finally {
+        process.removeListener('SIGINT', interrupt);
         await bus.close();
       }
     });
@@ -78,12 +115,7 @@ export function statusCommand(): Command {
       const bus = await connectBus(opts.nats, { name: 'vicinal-status' });
       try {
         const manifest = await getManifest(bus, study);
-        if (!manifest) {
-          throw new Error(
-            `no study "${study}" on ${opts.nats}: submit it with vicinal submit or ` +
-              'vicinal study',
-          );
-        }
+        if (!manifest) throw new Error(noStudy(study, opts.nats));
         const jobs = await gridProgress(bus, manifest);
         const consumer = await bus.jsm.consumers.info(
           names.jobsStream,

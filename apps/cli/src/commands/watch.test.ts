@@ -1,0 +1,128 @@
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import {
+  type Bus,
+  connectBus,
+  type NatsServerHandle,
+  publishEvent,
+  startNatsServer,
+} from '@vicinal/bus';
+import { putManifest, type StudyManifest } from '../study/grid-state.js';
+import type { CommandIo } from './io.js';
+import { noStudy, statusCommand, watchCommand } from './watch.js';
+
+// `vicinal watch` against a nats-server of its own on loopback.
+let server: NatsServerHandle;
+let bus: Bus;
+before(async () => {
+  server = await startNatsServer();
+  bus = await connectBus(server.url, { name: 'watch-test' });
+});
+after(async () => {
+  await bus?.close();
+  await server?.stop();
+});
+
+function manifest(studyId: string): StudyManifest {
+  return {
+    studyId,
+    submittedAt: new Date().toISOString(),
+    teachers: [],
+    jobs: [
+      {
+        jobId: `${studyId}-job`,
+        arm: 'baseline',
+        teacher: null,
+        temperature: null,
+        seed: 1,
+        dataset: 'fashion-mnist',
+        student: 'student-cnn',
+      },
+    ],
+  };
+}
+
+/** Stores the one-job grid of a study, then that job's job-finished event. */
+async function submitAndFinish(studyId: string, accuracy: number, ece: number) {
+  await putManifest(bus, manifest(studyId));
+  await publishEvent(bus, studyId, {
+    type: 'job-finished',
+    jobId: `${studyId}-job`,
+    accuracy,
+    ece,
+  });
+}
+
+/** Starts `vicinal watch ARGS`; what it printed so far stays readable while it runs. */
+function watch(args: string[], stop?: AbortSignal) {
+  const printed = { out: '', err: '' };
+  const io: CommandIo = {
+    out: (text) => {
+      printed.out += text;
+    },
+    err: (text) => {
+      printed.err += text;
+    },
+    setExitCode: () => {},
+  };
+  const done = watchCommand(io, stop).parseAsync([...args, '--nats', server.url], {
+    from: 'user',
+  });
+  return { printed, done };
+}
+
+async function until(what: string, ok: () => boolean): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  while (!ok()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+test('watch --no-follow on a study that does not exist fails as status does', async () => {
+  const expected = noStudy('nosuch', server.url);
+  const { printed, done } = watch(['nosuch', '--no-follow']);
+  await assert.rejects(done, { message: expected });
+  assert.equal(printed.out, '');
+  await assert.rejects(
+    statusCommand().parseAsync(['nosuch', '--nats', server.url], { from: 'user' }),
+    { message: expected },
+  );
+});
+
+test('watch --no-follow prints the grid and the stored events of a study', async () => {
+  await submitAndFinish('stored', 0.5, 0.25);
+  const { printed, done } = watch(['stored', '--no-follow']);
+  await done;
+  assert.equal(
+    printed.out,
+    'stored: 1 jobs in the grid\n' +
+      'stored-job: finished, accuracy 50.00%, ECE 0.2500 (1/1 finished)\n',
+  );
+  assert.equal(printed.err, '');
+});
+
+test('watch follows a study not submitted yet: says so once, then shows it', async () => {
+  const stop = new AbortController();
+  const { printed, done } = watch(['later'], stop.signal);
+  try {
+    await until('the waiting line', () => printed.err !== '');
+    assert.equal(
+      printed.err,
+      `no study "later" on ${server.url} yet: waiting for it to be submitted ` +
+        '(vicinal study or vicinal submit); Ctrl-C to stop\n',
+    );
+    assert.equal(printed.out, '');
+    await submitAndFinish('later', 0.75, 0.125);
+    await until('the event', () => printed.out.includes('finished'));
+    assert.equal(
+      printed.out,
+      'later: 1 jobs in the grid\n' +
+        'later-job: finished, accuracy 75.00%, ECE 0.1250 (1/1 finished)\n',
+    );
+  } finally {
+    stop.abort();
+    await done;
+  }
+  assert.equal(printed.err.split('\n').length, 2, 'the waiting line is printed once');
+});
