@@ -123,7 +123,14 @@ test('a truncated or corrupted artifact fails with a clear ArtifactError', async
 
   const wrongMagic = artifact.slice();
   wrongMagic[0] = 0x58;
-  assert.throws(() => unpackArtifact(wrongMagic), /expected magic "VCNL"/);
+  assert.throws(() => unpackArtifact(wrongMagic), /expected magic "VCNL", got "XCNL"$/);
+  // Bytes that are not printable text are shown in hex, not as raw binary.
+  const binary = artifact.slice();
+  binary.set([0x45, 0xf3, 0x4c, 0x00]);
+  assert.throws(
+    () => unpackArtifact(binary),
+    /expected magic "VCNL", got bytes 45 f3 4c 00 \(hex\)$/,
+  );
 
   assert.throws(
     () => unpackArtifact('not bytes' as unknown as Uint8Array),

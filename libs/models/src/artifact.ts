@@ -68,10 +68,10 @@ export function unpackArtifact(buffer: Uint8Array): ModelBytes {
         `got ${buffer.byteLength}`,
     );
   }
-  const magic = new TextDecoder().decode(buffer.subarray(0, 4));
-  if (magic !== ARTIFACT_MAGIC) {
+  const magic = buffer.subarray(0, 4);
+  if (String.fromCharCode(...magic) !== ARTIFACT_MAGIC) {
     throw new ArtifactError(
-      `artifact: expected magic "${ARTIFACT_MAGIC}", got ${JSON.stringify(magic)}`,
+      `artifact: expected magic "${ARTIFACT_MAGIC}", got ${describeBytes(magic)}`,
     );
   }
   const view = new DataView(buffer.buffer, buffer.byteOffset, buffer.byteLength);
@@ -158,6 +158,17 @@ function isModelBytes(x: tfl.LayersModel | ModelBytes): x is ModelBytes {
     typeof (x as ModelBytes).modelJson === 'string' &&
     (x as ModelBytes).weights instanceof Uint8Array
   );
+}
+
+/**
+ * Bytes for a message: as a quoted string when all are printable ASCII, else
+ * in hex (a corrupt or foreign file would otherwise print raw binary).
+ */
+function describeBytes(bytes: Uint8Array): string {
+  if (bytes.every((b) => b >= 0x20 && b < 0x7f)) {
+    return JSON.stringify(String.fromCharCode(...bytes));
+  }
+  return `bytes ${[...bytes].map((b) => b.toString(16).padStart(2, '0')).join(' ')} (hex)`;
 }
 
 function describe(value: unknown): string {

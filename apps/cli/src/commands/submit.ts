@@ -7,6 +7,7 @@ import {
   loadDatasets,
   submitExperiment,
 } from '../study/run-study.js';
+import { checkCachedTeachers } from '../study/teachers.js';
 import { backendOption, natsOption } from './options.js';
 import { loadStudyFile } from './study.js';
 
@@ -35,6 +36,8 @@ export function submitCommand(): Command {
     .action(async (config: string, opts) => {
       const settings = loadStudyFile(config);
       const plan = expandExperiment(settings);
+      const cacheDir = resolve(opts.cacheDir);
+      checkCachedTeachers(plan.teachers, cacheDir, Boolean(opts.retrain));
       const print = (line: string) => process.stdout.write(`${line}\n`);
       const controller = new AbortController();
       process.once('SIGINT', () => controller.abort(new Error('interrupted')));
@@ -48,7 +51,7 @@ export function submitCommand(): Command {
           plan,
           datasets,
           out: null,
-          cacheDir: resolve(opts.cacheDir),
+          cacheDir,
           retrain: Boolean(opts.retrain),
           train: opts.train !== false,
           print,

@@ -40,6 +40,7 @@ import {
 } from './services.js';
 import { buildResults, buildSummary, type StudySummary } from './summary.js';
 import {
+  checkCachedTeachers,
   type ObtainedTeacher,
   obtainTeacher,
   pct,
@@ -178,6 +179,8 @@ export async function runStudy(
   let stopping = false;
   const started = performance.now();
   const plan = expandExperiment(settings);
+  // A corrupt cached teacher is reported before anything is started.
+  checkCachedTeachers(plan.teachers, options.cacheDir, options.retrain);
   const local = options.localServices ?? true;
   const ledger = new ProcessLedger(out);
   if (!options.natsUrl) await ledger.reclaim(print);

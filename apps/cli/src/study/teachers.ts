@@ -40,6 +40,26 @@ export function imageSpec(data: Dataset) {
   };
 }
 
+/** The cache of trained teachers under a --cache-dir. */
+export function teacherCache(cacheDir: string): TeacherCache {
+  return new TeacherCache(join(cacheDir, 'teachers'));
+}
+
+/**
+ * Reads every teacher of the plan that is cached, so that a corrupt cache
+ * file is reported before a study starts any service (with --retrain the
+ * cache is not read). Teachers not cached are left to obtainTeacher.
+ */
+export function checkCachedTeachers(
+  teachers: TeacherPlan[],
+  cacheDir: string,
+  retrain: boolean,
+): void {
+  if (retrain) return;
+  const cache = teacherCache(cacheDir);
+  for (const t of teachers) cache.load(t.key);
+}
+
 /**
  * A teacher for the plan: from the local cache, else from NATS (published
  * there by whoever trained it), else trained here without mixup and cached.
@@ -52,11 +72,14 @@ export async function obtainTeacher(
 ): Promise<ObtainedTeacher> {
   const { print } = options;
   const recipe = plan.recipe;
-  const cache = new TeacherCache(join(options.cacheDir, 'teachers'));
+  const cache = teacherCache(options.cacheDir);
   const cached = options.retrain ? null : cache.load(plan.key);
   if (cached) {
     // Proof the cached weights load; the artifact is what gets served.
-    (await decodeArtifact(cached.artifact)).dispose();
+    const model = await decodeArtifact(cached.artifact).catch((err) => {
+      throw cache.corrupt(cache.modelFile(plan.key), err);
+    });
+    model.dispose();
     print(
       `teacher ${plan.name} (${recipe.architecture}) reused from cache (${plan.key}): ` +
         `test accuracy ${pct(cached.record.test.accuracy)}`,
