@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { median, quantile, ratio, significant, summarise } from './stats.js';
+import { median, modeOrder, quantile, ratio, significant, summarise } from './stats.js';
 
 test('median of odd and even counts, in any order', () => {
   assert.equal(median([3, 1, 2]), 2);
@@ -53,4 +53,25 @@ test('significant digits', () => {
   assert.equal(significant(1234.5678, 3), 1230);
   assert.equal(significant(0.000123456, 2), 0.00012);
   assert.equal(significant(0), 0);
+});
+
+test('mode order: over 4 repetitions each mode runs in every position and after every other once', () => {
+  const modes = ['none', 'in-process', 'remote', 'free'];
+  assert.deepEqual(modeOrder(modes, 1), ['none', 'free', 'in-process', 'remote']);
+  assert.deepEqual(modeOrder(modes, 5), modeOrder(modes, 1));
+  const positions = new Map<string, Set<number>>();
+  const pairs = new Set<string>();
+  for (let rep = 1; rep <= 4; rep++) {
+    const order = modeOrder(modes, rep);
+    assert.deepEqual([...order].sort(), [...modes].sort(), `rep ${rep} holds every mode`);
+    order.forEach((m, i) => {
+      positions.set(m, (positions.get(m) ?? new Set()).add(i));
+      if (i > 0) pairs.add(`${order[i - 1]} -> ${m}`);
+    });
+  }
+  for (const m of modes)
+    assert.equal(positions.get(m)?.size, 4, `${m} in every position`);
+  assert.equal(pairs.size, 12, 'every ordered pair of modes once');
+  assert.deepEqual(modeOrder([], 3), []);
+  assert.throws(() => modeOrder(modes, 0), /rep: expected an integer >= 1, got 0/);
 });

@@ -91,3 +91,22 @@ function sortedFinite(values: readonly number[]): number[] {
   });
   return [...values].sort((a, b) => a - b);
 }
+
+/**
+ * The order of `items` in repetition `rep` (from 1), from a Williams Latin
+ * square: the first order is 0, n-1, 1, n-2, 2, ...; each next one adds 1 to
+ * every index (mod n). Over n repetitions (n even) each item runs once in
+ * every position and right after every other item exactly once, so what one
+ * item leaves behind (garbage, cold caches) falls on all the others alike.
+ */
+export function modeOrder<T>(items: readonly T[], rep: number): T[] {
+  if (!Number.isInteger(rep) || rep < 1) {
+    throw new RangeError(`rep: expected an integer >= 1, got ${rep}`);
+  }
+  const n = items.length;
+  const first: number[] = [];
+  let low = 0;
+  let high = n - 1;
+  for (let i = 0; i < n; i++) first.push(i % 2 === 0 ? low++ : high--);
+  return first.map((index) => items[(index + rep - 1) % n]);
+}

@@ -5,7 +5,10 @@
  * teacher answering instantly with fixed logits: the student's own cost of
  * distillation (the KD loss term), which no teacher placement can beat. The
  * modes are interleaved within each repetition, so slow drifts of the
- * machine hit them alike.
+ * machine hit them alike, and their order changes from one repetition to
+ * the next (modeOrder, a balanced Latin square), so no mode always runs right
+ * after the same other one: the in-process teacher leaves garbage and cold
+ * caches to whatever runs next.
  */
 import { initBackend } from '@vicinal/backend';
 import { loadDataset, subset } from '@vicinal/data';
@@ -18,6 +21,7 @@ import {
 } from '@vicinal/training';
 import { childSettings, progress, runChild } from './child-io.js';
 import { buildBenchModel, type ModelSettings } from './models.js';
+import { modeOrder } from './stats.js';
 
 export const STUDENT_MODES = ['none', 'in-process', 'remote', 'free'] as const;
 export type StudentMode = (typeof STUDENT_MODES)[number];
@@ -172,7 +176,7 @@ async function main(): Promise<StudentResult> {
       teacherWaitMsPerStep[mode] = [];
     }
     for (let rep = 1; rep <= s.reps; rep++) {
-      for (const mode of s.modes) {
+      for (const mode of modeOrder(s.modes, rep)) {
         const summary = await run(mode, train, s.epochsPerRep);
         samplesPerSecond[mode].push(summary.samplesPerSecond);
         teacherWaitMsPerStep[mode].push(
