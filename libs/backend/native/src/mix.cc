@@ -1,5 +1,6 @@
 // Mixup of uint8 images into normalised float32 rows, for a teacher that
-// mixes its students' batches ("mix on the teacher") and for the trainers:
+// mixes its students' batches ("mix on the teacher", in a teacher server or in
+// the student's process):
 // out[i] = lambda[i] * t(x[i]) + (1 - lambda[i]) * t(x[partner[i]]), with t
 // the 256-value normalisation table of each channel. Per row, the two weighted
 // tables are built first, so a pixel costs two lookups and an add. The float

@@ -1,6 +1,6 @@
 /**
  * The addon's pixel mixer for code outside the TensorFlow.js kernels (the
- * teacher server's "mix on the teacher", the trainers' own mixing). Loaded
+ * teacher server's and the in-process teacher's "mix on the teacher"). Loaded
  * once; null when the addon is off, not built, or built before it had one,
  * and while the native kernels are switched off (setNativeKernelsActive).
  */
