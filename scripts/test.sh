@@ -3,6 +3,13 @@
 # node's test runner (its TAP summary is the last thing printed).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Tools only the tests use, installed with the rest (or named when missing):
+# kubectl renders the Kubernetes manifests, openssl makes test certificates,
+# promtool checks the Prometheus example's config and rules.
+for tool in kubectl:kubernetes-client openssl:openssl promtool:prometheus; do
+  command -v "${tool%%:*}" >/dev/null 2>&1 || VICINAL_EXTRA_DEBS="${VICINAL_EXTRA_DEBS:-} ${tool##*:}"
+done
+export VICINAL_EXTRA_DEBS="${VICINAL_EXTRA_DEBS:-}"
 source scripts/ensure-deps.sh
 echo "== lint and format (biome)"
 npx biome ci .
