@@ -164,7 +164,7 @@ function isModelBytes(x: tfl.LayersModel | ModelBytes): x is ModelBytes {
  * Bytes for a message: as a quoted string when all are printable ASCII, else
  * in hex (a corrupt or foreign file would otherwise print raw binary).
  */
-function describeBytes(bytes: Uint8Array): string {
+export function describeBytes(bytes: Uint8Array): string {
   if (bytes.every((b) => b >= 0x20 && b < 0x7f)) {
     return JSON.stringify(String.fromCharCode(...bytes));
   }

@@ -2,6 +2,7 @@ export {
   ARTIFACT_MAGIC,
   ARTIFACT_VERSION,
   decodeArtifact,
+  describeBytes,
   encodeArtifact,
   packArtifact,
   unpackArtifact,

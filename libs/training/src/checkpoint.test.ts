@@ -90,5 +90,13 @@ test('a truncated or foreign checkpoint is refused with a clear error', async ()
     () => decodeCheckpoint(bytes.subarray(0, bytes.length - 3)),
     /expected \d+ bytes/,
   );
-  assert.throws(() => decodeCheckpoint(new TextEncoder().encode('hello')), /magic/);
+  assert.throws(
+    () => decodeCheckpoint(new TextEncoder().encode('hello')),
+    /checkpoint: expected magic "[^"]+", found "hello"/,
+  );
+  // Binary garbage is shown in hex, not printed raw.
+  assert.throws(
+    () => decodeCheckpoint(Uint8Array.from([0x45, 0xf3, 0x4c, 0x9a, 0, 0, 0, 0])),
+    /checkpoint: expected magic "[^"]+", found bytes 45 f3 4c 9a 00 \(hex\)/,
+  );
 });

@@ -1,5 +1,6 @@
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { tf } from '@vicinal/backend';
+import { describeBytes } from '@vicinal/models';
 
 const MAGIC = 'VCKP1';
 
@@ -107,9 +108,11 @@ export function encodeCheckpoint(checkpoint: TrainingCheckpoint): Uint8Array {
 
 /** Reads a checkpoint buffer; a truncated or foreign buffer is a clear error. */
 export function decodeCheckpoint(bytes: Uint8Array): TrainingCheckpoint {
-  const magic = new TextDecoder().decode(bytes.subarray(0, MAGIC.length));
-  if (magic !== MAGIC) {
-    throw new Error(`checkpoint: expected magic "${MAGIC}", found "${magic}"`);
+  const magic = bytes.subarray(0, MAGIC.length);
+  if (new TextDecoder().decode(magic) !== MAGIC) {
+    throw new Error(
+      `checkpoint: expected magic "${MAGIC}", found ${describeBytes(magic)}`,
+    );
   }
   if (bytes.length < MAGIC.length + 4) throw new Error('checkpoint: truncated header');
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
