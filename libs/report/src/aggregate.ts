@@ -277,17 +277,22 @@ export function aggregateAnalyses(
   };
 }
 
-/** The measures that depend on the teacher's outputs alone. */
-export const TEACHER_MEASURES = [
-  'nonLinearityTeacher',
-  'entropyTeacher',
+/** What the teacher puts on a mixed image (Claim 1), in the report's order. */
+export const TEACHER_SIGNAL = [
   'constituentMass',
   'restMass',
   'restMassOfCleanMix',
   'darkKnowledge',
   'restKl',
   'restCorrelation',
+  'entropyTeacher',
 ] as const satisfies readonly VicinalMeasure[];
+
+/** The measures that depend on the teacher's outputs alone. */
+export const TEACHER_MEASURES: readonly VicinalMeasure[] = [
+  'nonLinearityTeacher',
+  ...TEACHER_SIGNAL,
+];
 
 /**
  * Keeps one of each set of analyses whose teacher side is the same (the same

@@ -1,9 +1,9 @@
-import type { VicinalMeasure } from '@vicinal/metrics';
 import {
   type ArmSummary,
   type Spread,
   type StudyAggregate,
   spreadOf,
+  TEACHER_SIGNAL,
   type TeacherSummary,
 } from './aggregate.js';
 
@@ -79,16 +79,6 @@ export function differenceOf(a: Spread, b: Spread): Difference {
       : null;
   return { value: a.mean - b.mean, se, nA: a.n, nB: b.n };
 }
-
-const TEACHER_SIGNAL = [
-  'constituentMass',
-  'restMass',
-  'restMassOfCleanMix',
-  'darkKnowledge',
-  'restKl',
-  'restCorrelation',
-  'entropyTeacher',
-] as const satisfies readonly VicinalMeasure[];
 
 export interface Claim1Row {
   teacher: string;
