@@ -12,7 +12,7 @@
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { initBackend, setNativeKernelsActive, tf } from '@vicinal/backend';
 import { seededRandom } from '@vicinal/data';
-import { blendedLoss, mixedHardLabels } from '@vicinal/distillation';
+import { fusedBlendedLoss, mixedHardLabelsArray } from '@vicinal/distillation';
 import { countParameters } from '@vicinal/models';
 import { childSettings, sendMessage, serveRequests } from './child-io.js';
 import { buildBenchModel } from './models.js';
@@ -89,14 +89,12 @@ function prepare(config: TimingConfig, s: ModelTimingSettings): Prepared {
     Float32Array.from({ length: b * h * w * c }, () => 2 * random() - 1),
     [b, h, w, c],
   );
-  const teacher = tf.tensor2d(
-    Float32Array.from({ length: b * k }, () => 4 * random() - 2),
-    [b, k],
-  );
+  // The targets stay arrays, as in the trainer's step (the fused loss).
+  const teacher = Float32Array.from({ length: b * k }, () => 4 * random() - 2);
   const labels = Uint8Array.from({ length: b }, () => Math.floor(random() * k));
   const partner = Int32Array.from({ length: b }, (_, i) => (i + 1) % b);
   const lambda = Float32Array.from({ length: b }, () => random());
-  const yMix = mixedHardLabels(labels, partner, lambda, k);
+  const yMix = mixedHardLabelsArray(labels, partner, lambda, k);
   const optimizer = tf.train.adam(s.learningRate);
   return {
     parameters: countParameters(model),
@@ -104,7 +102,7 @@ function prepare(config: TimingConfig, s: ModelTimingSettings): Prepared {
       const cost = tf.tidy((): tf.Scalar => {
         const value = optimizer.minimize(
           () =>
-            blendedLoss({
+            fusedBlendedLoss({
               student: model.apply(x, { training: true }) as tf.Tensor2D,
               teacher,
               yMix,

@@ -1,3 +1,4 @@
+export { type FusedLossInputs, fusedBlendedLoss } from './fused-loss.js';
 export { kdLoss } from './kd-loss.js';
 export { kdLossStdNormalised, STD_EPSILON } from './kd-std.js';
 export { kdLossZscore, ZSCORE_EPSILON } from './kd-zscore.js';

@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { before, describe, test } from 'node:test';
 import { initBackend, tf } from '@vicinal/backend';
 // tfjs-core registers op gradients only when asked; tfjs-layers does it, as in training.
@@ -15,32 +14,9 @@ import {
 } from './loss-registry.js';
 import { blendedLoss, crossEntropyMixed } from './losses.js';
 import { mixedHardLabels } from './mixup.js';
+import { assertRelative, lossVectors } from './test-vectors.js';
 
-// The shared reference vectors sit next to the repository (see README).
-const vectorsPath =
-  process.env.VICINAL_VECTORS ??
-  new URL('../../../../shared/vectors/metrics-and-losses.json', import.meta.url).pathname;
-
-interface LossVectors {
-  student_logits: number[][];
-  teacher_logits: number[][];
-  labels: number[];
-  partner: number[];
-  lambda: number[];
-  expected: Record<string, number>;
-}
-const vectors = (
-  JSON.parse(readFileSync(vectorsPath, 'utf8')) as { distillation_losses: LossVectors }
-).distillation_losses;
-const RELATIVE = 1e-5;
-
-function assertRelative(actual: number, expected: number, what: string): void {
-  const error = Math.abs(actual - expected) / Math.abs(expected);
-  assert.ok(
-    error <= RELATIVE,
-    `${what}: expected ${expected}, got ${actual} (rel. error ${error})`,
-  );
-}
+const vectors = lossVectors();
 
 /** Runs `fn` on the vector tensors and returns the scalar, leaving no tensors behind. */
 function evaluate(

@@ -10,7 +10,9 @@ import { type ImageSplit, toNormalisedTensor } from '@vicinal/data';
 import {
   blendedLoss,
   createRandom,
+  fusedBlendedLoss,
   mixedHardLabels,
+  mixedHardLabelsArray,
   mixImages,
   sampleMixing,
 } from '@vicinal/distillation';
@@ -405,30 +407,22 @@ function trainStep(
   loss: LossSettings,
   beta: number,
 ): number {
+  const { batch } = step;
+  // The plain variant (and pure cross-entropy, whatever the variant) is the
+  // fused loss: one op on the tape, the targets kept as arrays. The other
+  // variants are tensor expressions from the loss registry.
+  const fused = beta === 0 || loss.variant === 'plain';
   const cost = tf.tidy((): tf.Scalar => {
-    const { batch } = step;
     const clean = toNormalisedTensor(tf, batch.images, spec.mean, spec.std, spec.shape);
     const mixed = mixImages(clean, step.partner, step.lambda);
-    const yMix = mixedHardLabels(
-      batch.labels,
-      step.partner,
-      step.lambda,
-      spec.numClasses,
+    const labels = { labels: batch.labels, partner: step.partner, lambda: step.lambda };
+    const lossOf = fused
+      ? fusedLossOf(labels, teacherLogits, spec.numClasses, loss, beta)
+      : registryLossOf(labels, teacherLogits, spec.numClasses, loss, beta);
+    const value = optimizer.minimize(
+      () => lossOf(model.apply(mixed, { training: true }) as tf.Tensor2D),
+      true,
     );
-    const teacher = teacherLogits
-      ? tf.tensor2d(teacherLogits, [batch.size, spec.numClasses])
-      : undefined;
-    const value = optimizer.minimize(() => {
-      const student = model.apply(mixed, { training: true }) as tf.Tensor2D;
-      return blendedLoss({
-        student,
-        teacher,
-        yMix,
-        beta,
-        temperature: loss.temperature,
-        variant: loss.variant,
-      });
-    }, true);
     if (!value) throw new Error('optimizer returned no loss value');
     return value;
   });
@@ -436,6 +430,55 @@ function trainStep(
   cost.dispose();
   if (!Number.isFinite(value)) throw new Error(`training diverged: loss is ${value}`);
   return value;
+}
+
+interface StepLabels {
+  labels: ArrayLike<number>;
+  partner: Int32Array;
+  lambda: Float32Array;
+}
+
+function fusedLossOf(
+  step: StepLabels,
+  teacher: Float32Array | null,
+  numClasses: number,
+  loss: LossSettings,
+  beta: number,
+): (student: tf.Tensor2D) => tf.Scalar {
+  const yMix =
+    beta < 1
+      ? mixedHardLabelsArray(step.labels, step.partner, step.lambda, numClasses)
+      : undefined;
+  return (student) =>
+    fusedBlendedLoss({
+      student,
+      teacher: teacher ?? undefined,
+      yMix,
+      beta,
+      temperature: loss.temperature,
+    });
+}
+
+function registryLossOf(
+  step: StepLabels,
+  teacherLogits: Float32Array | null,
+  numClasses: number,
+  loss: LossSettings,
+  beta: number,
+): (student: tf.Tensor2D) => tf.Scalar {
+  const yMix = mixedHardLabels(step.labels, step.partner, step.lambda, numClasses);
+  const teacher = teacherLogits
+    ? tf.tensor2d(teacherLogits, [step.lambda.length, numClasses])
+    : undefined;
+  return (student) =>
+    blendedLoss({
+      student,
+      teacher,
+      yMix,
+      beta,
+      temperature: loss.temperature,
+      variant: loss.variant,
+    });
 }
 
 function secondsSince(t: number): number {

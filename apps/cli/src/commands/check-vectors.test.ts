@@ -91,8 +91,11 @@ describe('runVectorChecks', () => {
     ]) {
       assert.ok(names.includes(name), `missing check ${name}`);
     }
-    // 10 calibration + 3 temperature + 7 losses + 2 vicinal
-    assert.equal(results.length, 22);
+    // 10 calibration + 3 temperature + 7 losses + 5 of them again through the
+    // fused loss (kd_T1, kd_T2, kd_T4, ce, blend) + 2 vicinal
+    assert.equal(results.length, 27);
+    assert.ok(names.includes('distillation_losses.kd_T2 (fused)'));
+    assert.ok(!names.includes('distillation_losses.kd_zscore_T2 (fused)'));
   });
 
   test('tolerances come from an optional numeric tolerances object', async () => {
@@ -119,7 +122,9 @@ describe('runVectorChecks', () => {
       losses.map((r) => [r.name, r.ok]),
       [
         ['distillation_losses.kd_plain_T2', true],
+        ['distillation_losses.kd_plain_T2 (fused)', true],
         ['distillation_losses.blend_T2_ce0_kd1', true],
+        ['distillation_losses.blend_T2_ce0_kd1 (fused)', true],
       ],
     );
   });
@@ -181,11 +186,11 @@ describe('runVectorChecks', () => {
 });
 
 describe('check-vectors command', () => {
-  test('prints one line per check and "22 passed, 0 failed"', async () => {
+  test('prints one line per check and "27 passed, 0 failed"', async () => {
     const io = await runCommand(sharedVectors);
     const lines = io.stdout.trimEnd().split('\n');
-    assert.equal(lines.at(-1), '22 passed, 0 failed');
-    assert.equal(lines.length, 23);
+    assert.equal(lines.at(-1), '27 passed, 0 failed');
+    assert.equal(lines.length, 28);
     assert.match(
       lines[0],
       /^ok {3}calibration\.accuracy {2}expected=0\.54 actual=0\.54$/,
@@ -202,7 +207,7 @@ describe('check-vectors command', () => {
     });
     const io = await runCommand(path);
     const lines = io.stdout.trimEnd().split('\n');
-    assert.equal(lines.at(-1), '21 passed, 1 failed');
+    assert.equal(lines.at(-1), '26 passed, 1 failed');
     const failures = lines.filter((l) => l.startsWith('FAIL'));
     assert.equal(failures.length, 1);
     assert.match(
@@ -250,7 +255,8 @@ describe('check-vectors command', () => {
     );
     assert.equal(failing.code, 1);
     assert.match(failing.stdout, /^FAIL distillation_losses\.kd_T2 /m);
-    assert.match(failing.stdout, /\n21 passed, 1 failed\n$/);
+    assert.match(failing.stdout, /^FAIL distillation_losses\.kd_T2 \(fused\) /m);
+    assert.match(failing.stdout, /\n25 passed, 2 failed\n$/);
     const malformed = await variant(
       'malformed-cli.json',
       (v) => delete v.distillation_losses,

@@ -4,7 +4,8 @@ import {
   blendedLoss,
   crossEntropyMixed,
   distillationLossNames,
-  mixedHardLabels,
+  fusedBlendedLoss,
+  mixedHardLabelsArray,
 } from '@vicinal/distillation';
 import {
   type CalibrationMetrics,
@@ -392,27 +393,52 @@ function positive(text: string, key: string): number {
 function checkLosses(v: VectorsFile, plans: LossPlan[], relative: number): VectorCheck[] {
   const d = v.distillation_losses;
   const tol: Tolerance = { kind: 'relative', value: relative };
-  return plans.map((plan) => {
-    const value = tf.tidy(() => {
+  const classes = d.student_logits[0]?.length ?? 0;
+  const labels = () =>
+    mixedHardLabelsArray(
+      d.labels,
+      Int32Array.from(d.partner),
+      Float32Array.from(d.lambda),
+      classes,
+    );
+  const scalar = (loss: () => tf.Scalar): number => {
+    const value = tf.tidy(loss);
+    const out = value.dataSync()[0];
+    value.dispose();
+    return out;
+  };
+  return plans.flatMap((plan) => {
+    const actual = scalar(() => {
       const student = tf.tensor2d(d.student_logits);
       const teacher = tf.tensor2d(d.teacher_logits);
       if (plan.kind === 'kd') {
         const { variant, temperature } = plan;
         return blendedLoss({ student, teacher, beta: 1, temperature, variant });
       }
-      const yMix = mixedHardLabels(
-        d.labels,
-        Int32Array.from(d.partner),
-        Float32Array.from(d.lambda),
-        student.shape[1],
-      );
+      const yMix = tf.tensor2d(labels(), [student.shape[0], classes]);
       if (plan.kind === 'ce') return crossEntropyMixed(student, yMix);
       const { beta, temperature } = plan;
       return blendedLoss({ student, teacher, yMix, beta, temperature });
     });
-    const actual = value.dataSync()[0];
-    value.dispose();
-    return compare(`distillation_losses.${plan.key}`, d.expected[plan.key], actual, tol);
+    const name = `distillation_losses.${plan.key}`;
+    const checks = [compare(name, d.expected[plan.key], actual, tol)];
+    // The trainer computes the plain variant and cross-entropy with the
+    // fused loss; it answers for the same keys.
+    if (plan.kind !== 'kd' || plan.variant === 'plain') {
+      const beta = plan.kind === 'kd' ? 1 : plan.kind === 'ce' ? 0 : plan.beta;
+      const temperature = plan.kind === 'ce' ? 1 : plan.temperature;
+      const fused = scalar(() =>
+        fusedBlendedLoss({
+          student: tf.tensor2d(d.student_logits),
+          teacher: Float32Array.from(d.teacher_logits.flat()),
+          yMix: labels(),
+          beta,
+          temperature,
+        }),
+      );
+      checks.push(compare(`${name} (fused)`, d.expected[plan.key], fused, tol));
+    }
+    return checks;
   });
 }
 
