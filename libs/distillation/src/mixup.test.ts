@@ -6,7 +6,7 @@ import {
   setNativeKernelsActive,
   tf,
 } from '@vicinal/backend';
-import { normalisePixels, pixelTable } from '@vicinal/data';
+import { normalisePixels, pixelTable, toNormalisedTensor } from '@vicinal/data';
 import {
   mixedHardLabels,
   mixedHardLabelsArray,
@@ -225,6 +225,30 @@ describe('mixPixelsNormalised', () => {
       }
     });
   }
+
+  test('gives the numbers of the tf ops it replaces in a training step', () => {
+    // The trainer once built its input as toNormalisedTensor + mixImages;
+    // mixPixelsNormalised replaced both, so a seeded run trains on the same
+    // floats.
+    const random = createRandom(5);
+    const rows = 64;
+    const shape = [6, 5, 1] as const;
+    const images = Uint8Array.from({ length: rows * 30 }, () => random.int(256));
+    const { partner, lambda } = sampleMixing(random, rows, { alpha: 1, p: 0.9 });
+    const mean = [0.286];
+    const std = [0.353];
+    const fromTf = tf.tidy(() =>
+      mixImages(toNormalisedTensor(tf, images, mean, std, shape), partner, lambda),
+    );
+    const want = Array.from(fromTf.dataSync());
+    fromTf.dispose();
+    const got = mixPixelsNormalised(images, pixelTable(mean, std), 1, partner, lambda);
+    assert.ok(
+      lambda.some((l) => l > 0 && l < 1),
+      'no row is mixed; the test compares nothing',
+    );
+    assert.deepEqual(Array.from(got), want);
+  });
 
   test('a table, images or output of the wrong size are named', () => {
     const partner = Int32Array.from([1, 0]);
