@@ -2,7 +2,9 @@ import { initBackend } from '@vicinal/backend';
 import { connectBus, consumeJobs, publishEvent } from '@vicinal/bus';
 import {
   distillJobSchema,
+  exitOnUncaughtErrors,
   natsClientSecurity,
+  runServiceOrExit,
   serviceSettingsOrExit,
   startServiceOrExit,
   studentTrainerConfig,
@@ -15,6 +17,7 @@ import { runDistillJob } from './distill-job.js';
  * Student trainer process: pulls distillation jobs from JetStream one at a
  * time until stopped (SIGTERM/SIGINT hands the current job back).
  */
+exitOnUncaughtErrors('student-trainer');
 const config = serviceSettingsOrExit('student-trainer', () => studentTrainerConfig());
 // TLS files are read before any work: a missing file stops the start (exit code 2).
 const { teacherSecurity, natsSecurity } = serviceSettingsOrExit(
@@ -46,35 +49,40 @@ for (const sig of ['SIGTERM', 'SIGINT'] as const) {
   });
 }
 log.info({ backend: backend.name, nats: config.natsUrl }, 'student trainer ready');
-await consumeJobs(bus, {
-  schema: distillJobSchema,
-  log,
-  pollMs: config.pollMs,
-  signal: stop.signal,
-  maxJobs: config.maxJobs,
-  handler: async (job, ctx) => {
-    try {
-      await runDistillJob(job, ctx, {
-        bus,
-        worker: config.name,
-        backend: backend.name,
-        prefetch: config.prefetch,
-        log,
-        teacherWaitSeconds: config.teacherWaitSeconds,
-        teacherSecurity,
-      });
-    } catch (err) {
-      if (!ctx.signal.aborted) {
-        await publishEvent(bus, job.studyId, {
-          type: 'job-failed',
-          jobId: job.jobId,
-          error: (err as Error).message,
-        }).catch(() => {});
+// A job loop that fails (not a job: the loop itself, e.g. its consumer
+// gone) ends the trainer with one line and exit code 1; JetStream
+// redelivers the job it held.
+await runServiceOrExit('student-trainer', async () => {
+  await consumeJobs(bus, {
+    schema: distillJobSchema,
+    log,
+    pollMs: config.pollMs,
+    signal: stop.signal,
+    maxJobs: config.maxJobs,
+    handler: async (job, ctx) => {
+      try {
+        await runDistillJob(job, ctx, {
+          bus,
+          worker: config.name,
+          backend: backend.name,
+          prefetch: config.prefetch,
+          log,
+          teacherWaitSeconds: config.teacherWaitSeconds,
+          teacherSecurity,
+        });
+      } catch (err) {
+        if (!ctx.signal.aborted) {
+          await publishEvent(bus, job.studyId, {
+            type: 'job-failed',
+            jobId: job.jobId,
+            error: (err as Error).message,
+          }).catch(() => {});
+        }
+        throw err;
       }
-      throw err;
-    }
-  },
-});
+    },
+  });
+}, [() => bus.close(), () => telemetry.shutdown()]);
 await bus.close();
 await telemetry.shutdown();
 log.info('student trainer stopped');

@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import * as grpc from '@grpc/grpc-js';
 import { connectBus, fetchTeacher, registerTeacher } from '@vicinal/bus';
 import {
+  exitOnUncaughtErrors,
   natsClientSecurity,
   serverTransportSecurity,
   serviceSettingsOrExit,
@@ -21,6 +22,7 @@ import { startTeacherServer } from './server.js';
  * with a heartbeat, and on SIGTERM deregisters, finishes in-flight calls and
  * exits.
  */
+exitOnUncaughtErrors('teacher-server');
 const config = serviceSettingsOrExit('teacher-server', () => teacherServerConfig());
 const security = settleTransport();
 const natsSecurity = serviceSettingsOrExit('teacher-server', () =>

@@ -71,3 +71,55 @@ test('an unreadable settings file refuses the start with exit code 2 and no stac
     /^demo-service refuses to start: VICINAL_NATS_CA: cannot read "\/nonexistent\/vicinal\/ca\.pem" \(ENOENT[^\n]*\)\n$/,
   );
 });
+
+test('a failing main loop: one line, its resources closed in order, exit code 1', () => {
+  const result = run(`
+    await s.runServiceOrExit(
+      'demo-service',
+      async () => {
+        throw new Error('consumer vicinal-students not found');
+      },
+      [() => console.log('closed bus'), () => console.log('closed telemetry')],
+    );
+    console.log('went on after the failure');
+  `);
+  assert.equal(result.code, 1);
+  assert.equal(result.stderr, 'demo-service: consumer vicinal-students not found\n');
+  assert.equal(result.stdout, 'closed bus\nclosed telemetry\n');
+});
+
+test('an uncaught error ends the process with one line and exit code 1, before a rethrowing handler', () => {
+  // Like tfjs-backend-wasm's: a handler that rethrows makes Node exit with
+  // code 7 and print the handler's source.
+  const body = `
+    s.exitOnUncaughtErrors('demo-service');
+    process.on('unhandledRejection', (reason) => { throw reason; });
+    process.on('uncaughtException', (err) => { throw err; });
+    MODE;
+    setTimeout(() => console.log('still running'), 200);
+  `;
+  const rejected = run(
+    body.replace('MODE', "Promise.reject(new Error('the registry heartbeat failed'))"),
+  );
+  assert.equal(rejected.code, 1, rejected.stderr);
+  assert.equal(
+    rejected.stderr,
+    'demo-service: unexpected error: the registry heartbeat failed\n',
+  );
+  assert.equal(rejected.stdout, '');
+  const thrown = run(
+    body.replace(
+      'MODE',
+      "setTimeout(() => { throw new Error('a callback threw'); }, 10)",
+    ),
+  );
+  assert.equal(thrown.code, 1, thrown.stderr);
+  assert.equal(thrown.stderr, 'demo-service: unexpected error: a callback threw\n');
+  // Without the guard the same rejection takes the rethrowing handler's path.
+  const unguarded = run(
+    body
+      .replace("s.exitOnUncaughtErrors('demo-service');", '')
+      .replace('MODE', "Promise.reject(new Error('the registry heartbeat failed'))"),
+  );
+  assert.equal(unguarded.code, 7, unguarded.stderr);
+});

@@ -180,7 +180,7 @@ export function serviceSettingsOrExit<T>(service: string, read: () => T): T {
 /** Registers how to close something a start-up opened, should a later step fail. */
 export type CloseOnFailure = (close: () => unknown) => void;
 
-/** Longest the closing after a failed start-up may take before the process exits. */
+/** Longest the closing after a failed start-up (or main loop) may take before the process exits. */
 const FAILED_START_CLOSE_MS = 10_000;
 
 /**
@@ -202,26 +202,74 @@ export async function startServiceOrExit<T>(
       opened.push(close);
     });
   } catch (err) {
-    process.stderr.write(`${service}: ${oneLine(err)}\n`);
-    const closing = (async () => {
-      for (const close of opened.reverse()) {
-        try {
-          await close();
-        } catch {
-          // Already failing; the first error is the one to report.
-        }
-      }
-    })();
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      closing,
-      new Promise((resolve) => {
-        timer = setTimeout(resolve, FAILED_START_CLOSE_MS);
-      }),
-    ]);
-    clearTimeout(timer);
-    process.exit(1);
+    return exitAfterFailure(service, err, opened.reverse());
   }
+}
+
+/**
+ * Runs a started service's main loop (e.g. a trainer's job loop). Should it
+ * fail, the process ends as a failed start-up does: one line on stderr,
+ * "<service>: <what failed>", `close` run in order (at most 10 s in all)
+ * and exit code 1.
+ */
+export async function runServiceOrExit(
+  service: string,
+  run: () => Promise<void>,
+  close: (() => unknown)[],
+): Promise<void> {
+  try {
+    await run();
+  } catch (err) {
+    await exitAfterFailure(service, err, close);
+  }
+}
+
+/**
+ * From here on, an error nothing caught (a rejected promise nobody awaited,
+ * an exception in a callback) ends the process with one line on stderr,
+ * "<service>: unexpected error: <message>" (the stack follows when
+ * VICINAL_LOG_LEVEL is debug or trace), and exit code 1. The handlers run
+ * before any a library installed: tfjs-backend-wasm's rethrows the error,
+ * which Node reports as exit code 7 with the backend's minified source.
+ */
+export function exitOnUncaughtErrors(service: string): void {
+  const fail = (err: unknown) => {
+    const level = process.env.VICINAL_LOG_LEVEL;
+    const stack =
+      (level === 'debug' || level === 'trace') && err instanceof Error && err.stack
+        ? `${err.stack}\n`
+        : '';
+    process.stderr.write(`${service}: unexpected error: ${oneLine(err)}\n${stack}`);
+    process.exit(1);
+  };
+  process.prependListener('uncaughtException', fail);
+  process.prependListener('unhandledRejection', fail);
+}
+
+async function exitAfterFailure(
+  service: string,
+  err: unknown,
+  close: (() => unknown)[],
+): Promise<never> {
+  process.stderr.write(`${service}: ${oneLine(err)}\n`);
+  const closing = (async () => {
+    for (const step of close) {
+      try {
+        await step();
+      } catch {
+        // Already failing; the first error is the one to report.
+      }
+    }
+  })();
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    closing,
+    new Promise((resolve) => {
+      timer = setTimeout(resolve, FAILED_START_CLOSE_MS);
+    }),
+  ]);
+  clearTimeout(timer);
+  process.exit(1);
 }
 
 /** An error's message on one line: a line after a colon follows it, others after "; ". */
