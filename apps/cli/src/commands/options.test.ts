@@ -178,3 +178,27 @@ test('--no-local-services without --nats is refused before anything starts', asy
   );
   assert.match(studyCommand().helpInformation(), /--nats, which this\s+needs/);
 });
+
+test('--workers with --no-local-services is refused: no trainers start here', async () => {
+  const nats = 'nats://127.0.0.1:4222';
+  assert.throws(
+    () => checkLocalServices({ localServices: false, nats, workersGiven: true }),
+    /invalid --workers:\n {2}has no effect with --no-local-services: no student trainers start here/,
+  );
+  checkLocalServices({ localServices: false, nats, workersGiven: false });
+  checkLocalServices({ localServices: true, workersGiven: true });
+  await assert.rejects(
+    studyCommand().parseAsync(
+      ['absent.yaml', '--no-local-services', '--nats', nats, '--workers', '3'],
+      { from: 'user' },
+    ),
+    /invalid --workers:\n {2}has no effect with --no-local-services/,
+  );
+  // The default of --workers is not a choice the user made.
+  await assert.rejects(
+    studyCommand().parseAsync(['absent.yaml', '--no-local-services', '--nats', nats], {
+      from: 'user',
+    }),
+    (err: Error) => !/--workers/.test(err.message),
+  );
+});

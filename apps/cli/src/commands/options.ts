@@ -100,16 +100,26 @@ export function parseWorkers(value: string, max = maxWorkers()): number {
 /**
  * --no-local-services needs --nats: without it the study would start a NATS
  * of its own that no teacher server or student trainer elsewhere can reach,
- * and wait for results forever. Refused before anything starts.
+ * and wait for results forever. It also starts no trainers here, so a
+ * --workers given with it would be silently ignored. Both are refused
+ * before anything starts.
  */
 export function checkLocalServices(opts: {
   localServices: boolean;
   nats?: string;
+  /** Whether --workers was on the command line (not its default). */
+  workersGiven?: boolean;
 }): void {
   if (!opts.localServices && opts.nats === undefined) {
     throw new ConfigError('--no-local-services', [
       'needs --nats URL, the NATS where the teacher servers and student trainers ' +
         'run; without it the study would start its own NATS, which they cannot reach',
+    ]);
+  }
+  if (!opts.localServices && opts.workersGiven) {
+    throw new ConfigError('--workers', [
+      'has no effect with --no-local-services: no student trainers start here; ' +
+        'scale the trainers where they run (e.g. the student-trainer Deployment)',
     ]);
   }
 }

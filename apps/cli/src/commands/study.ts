@@ -56,8 +56,11 @@ export function studyCommand(): Command {
     )
     .option('--cache-dir <dir>', 'where trained teachers are cached', '.vicinal/cache')
     .addOption(backendOption('TensorFlow.js backend'))
-    .action(async (config: string | undefined, opts) => {
-      checkLocalServices(opts);
+    .action(async (config: string | undefined, opts, command: Command) => {
+      checkLocalServices({
+        ...opts,
+        workersGiven: command.getOptionValueSource('workers') === 'cli',
+      });
       const settings: ExperimentSettings = config
         ? loadStudyFile(config)
         : studyAsExperiment(defaultStudy(opts.full ? 'full' : 'default'));
