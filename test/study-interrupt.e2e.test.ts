@@ -99,8 +99,13 @@ test('Ctrl-C (SIGINT to the whole process group) stops the study and every proce
   process.kill(-study.leader, 'SIGINT');
   const code = await study.exited;
   const { stderr } = study.output();
-  assert.equal(code, 1, stderr);
+  // 128 + SIGINT (2), as a shell reports a command ended by Ctrl-C.
+  assert.equal(code, 130, stderr);
   assert.match(stderr, /interrupted: stopping every process this study started/);
+  assert.match(
+    stderr,
+    /vicinal: study interrupted by SIGINT; every process it started was stopped \(run the same command again to resume\)\n$/,
+  );
   for (const pid of study.pids)
     assert.equal(alive(pid), false, `process ${pid} still running`);
 });
@@ -111,7 +116,7 @@ test('SIGINT to the coordinator alone stops every process it started', {
   const study = await startStudy('interrupt-coordinator');
   process.kill(study.leader, 'SIGINT');
   const code = await study.exited;
-  assert.equal(code, 1, study.output().stderr);
+  assert.equal(code, 130, study.output().stderr);
   for (const pid of study.pids)
     assert.equal(alive(pid), false, `process ${pid} still running`);
 });

@@ -5,7 +5,7 @@ import { benchCommand } from './commands/bench.js';
 import { checkVectorsCommand } from './commands/check-vectors.js';
 import { datasetCommand } from './commands/dataset.js';
 import { reportCommand } from './commands/report.js';
-import { studyCommand } from './commands/study.js';
+import { InterruptedError, studyCommand } from './commands/study.js';
 import { submitCommand } from './commands/submit.js';
 import { statusCommand, watchCommand } from './commands/watch.js';
 
@@ -31,12 +31,14 @@ try {
   telemetry = await startTelemetry('vicinal-coordinator');
   await withSpan(`vicinal ${command}`.trim(), {}, () => program.parseAsync(process.argv));
 } catch (err) {
-  // Expected failures get one clear line; exit 2 for bad settings, 1 otherwise.
+  // Expected failures get one clear line; exit 2 for bad settings, 128 + the
+  // signal's number for a study stopped by Ctrl-C or SIGTERM, 1 otherwise.
   const message = err instanceof Error ? err.message : String(err);
   process.stderr.write(`vicinal: ${message}\n`);
   if (process.env.VICINAL_DEBUG && err instanceof Error)
     process.stderr.write(`${err.stack}\n`);
-  process.exitCode = err instanceof ConfigError ? 2 : 1;
+  process.exitCode =
+    err instanceof ConfigError ? 2 : err instanceof InterruptedError ? err.exitCode : 1;
 } finally {
   await telemetry?.shutdown();
 }

@@ -14,7 +14,7 @@ import {
   parseNatsUrl,
   parseWorkers,
 } from './options.js';
-import { studyCommand } from './study.js';
+import { InterruptedError, studyCommand } from './study.js';
 import { submitCommand } from './submit.js';
 import { statusCommand, watchCommand } from './watch.js';
 
@@ -200,5 +200,14 @@ test('--workers with --no-local-services is refused: no trainers start here', as
       from: 'user',
     }),
     (err: Error) => !/--workers/.test(err.message),
+  );
+});
+
+test('a study stopped by a signal exits as a shell reports it: 128 + the signal number', () => {
+  assert.equal(new InterruptedError('SIGINT').exitCode, 130);
+  assert.equal(new InterruptedError('SIGTERM').exitCode, 143);
+  assert.match(
+    new InterruptedError('SIGTERM').message,
+    /^study interrupted by SIGTERM; every process it started was stopped/,
   );
 });

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { constants } from 'node:os';
 import { join, resolve } from 'node:path';
 import {
   ConfigError,
@@ -65,14 +66,16 @@ export function studyCommand(): Command {
         ? loadStudyFile(config)
         : studyAsExperiment(defaultStudy(opts.full ? 'full' : 'default'));
       const controller = new AbortController();
-      const interrupt = () => {
+      let stoppedBy: NodeJS.Signals | null = null;
+      const interrupt = (signal: NodeJS.Signals) => {
+        stoppedBy = signal;
         process.stderr.write(
           '\ninterrupted: stopping every process this study started\n',
         );
         controller.abort(new Error('interrupted'));
         // Everything this study started is stopped before runStudy settles; a
         // handle left open somewhere must not keep an interrupted study alive.
-        setTimeout(() => process.exit(process.exitCode ?? 1), 30_000).unref();
+        setTimeout(() => process.exit(signalExitCode(signal)), 30_000).unref();
       };
       process.once('SIGINT', interrupt);
       process.once('SIGTERM', interrupt);
@@ -89,6 +92,8 @@ export function studyCommand(): Command {
         backend: opts.backend,
         print: (line) => process.stdout.write(`${line}\n`),
         signal: controller.signal,
+      }).catch((err: unknown) => {
+        throw stoppedBy ? new InterruptedError(stoppedBy) : err;
       });
       writeSummary(out, summary);
       const reports: string[] = [];
@@ -101,6 +106,24 @@ export function studyCommand(): Command {
           `(${summary.wall_seconds} s)\n`,
       );
     });
+}
+
+/** A study stopped by a signal; the CLI exits with 128 + the signal's number. */
+export class InterruptedError extends Error {
+  readonly exitCode: number;
+  constructor(readonly signal: NodeJS.Signals) {
+    super(
+      `study interrupted by ${signal}; every process it started was stopped ` +
+        '(run the same command again to resume)',
+    );
+    this.name = 'InterruptedError';
+    this.exitCode = signalExitCode(signal);
+  }
+}
+
+/** The shell's exit status for a process ended by `signal`: 128 + its number. */
+function signalExitCode(signal: NodeJS.Signals): number {
+  return 128 + (constants.signals[signal] ?? 0);
 }
 
 /**
