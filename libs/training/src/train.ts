@@ -443,13 +443,13 @@ function trainStep(
   // variants are tensor expressions from the loss registry.
   const fused = beta === 0 || loss.variant === 'plain';
   const cost = tf.tidy((): tf.Scalar => {
-    const mixed = tf.tensor4d(pixels, [batch.size, h, w, c], 'float32');
+    const input = tf.tensor4d(pixels, [batch.size, h, w, c], 'float32');
     const labels = { labels: batch.labels, partner: step.partner, lambda: step.lambda };
     const lossOf = fused
       ? fusedLossOf(labels, teacherLogits, spec.numClasses, loss, beta)
       : registryLossOf(labels, teacherLogits, spec.numClasses, loss, beta);
     const value = optimizer.minimize(
-      () => lossOf(model.apply(mixed, { training: true }) as tf.Tensor2D),
+      () => lossOf(model.apply(input, { training: true }) as tf.Tensor2D),
       true,
     );
     if (!value) throw new Error('optimizer returned no loss value');
