@@ -18,6 +18,26 @@ export interface TrainingCheckpoint {
   optimizerWeights: Float32Array[];
   optimizerShapes: number[][];
   optimizerNames: string[];
+  /**
+   * Adam's beta1^t and beta2^t as the run had them (running float32
+   * products). tf's Adam.setWeights recomputes them with pow, which differs
+   * in the last bits, so a resumed run would drift from an unbroken one.
+   * Absent for other optimizers and in older checkpoints.
+   */
+  adamBetaPowers?: [number, number];
+}
+
+/** The fields of tf's AdamOptimizer holding beta1^t and beta2^t (not public API). */
+interface AdamPowers {
+  accBeta1?: tf.Variable;
+  accBeta2?: tf.Variable;
+}
+
+function adamPowers(optimizer: tf.Optimizer): [tf.Variable, tf.Variable] | null {
+  const { accBeta1, accBeta2 } = optimizer as unknown as AdamPowers;
+  return optimizer instanceof tf.AdamOptimizer && accBeta1 && accBeta2
+    ? [accBeta1, accBeta2]
+    : null;
 }
 
 /** Captures the model and optimizer after an epoch. */
@@ -28,8 +48,15 @@ export async function captureCheckpoint(
 ): Promise<TrainingCheckpoint> {
   const weights = model.getWeights();
   const optimizerState = await optimizer.getWeights();
+  const powers = adamPowers(optimizer);
   return {
     ...progress,
+    ...(powers && {
+      adamBetaPowers: [powers[0].dataSync()[0], powers[1].dataSync()[0]] as [
+        number,
+        number,
+      ],
+    }),
     modelWeights: weights.map((w) => asFloat32(w.dataSync())),
     modelShapes: weights.map((w) => w.shape),
     // The iteration count is an int32 scalar: store its value, not its bits.
@@ -76,6 +103,12 @@ export async function restoreCheckpoint(
       tensor: tf.tensor(v, checkpoint.optimizerShapes[i]),
     })),
   );
+  const powers = adamPowers(optimizer);
+  if (powers && checkpoint.adamBetaPowers) {
+    checkpoint.adamBetaPowers.forEach((value, i) => {
+      tf.tidy(() => powers[i].assign(tf.scalar(value)));
+    });
+  }
 }
 
 /** One buffer: magic, header length, JSON header, then the float32 arrays. */
@@ -90,6 +123,7 @@ export function encodeCheckpoint(checkpoint: TrainingCheckpoint): Uint8Array {
       modelShapes: checkpoint.modelShapes,
       optimizerShapes: checkpoint.optimizerShapes,
       optimizerNames: checkpoint.optimizerNames,
+      adamBetaPowers: checkpoint.adamBetaPowers,
       lengths: arrays.map((a) => a.length),
     }),
   );
@@ -149,5 +183,14 @@ export function decodeCheckpoint(bytes: Uint8Array): TrainingCheckpoint {
     optimizerShapes: header.optimizerShapes,
     optimizerWeights: arrays.slice(m),
     optimizerNames: header.optimizerNames,
+    ...(isPowers(header.adamBetaPowers) && { adamBetaPowers: header.adamBetaPowers }),
   };
+}
+
+function isPowers(value: unknown): value is [number, number] {
+  return (
+    Array.isArray(value) &&
+    value.length === 2 &&
+    value.every((v) => typeof v === 'number' && v >= 0 && v < 1)
+  );
 }
