@@ -109,6 +109,16 @@ test('a coordinator killed mid-study is re-run without repeating finished jobs',
     second.stdout,
     new RegExp(`previous coordinator \\(pid ${killedPid}\\) died; stopping what it left`),
   );
+  // The re-run replays the first run's events but prints only its own: a
+  // job shows at most one "started" line and each of its epochs once.
+  for (const label of idOf.keys()) {
+    const lines = (pattern: string) =>
+      second.stdout.split('\n').filter((l) => l.includes(`[${label}] ${pattern}`));
+    assert.ok(lines('started on').length <= 1, `${label}:\n${second.stdout}`);
+    for (const epoch of [1, 2, 3]) {
+      assert.ok(lines(`epoch ${epoch}/`).length <= 1, `${label}:\n${second.stdout}`);
+    }
+  }
   const reused = Number(/(\d+) of 6 jobs already have results/.exec(second.stdout)?.[1]);
   assert.ok(reused >= doneBeforeKill.length, second.stdout);
   const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'));

@@ -9,13 +9,16 @@ import {
   findTeachers,
   getArtifact,
   getResult,
+  lastEventSequence,
   type NatsServerHandle,
   names,
+  publishEvent,
   putArtifact,
   putResult,
   registerTeacher,
   startNatsServer,
   submitJob,
+  watchEvents,
 } from './index.js';
 
 const jobSchema = z.object({ n: z.number() }).strict();
@@ -119,6 +122,33 @@ describe('bus over a real nats-server', () => {
       await new Promise((r) => setTimeout(r, 250));
     }
     assert.deepEqual(await findTeachers(bus, 'm'), []);
+  });
+
+  test('events published before lastEventSequence are told apart from later ones', async () => {
+    const started = (jobId: string) =>
+      ({
+        type: 'job-started',
+        jobId,
+        worker: 'w',
+        deliveryCount: 1,
+        resumedAfterEpoch: 0,
+      }) as const;
+    await publishEvent(bus, 'seq-study', started('earlier-1'));
+    await publishEvent(bus, 'another-study', started('other'));
+    await publishEvent(bus, 'seq-study', started('earlier-2'));
+    const before = await lastEventSequence(bus);
+    await publishEvent(bus, 'seq-study', started('later'));
+    const stop = new AbortController();
+    const seen: { jobId: string; earlier: boolean }[] = [];
+    for await (const ev of watchEvents(bus, 'seq-study', stop.signal)) {
+      seen.push({ jobId: ev.jobId, earlier: ev.sequence <= before });
+      if (seen.length === 3) stop.abort();
+    }
+    assert.deepEqual(seen, [
+      { jobId: 'earlier-1', earlier: true },
+      { jobId: 'earlier-2', earlier: true },
+      { jobId: 'later', earlier: false },
+    ]);
   });
 
   test('artifacts and results round-trip', async () => {

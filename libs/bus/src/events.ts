@@ -28,6 +28,19 @@ export async function publishEvent(bus: Bus, studyId: string, event: StudyEvent)
   await bus.js.publish(names.eventsSubject(studyId), JSON.stringify(event));
 }
 
+/** An event as the stream holds it: `sequence` orders it among all events. */
+export type SeenEvent = StudyEvent & { sequence: number };
+
+/**
+ * The stream sequence of the newest event of any study (0: none yet).
+ * Events that `watchEvents` yields with a sequence up to this one were
+ * published before the call, e.g. by an earlier run of the same study.
+ */
+export async function lastEventSequence(bus: Bus): Promise<number> {
+  const info = await bus.jsm.streams.info(names.eventsStream);
+  return info.state.last_seq;
+}
+
 /**
  * Replays a study's events from the start and then follows new ones, until
  * the signal aborts. Uses an ordered consumer (no server-side state).
@@ -36,7 +49,7 @@ export async function* watchEvents(
   bus: Bus,
   studyId: string,
   signal: AbortSignal,
-): AsyncGenerator<StudyEvent> {
+): AsyncGenerator<SeenEvent> {
   const consumer = await bus.js.consumers.get(names.eventsStream, {
     filter_subjects: names.eventsSubject(studyId),
     deliver_policy: DeliverPolicy.All,
@@ -45,7 +58,7 @@ export async function* watchEvents(
   const stop = () => messages.stop();
   signal.addEventListener('abort', stop);
   try {
-    for await (const m of messages) yield m.json<StudyEvent>();
+    for await (const m of messages) yield { ...m.json<StudyEvent>(), sequence: m.seq };
   } finally {
     signal.removeEventListener('abort', stop);
     messages.stop();

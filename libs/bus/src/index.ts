@@ -11,7 +11,13 @@ export {
   type BusTlsOptions,
   connectBus,
 } from './connection.js';
-export { publishEvent, type StudyEvent, watchEvents } from './events.js';
+export {
+  lastEventSequence,
+  publishEvent,
+  type SeenEvent,
+  type StudyEvent,
+  watchEvents,
+} from './events.js';
 export {
   type ConsumeOptions,
   consumeJobs,

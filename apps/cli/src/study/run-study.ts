@@ -5,6 +5,7 @@ import {
   connectBus,
   getResult,
   JOB_MAX_DELIVER,
+  lastEventSequence,
   type NatsServerHandle,
   names,
   startNatsServer,
@@ -225,6 +226,8 @@ export async function runStudy(
       bus = await connectBus(nats.url, { name: 'vicinal-coordinator' });
     }
     const natsUrl = options.natsUrl ?? nats!.url;
+    // Events up to here are earlier runs' (a re-run replays them all).
+    const earlierEvents = await lastEventSequence(bus);
     const submitted = await submitExperiment({
       bus,
       settings,
@@ -321,10 +324,30 @@ export async function runStudy(
         `${options.workers} student trainer(s) started (pids ` +
           `${workers.map((w) => w.child.pid).join(', ')}); logs in ${logDir}`,
       );
-      await waitForResults(bus, plan, pending, results, workers, out, print, signal);
+      await waitForResults(
+        bus,
+        plan,
+        pending,
+        results,
+        workers,
+        out,
+        print,
+        signal,
+        earlierEvents,
+      );
     } else if (pending.length > 0) {
       print('no local services: teachers and student trainers run elsewhere');
-      await waitForResults(bus, plan, pending, results, null, out, print, signal);
+      await waitForResults(
+        bus,
+        plan,
+        pending,
+        results,
+        null,
+        out,
+        print,
+        signal,
+        earlierEvents,
+      );
     }
 
     const records = teachers.map((t) => ({ plan: t.plan, record: t.record }));
@@ -397,6 +420,8 @@ async function waitForResults(
   out: string,
   print: (line: string) => void,
   signal: AbortSignal,
+  /** Sequence of the last event published before this run (see lastEventSequence). */
+  earlierEvents: number,
 ): Promise<void> {
   const follow = new AbortController();
   const stopFollow = () => follow.abort();
@@ -418,9 +443,13 @@ async function waitForResults(
   const failures = new Map<string, string[]>();
   const progress = (async () => {
     for await (const ev of watchEvents(bus, plan.studyId, follow.signal)) {
-      // Events of earlier runs of this study are replayed too; show only ours.
+      // Events of earlier runs of this study are replayed too: show only
+      // those of unfinished jobs, and of earlier runs only the failures
+      // (they count towards the delivery limit), marked as such.
       if (!waiting.has(ev.jobId)) continue;
       const label = labels.get(ev.jobId) ?? ev.jobId;
+      const earlier = ev.sequence <= earlierEvents;
+      if (earlier && ev.type !== 'job-failed') continue;
       if (ev.type === 'job-started') {
         const resumed = ev.resumedAfterEpoch
           ? `, resuming after epoch ${ev.resumedAfterEpoch}`
@@ -434,7 +463,7 @@ async function waitForResults(
         );
       }
       if (ev.type === 'job-failed') {
-        print(`  [${label}] failed: ${ev.error}`);
+        print(`  [${label}] failed${earlier ? ' (in an earlier run)' : ''}: ${ev.error}`);
         failures.set(ev.jobId, [...(failures.get(ev.jobId) ?? []), ev.error]);
       }
     }
