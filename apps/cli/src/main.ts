@@ -1,6 +1,6 @@
 import { ConfigError } from '@vicinal/config';
 import { startTelemetry, type Telemetry, withSpan } from '@vicinal/telemetry';
-import { Command } from 'commander';
+import { Command, CommanderError } from 'commander';
 import { benchCommand } from './commands/bench.js';
 import { checkVectorsCommand } from './commands/check-vectors.js';
 import { datasetCommand } from './commands/dataset.js';
@@ -21,6 +21,14 @@ const program = new Command('vicinal')
   .addCommand(watchCommand())
   .addCommand(benchCommand());
 
+// Usage errors (an unknown option, a bad option value) exit with code 2 like
+// bad settings; commander has printed them already. Help exits 0.
+const overrideExits = (c: Command): void => {
+  c.exitOverride();
+  for (const sub of c.commands) overrideExits(sub);
+};
+overrideExits(program);
+
 const command =
   process.argv[2] && !process.argv[2].startsWith('-') ? process.argv[2] : '';
 let telemetry: Telemetry | undefined;
@@ -31,6 +39,16 @@ try {
   telemetry = await startTelemetry('vicinal-coordinator');
   await withSpan(`vicinal ${command}`.trim(), {}, () => program.parseAsync(process.argv));
 } catch (err) {
+  if (err instanceof CommanderError) {
+    process.exitCode = err.exitCode === 0 ? 0 : 2;
+  } else {
+    reportFailure(err);
+  }
+} finally {
+  await telemetry?.shutdown();
+}
+
+function reportFailure(err: unknown): void {
   // Expected failures get one clear line; exit 2 for bad settings, 128 + the
   // signal's number for a study stopped by Ctrl-C or SIGTERM, 1 otherwise.
   const message = err instanceof Error ? err.message : String(err);
@@ -39,6 +57,4 @@ try {
     process.stderr.write(`${err.stack}\n`);
   process.exitCode =
     err instanceof ConfigError ? 2 : err instanceof InterruptedError ? err.exitCode : 1;
-} finally {
-  await telemetry?.shutdown();
 }

@@ -152,14 +152,14 @@ test('--workers is bounded: 4 per CPU core', async () => {
     assert.throws(
       () => parseWorkers(bad, 8),
       new RegExp(
-        `--workers expects an integer from 1 to 8 \\(4 per CPU core\\), got "${bad}"`,
+        `invalid --workers:\\n {2}expects an integer from 1 to 8 \\(4 per CPU core\\), got "${bad}"`,
       ),
     );
   }
   // Through the command line, before anything is read or started.
   await assert.rejects(
     studyCommand().parseAsync(['absent.yaml', '--workers', '1000'], { from: 'user' }),
-    new RegExp(`--workers expects an integer from 1 to ${maxWorkers()} `),
+    new RegExp(`invalid --workers:\\n {2}expects an integer from 1 to ${maxWorkers()} `),
   );
   assert.match(studyCommand().helpInformation(), /1 to \d+ \(4 per CPU\s+core\)/);
 });
@@ -210,4 +210,30 @@ test('a study stopped by a signal exits as a shell reports it: 128 + the signal 
     new InterruptedError('SIGTERM').message,
     /^study interrupted by SIGTERM; every process it started was stopped/,
   );
+});
+
+test('usage errors and bad settings exit 2 through the vicinal command; help exits 0', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vicinal-usage-'));
+  try {
+    const badYaml = join(dir, 'bad.yaml');
+    writeFileSync(badYaml, 'name: x\nteachers: [a,\n');
+    const cases: [string[], number, RegExp][] = [
+      [['study', '--bogus'], 2, /unknown option '--bogus'/],
+      [['study', '--workers', '0'], 2, /invalid --workers:\n {2}expects an integer/],
+      [['study', '--backend', 'nope'], 2, /argument 'nope' is invalid/],
+      [['study', badYaml], 2, /invalid .*bad\.yaml:\n {2}not valid YAML: /],
+      [['dataset', 'inspect', '--bogus'], 2, /unknown option '--bogus'/],
+      [['--help'], 0, /^$/],
+    ];
+    for (const [args, code, stderr] of cases) {
+      const run = spawnSync(process.execPath, [bin, ...args], {
+        encoding: 'utf8',
+        timeout: 60_000,
+      });
+      assert.equal(run.status, code, `${args.join(' ')}: ${run.stderr}`);
+      assert.match(run.stderr, stderr, args.join(' '));
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

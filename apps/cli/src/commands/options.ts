@@ -89,10 +89,10 @@ export function maxWorkers(cpus = availableParallelism()): number {
 export function parseWorkers(value: string, max = maxWorkers()): number {
   const n = Number(value);
   if (!/^\s*\d+\s*$/.test(value) || n < 1 || n > max) {
-    throw new Error(
-      `--workers expects an integer from 1 to ${max} (${WORKERS_PER_CPU} per CPU ` +
-        `core), got "${value}"`,
-    );
+    throw new ConfigError('--workers', [
+      `expects an integer from 1 to ${max} (${WORKERS_PER_CPU} per CPU core), ` +
+        `got "${value}"`,
+    ]);
   }
   return n;
 }

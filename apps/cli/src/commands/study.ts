@@ -131,11 +131,19 @@ function signalExitCode(signal: NodeJS.Signals): number {
  * form); unknown keys are rejected by name before anything runs.
  */
 export function loadStudyFile(path: string): ExperimentSettings {
-  let raw: unknown;
+  let text: string;
   try {
-    raw = parseYaml(readFileSync(path, 'utf8'));
+    text = readFileSync(path, 'utf8');
   } catch (err) {
     throw new Error(`cannot read study settings ${path}: ${(err as Error).message}`);
+  }
+  let raw: unknown;
+  try {
+    raw = parseYaml(text);
+  } catch (err) {
+    // A syntax error is a bad setting like any other (exit code 2).
+    const first = (err as Error).message.split('\n')[0];
+    throw new ConfigError(path, [`not valid YAML: ${first}`]);
   }
   const settings = parseExperiment(raw, path);
   checkArchitectures(settings, path);
