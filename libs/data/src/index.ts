@@ -53,7 +53,12 @@ export {
   type ImageFolderOptions,
   loadImageFolder,
 } from './image-folder.js';
-export { normalisePixels, pixelTable, toNormalisedTensor } from './normalise.js';
+export {
+  normalisePixels,
+  normaliseWithTable,
+  pixelTable,
+  toNormalisedTensor,
+} from './normalise.js';
 export { seededRandom } from './random.js';
 export {
   type DatasetLoader,

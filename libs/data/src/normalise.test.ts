@@ -1,7 +1,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { initBackend, tf } from '@vicinal/backend';
-import { normalisePixels, toNormalisedTensor } from './normalise.js';
+import {
+  normalisePixels,
+  normaliseWithTable,
+  pixelTable,
+  toNormalisedTensor,
+} from './normalise.js';
 
 await initBackend('cpu');
 
@@ -10,6 +15,19 @@ test('pixels are normalised per channel as (x/255 - mean) / std', () => {
   const out = normalisePixels(images, [0.5, 0.2], [0.25, 0.5]);
   const want = [-2, 1.6, (128 / 255 - 0.5) / 0.25, (51 / 255 - 0.2) / 0.5, -2, 1.6];
   assert.deepEqual(out, Float32Array.from(want));
+});
+
+test('a precomputed table gives the same values; a table of the wrong size is named', () => {
+  const images = Uint8Array.from([0, 255, 128, 51, 0, 255]);
+  const table = pixelTable([0.5, 0.2], [0.25, 0.5]);
+  assert.deepEqual(
+    normaliseWithTable(images, table, 2),
+    normalisePixels(images, [0.5, 0.2], [0.25, 0.5]),
+  );
+  assert.throws(
+    () => normaliseWithTable(images, table, 3),
+    /table: expected 256 values per channel for 3 channels, got 512/,
+  );
 });
 
 test('toNormalisedTensor gives float32 [B,H,W,C]', async () => {

@@ -11,8 +11,25 @@ export function normalisePixels(
   std: readonly number[],
   out: Float32Array = new Float32Array(images.length),
 ): Float32Array {
-  const table = pixelTable(mean, std);
-  const c = mean.length;
+  return normaliseWithTable(images, pixelTable(mean, std), mean.length, out);
+}
+
+/**
+ * {@link normalisePixels} with the table of {@link pixelTable} given, for a
+ * caller that normalises many batches with the same statistics.
+ */
+export function normaliseWithTable(
+  images: Uint8Array,
+  table: Float32Array,
+  channels: number,
+  out: Float32Array = new Float32Array(images.length),
+): Float32Array {
+  const c = channels;
+  if (table.length !== 256 * c) {
+    throw new RangeError(
+      `table: expected 256 values per channel for ${c} channels, got ${table.length}`,
+    );
+  }
   if (images.length % c !== 0 || out.length < images.length) {
     throw new RangeError(
       `images: expected a multiple of ${c} values and an output of at least ` +

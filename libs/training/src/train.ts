@@ -6,7 +6,7 @@ import {
   type MixupSettings,
   type Recipe,
 } from '@vicinal/config';
-import { type ImageSplit, normalisePixels, pixelTable } from '@vicinal/data';
+import { type ImageSplit, normaliseWithTable, pixelTable } from '@vicinal/data';
 import {
   blendedLoss,
   createRandom,
@@ -437,7 +437,7 @@ function trainStep(
   const [h, w, c] = spec.shape;
   const pixels = inputs.mixed
     ? mixPixelsNormalised(batch.images, inputs.table, c, step.partner, step.lambda)
-    : normalisePixels(batch.images, spec.mean, spec.std);
+    : normaliseWithTable(batch.images, inputs.table, c);
   // The plain variant (and pure cross-entropy, whatever the variant) is the
   // fused loss: one op on the tape, the targets kept as arrays. The other
   // variants are tensor expressions from the loss registry.
