@@ -68,6 +68,16 @@ function measurements(): BenchMeasurements {
         'in-process': [250, 200, 300],
         remote: [450, 400, 500],
       },
+      wholeRunSamplesPerSecond: {
+        none: [480, 390, 590],
+        'in-process': [240, 190, 290],
+        remote: [420, 380, 470],
+      },
+      firstStepMs: {
+        none: [40, 50, 45],
+        'in-process': [90, 80, 85],
+        remote: [70, 75, 80],
+      },
       teacherLatencyMs: { 'in-process': [10, 20, 30], remote: [40, 50, 60] },
       teacherWaitMsPerStep: {
         none: [0, 0, 0],
@@ -171,6 +181,23 @@ test('ratios carry bounds from the extremes and targets say whether they are met
   assert.equal(modes?.remote.teacher_wait_ms_per_step?.median, 2);
   assert.equal(modes?.['in-process'].teacher_wait_ms_per_step?.max, 9);
   assert.equal(modes?.none.teacher_wait_ms_per_step, null, 'no teacher, no wait column');
+});
+
+test('steady state is the headline; whole runs and first steps are reported beside it', () => {
+  const r = buildReport(measurements());
+  const st = r.student_throughput;
+  assert.equal(st?.modes.remote.samples_per_second.median, 450);
+  assert.equal(st?.modes.remote.whole_run_samples_per_second.median, 420);
+  assert.equal(st?.modes.remote.first_step_ms.median, 75);
+  assert.equal(st?.modes.none.first_step_ms.max, 50);
+  // 420 / 480 and 420 / 240, each from the whole-run medians.
+  assert.equal(r.remote_vs_no_teacher_whole_run, 0.875);
+  assert.equal(st?.ratios.remote_vs_no_teacher_whole_run?.value, 0.875);
+  assert.equal(st?.ratios.remote_vs_in_process_whole_run?.value, 1.75);
+  assert.equal(r.remote_vs_no_teacher, 0.9);
+  const table = formatTable(r);
+  assert.match(table, /over whole runs, first step included: 0\.875/);
+  assert.match(table, /remote\s+450 \(400-500\)\s+420\s+75\s+50 \/ 59\.8/);
 });
 
 test('without PyTorch the PyTorch ratios are null and the reason is kept', () => {

@@ -25,7 +25,12 @@ export interface TargetCheck {
 }
 
 export interface StudentModeReport {
+  /** Steady state: from the end of each run's first step to the end of its last. */
   samples_per_second: Summary;
+  /** Over each whole run, its first step (the pipeline's first round trip) included. */
+  whole_run_samples_per_second: Summary;
+  /** ms from the start of each run to the end of its first step. */
+  first_step_ms: Summary;
   teacher_latency_ms: Latency | null;
   /** Training's wait for teacher answers per step, over the repetitions (null: no teacher). */
   teacher_wait_ms_per_step: Summary | null;
@@ -89,6 +94,8 @@ export interface BenchReport {
   inference_ratio_vs_pytorch_fastest: number | null;
   remote_vs_no_teacher: number | null;
   remote_vs_in_process: number | null;
+  /** remote_vs_no_teacher over whole runs: the first step's round trip included. */
+  remote_vs_no_teacher_whole_run: number | null;
   server_vs_raw_b128: number | null;
   uint8_bytes_fraction: number | null;
   targets: Record<string, TargetCheck>;
@@ -232,12 +239,16 @@ function studentSection(m: BenchMeasurements): BenchReport['student_throughput']
   if (!r) return null;
   const modes: Record<string, StudentModeReport> = {};
   const raw: Record<string, Summary> = {};
+  const whole: Record<string, Summary> = {};
   for (const [mode, values] of Object.entries(r.samplesPerSecond)) {
     raw[mode] = summarise(values);
+    whole[mode] = summarise(r.wholeRunSamplesPerSecond[mode]);
     const lat = r.teacherLatencyMs[mode];
     const wait = r.teacherWaitMsPerStep?.[mode];
     modes[mode] = {
       samples_per_second: rounded(raw[mode]),
+      whole_run_samples_per_second: rounded(whole[mode]),
+      first_step_ms: rounded(summarise(r.firstStepMs[mode])),
       teacher_latency_ms: lat ? latency(lat) : null,
       teacher_wait_ms_per_step: lat && wait?.length ? rounded(summarise(wait)) : null,
     };
@@ -253,6 +264,12 @@ function studentSection(m: BenchMeasurements): BenchReport['student_throughput']
   ];
   for (const [name, a, b] of pairs) {
     if (raw[a] && raw[b]) ratios[name] = roundedRatio(ratio(raw[a], raw[b]));
+  }
+  // The headline pair over whole runs, for comparison with steady state.
+  for (const [name, a, b] of pairs.slice(0, 2)) {
+    if (whole[a] && whole[b]) {
+      ratios[`${name}_whole_run`] = roundedRatio(ratio(whole[a], whole[b]));
+    }
   }
   return {
     architecture: m.student.architecture,
@@ -476,6 +493,8 @@ export function buildReport(m: BenchMeasurements): BenchReport {
     inference_ratio_vs_pytorch_fastest: headline?.fastest_ratio.inference ?? null,
     remote_vs_no_teacher: student?.ratios.remote_vs_no_teacher?.value ?? null,
     remote_vs_in_process: student?.ratios.remote_vs_in_process?.value ?? null,
+    remote_vs_no_teacher_whole_run:
+      student?.ratios.remote_vs_no_teacher_whole_run?.value ?? null,
     server_vs_raw_b128: serverHeadline?.vs_raw?.value ?? null,
     uint8_bytes_fraction: wireHeadline?.fraction_of_float32 ?? null,
   };

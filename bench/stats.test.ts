@@ -1,6 +1,14 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { median, modeOrder, quantile, ratio, significant, summarise } from './stats.js';
+import {
+  median,
+  modeOrder,
+  quantile,
+  ratio,
+  significant,
+  steadyState,
+  summarise,
+} from './stats.js';
 
 test('median of odd and even counts, in any order', () => {
   assert.equal(median([3, 1, 2]), 2);
@@ -74,4 +82,14 @@ test('mode order: over 4 repetitions each mode runs in every position and after 
   assert.equal(pairs.size, 12, 'every ordered pair of modes once');
   assert.deepEqual(modeOrder([], 3), []);
   assert.throws(() => modeOrder(modes, 0), /rep: expected an integer >= 1, got 0/);
+});
+
+test('steadyState counts the samples after the first step over the time after it', () => {
+  // Four steps of 128: the first ends at 100 ms (a slow start), then one
+  // step every 40 ms. Steady state is 3 steps in 120 ms, whatever the start.
+  assert.equal(steadyState([100, 140, 180, 220], 4, 128), (3 * 128) / 0.12);
+  assert.equal(steadyState([5000, 5040, 5080, 5120], 4, 128), (3 * 128) / 0.12);
+  assert.throws(() => steadyState([100], 1, 128), /at least 2 steps, got 1 for 1 steps/);
+  assert.throws(() => steadyState([100, 140], 3, 128), /got 2 for 3 steps/);
+  assert.throws(() => steadyState([100, 100], 2, 128), /increasing times/);
 });

@@ -110,3 +110,28 @@ export function modeOrder<T>(items: readonly T[], rep: number): T[] {
   for (let i = 0; i < n; i++) first.push(i % 2 === 0 ? low++ : high--);
   return first.map((index) => items[(index + rep - 1) % n]);
 }
+
+/**
+ * Samples/s between the end of the first step and the end of the last, from
+ * the steps' end times. Needs every step's time (the trainer called back
+ * after each), and two steps at least.
+ */
+export function steadyState(
+  stepEnds: readonly number[],
+  steps: number,
+  batch: number,
+): number {
+  if (steps < 2 || stepEnds.length !== steps) {
+    throw new RangeError(
+      `stepEnds: expected one end time for each of at least 2 steps, got ${stepEnds.length} ` +
+        `for ${steps} steps`,
+    );
+  }
+  const seconds = (stepEnds[steps - 1] - stepEnds[0]) / 1000;
+  if (!(seconds > 0)) {
+    throw new RangeError(
+      `stepEnds: expected increasing times, got a span of ${seconds} s`,
+    );
+  }
+  return ((steps - 1) * batch) / seconds;
+}

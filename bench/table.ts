@@ -58,6 +58,12 @@ export function formatTable(report: BenchReport): string {
       ]),
     ]),
   );
+  if (report.remote_vs_no_teacher_whole_run !== null) {
+    out.push(
+      "remote_vs_no_teacher is steady state (after each run's first step); over whole " +
+        `runs, first step included: ${num(report.remote_vs_no_teacher_whole_run)}`,
+    );
+  }
   const st = report.student_throughput;
   if (st) {
     out.push(
@@ -65,12 +71,21 @@ export function formatTable(report: BenchReport): string {
       `1. Student training throughput, ${st.architecture} kd+mixup, batch ${st.batch}, ` +
         `${st.steps_per_rep} steps per rep (${st.epochs_per_rep} epochs, one run), ` +
         `${st.prefetch} queries in flight ` +
-        '(samples/s, median (min-max))',
+        '(samples/s, median (min-max); steady: after the first step)',
       columns([
-        ['teacher', 'samples/s', 'teacher latency p50/p99 ms', 'waited per step ms'],
+        [
+          'teacher',
+          'steady samples/s',
+          'whole run',
+          'first step ms',
+          'teacher latency p50/p99 ms',
+          'waited per step ms',
+        ],
         ...Object.entries(st.modes).map(([mode, r]) => [
           mode,
           spread(r.samples_per_second),
+          num(r.whole_run_samples_per_second.median),
+          num(r.first_step_ms.median),
           r.teacher_latency_ms
             ? `${num(r.teacher_latency_ms.p50)} / ${num(r.teacher_latency_ms.p99)}`
             : '-',
