@@ -76,6 +76,7 @@ await runServiceOrExit('student-trainer', async () => {
             type: 'job-failed',
             jobId: job.jobId,
             error: (err as Error).message,
+            deliveryCount: ctx.deliveryCount,
           }).catch(() => {});
         }
         throw err;

@@ -6,9 +6,12 @@ import {
   type Bus,
   connectBus,
   consumeJobs,
+  deadLetteredJobs,
   findTeachers,
   getArtifact,
   getResult,
+  isFinalFailure,
+  JOB_MAX_DELIVER,
   lastEventSequence,
   type NatsServerHandle,
   names,
@@ -149,6 +152,31 @@ describe('bus over a real nats-server', () => {
       { jobId: 'earlier-2', earlier: true },
       { jobId: 'later', earlier: false },
     ]);
+  });
+
+  test('deadLetteredJobs counts last-delivery failures per job of one study', async () => {
+    // A study with no events at all answers at once.
+    assert.deepEqual(await deadLetteredJobs(bus, 'quiet-study'), new Map());
+    const failed = (jobId: string, deliveryCount?: number) =>
+      ({ type: 'job-failed', jobId, error: 'boom', deliveryCount }) as const;
+    for (let d = 1; d <= JOB_MAX_DELIVER; d++)
+      await publishEvent(bus, 'dl-study', failed('a', d));
+    await publishEvent(bus, 'dl-study', failed('b', 2));
+    // An event of a worker that did not report its delivery is not a dead letter.
+    await publishEvent(bus, 'dl-study', failed('c'));
+    await publishEvent(bus, 'other-dl-study', failed('a', JOB_MAX_DELIVER));
+    // Job a, submitted again and dead-lettered again.
+    await publishEvent(bus, 'dl-study', failed('a', JOB_MAX_DELIVER));
+    await publishEvent(bus, 'dl-study', {
+      type: 'job-finished',
+      jobId: 'b',
+      accuracy: 0.5,
+      ece: 0.1,
+    });
+    assert.deepEqual(await deadLetteredJobs(bus, 'dl-study'), new Map([['a', 2]]));
+    assert.deepEqual(await deadLetteredJobs(bus, 'other-dl-study'), new Map([['a', 1]]));
+    assert.equal(isFinalFailure(failed('x', JOB_MAX_DELIVER - 1)), false);
+    assert.equal(isFinalFailure(failed('x', JOB_MAX_DELIVER)), true);
   });
 
   test('artifacts and results round-trip', async () => {

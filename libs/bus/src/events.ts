@@ -1,6 +1,7 @@
 import { DeliverPolicy } from '@nats-io/jetstream';
 import type { Bus } from './connection.js';
 import { names } from './names.js';
+import { JOB_MAX_DELIVER } from './topology.js';
 
 /** A progress event of a study, in the order a worker emits them. */
 export type StudyEvent =
@@ -21,7 +22,25 @@ export type StudyEvent =
       samplesPerSecond: number;
     }
   | { type: 'job-finished'; jobId: string; accuracy: number; ece: number }
-  | { type: 'job-failed'; jobId: string; error: string };
+  | {
+      type: 'job-failed';
+      jobId: string;
+      error: string;
+      /**
+       * The delivery that failed (1 = first). At JOB_MAX_DELIVER the job was
+       * dead-lettered. Absent in events of workers older than this field.
+       */
+      deliveryCount?: number;
+    };
+
+/** Whether a failure event reports the job's last delivery: it was dead-lettered. */
+export function isFinalFailure(event: StudyEvent): boolean {
+  return (
+    event.type === 'job-failed' &&
+    event.deliveryCount !== undefined &&
+    event.deliveryCount >= JOB_MAX_DELIVER
+  );
+}
 
 /** Appends an event to the study's persistent event stream. */
 export async function publishEvent(bus: Bus, studyId: string, event: StudyEvent) {
@@ -63,4 +82,37 @@ export async function* watchEvents(
     signal.removeEventListener('abort', stop);
     messages.stop();
   }
+}
+
+/**
+ * Per job of a study, how many times the study's events so far report it
+ * dead-lettered (isFinalFailure). Reads the events up to the newest and
+ * returns; a study without events gives an empty map at once.
+ */
+export async function deadLetteredJobs(
+  bus: Bus,
+  studyId: string,
+): Promise<Map<string, number>> {
+  const counts = new Map<string, number>();
+  const subject = names.eventsSubject(studyId);
+  const info = await bus.jsm.streams.info(names.eventsStream, {
+    subjects_filter: subject,
+  });
+  if (!info.state.subjects?.[subject]) return counts;
+  const consumer = await bus.js.consumers.get(names.eventsStream, {
+    filter_subjects: subject,
+    deliver_policy: DeliverPolicy.All,
+  });
+  const messages = await consumer.consume();
+  try {
+    for await (const m of messages) {
+      const event = m.json<StudyEvent>();
+      if (isFinalFailure(event))
+        counts.set(event.jobId, (counts.get(event.jobId) ?? 0) + 1);
+      if (m.info.pending === 0) break;
+    }
+  } finally {
+    messages.stop();
+  }
+  return counts;
 }

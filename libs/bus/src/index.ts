@@ -12,6 +12,8 @@ export {
   connectBus,
 } from './connection.js';
 export {
+  deadLetteredJobs,
+  isFinalFailure,
   lastEventSequence,
   publishEvent,
   type SeenEvent,

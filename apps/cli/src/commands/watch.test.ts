@@ -1,27 +1,13 @@
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import {
-  type Bus,
-  connectBus,
-  type NatsServerHandle,
-  publishEvent,
-  startNatsServer,
-} from '@vicinal/bus';
+import { test } from 'node:test';
+import { publishEvent } from '@vicinal/bus';
+import { testBus } from '../../../../test/support/test-bus.js';
 import { putManifest, type StudyManifest } from '../study/grid-state.js';
 import type { CommandIo } from './io.js';
 import { noStudy, statusCommand, watchCommand } from './watch.js';
 
 // `vicinal watch` against a nats-server of its own on loopback.
-let server: NatsServerHandle;
-let bus: Bus;
-before(async () => {
-  server = await startNatsServer();
-  bus = await connectBus(server.url, { name: 'watch-test' });
-});
-after(async () => {
-  await bus?.close();
-  await server?.stop();
-});
+const nats = testBus('watch-test');
 
 function manifest(studyId: string): StudyManifest {
   return {
@@ -44,8 +30,8 @@ function manifest(studyId: string): StudyManifest {
 
 /** Stores the one-job grid of a study, then that job's job-finished event. */
 async function submitAndFinish(studyId: string, accuracy: number, ece: number) {
-  await putManifest(bus, manifest(studyId));
-  await publishEvent(bus, studyId, {
+  await putManifest(nats.bus, manifest(studyId));
+  await publishEvent(nats.bus, studyId, {
     type: 'job-finished',
     jobId: `${studyId}-job`,
     accuracy,
@@ -65,7 +51,7 @@ function watch(args: string[], stop?: AbortSignal) {
     },
     setExitCode: () => {},
   };
-  const done = watchCommand(io, stop).parseAsync([...args, '--nats', server.url], {
+  const done = watchCommand(io, stop).parseAsync([...args, '--nats', nats.url], {
     from: 'user',
   });
   return { printed, done };
@@ -80,12 +66,12 @@ async function until(what: string, ok: () => boolean): Promise<void> {
 }
 
 test('watch --no-follow on a study that does not exist fails as status does', async () => {
-  const expected = noStudy('nosuch', server.url);
+  const expected = noStudy('nosuch', nats.url);
   const { printed, done } = watch(['nosuch', '--no-follow']);
   await assert.rejects(done, { message: expected });
   assert.equal(printed.out, '');
   await assert.rejects(
-    statusCommand().parseAsync(['nosuch', '--nats', server.url], { from: 'user' }),
+    statusCommand().parseAsync(['nosuch', '--nats', nats.url], { from: 'user' }),
     { message: expected },
   );
 });
@@ -109,7 +95,7 @@ test('watch follows a study not submitted yet: says so once, then shows it', asy
     await until('the waiting line', () => printed.err !== '');
     assert.equal(
       printed.err,
-      `no study "later" on ${server.url} yet: waiting for it to be submitted ` +
+      `no study "later" on ${nats.url} yet: waiting for it to be submitted ` +
         '(vicinal study or vicinal submit); Ctrl-C to stop\n',
     );
     assert.equal(printed.out, '');

@@ -3,7 +3,9 @@ import { type BackendName, initBackend } from '@vicinal/backend';
 import {
   type Bus,
   connectBus,
+  deadLetteredJobs,
   getResult,
+  isFinalFailure,
   JOB_MAX_DELIVER,
   lastEventSequence,
   type NatsServerHandle,
@@ -110,6 +112,8 @@ export async function submitExperiment(input: {
   finished: Map<string, DistillResult>;
   pending: PlannedJob[];
   teachers: ObtainedTeacher[];
+  /** Per pending job, its dead letters before this submission (see submitJobs). */
+  deadLettered: Map<string, number>;
 }> {
   const { bus, plan, print } = input;
   const finished = await finishedJobs(plan, bus, input.out);
@@ -140,21 +144,62 @@ export async function submitExperiment(input: {
     );
   }
   await putManifest(bus, studyManifest(plan));
+  const deadLettered = await submitJobs(bus, plan.studyId, pending, print);
+  return { finished, pending, teachers, deadLettered };
+}
+
+/**
+ * The JetStream message id of a job: the study and job ids, so a re-run
+ * while the job is still queued stores it once (the jobs stream's duplicate
+ * window is an hour). A job dead-lettered `deadLettered` times before is
+ * submitted under a new id, or the re-run's message would be dropped as a
+ * duplicate of the one that failed.
+ */
+export function jobMessageId(
+  studyId: string,
+  jobId: string,
+  deadLettered: number,
+): string {
+  const id = `${studyId}.${jobId}`;
+  return deadLettered > 0 ? `${id}.retry-${deadLettered}` : id;
+}
+
+/**
+ * Submits one message per pending job and returns, per job, how many times
+ * the study's events say it was dead-lettered before (0 for most): a re-run
+ * tries those jobs again, and waitForResults counts only newer dead letters.
+ */
+export async function submitJobs(
+  bus: Bus,
+  studyId: string,
+  pending: readonly PlannedJob[],
+  print: (line: string) => void,
+): Promise<Map<string, number>> {
+  const earlier = await deadLetteredJobs(bus, studyId);
+  const deadLettered = new Map<string, number>();
   let duplicates = 0;
+  let again = 0;
   for (const j of pending) {
+    const times = earlier.get(j.job.jobId) ?? 0;
+    deadLettered.set(j.job.jobId, times);
+    if (times > 0) again += 1;
     const ack = await submitJob(
       bus,
       names.distillSubject,
-      `${plan.studyId}.${j.job.jobId}`,
+      jobMessageId(studyId, j.job.jobId, times),
       j.job,
     );
     if (ack.duplicate) duplicates += 1;
   }
+  const notes = [
+    duplicates > 0 ? `${duplicates} still queued from an earlier run` : '',
+    again > 0 ? `${again} dead-lettered in an earlier run, submitted again` : '',
+  ].filter(Boolean);
   print(
-    `submitted ${pending.length} jobs for study ${plan.studyId}` +
-      (duplicates > 0 ? ` (${duplicates} were still queued from an earlier run)` : ''),
+    `submitted ${pending.length} jobs for study ${studyId}` +
+      (notes.length > 0 ? ` (${notes.join('; ')})` : ''),
   );
-  return { finished, pending, teachers };
+  return deadLettered;
 }
 
 /** Times a study starts a teacher server again after it died under it. */
@@ -240,7 +285,7 @@ export async function runStudy(
       print,
       signal,
     });
-    const { pending, teachers } = submitted;
+    const { pending, teachers, deadLettered } = submitted;
     const results = new Map(submitted.finished);
 
     if (local && pending.length > 0) {
@@ -334,6 +379,7 @@ export async function runStudy(
         print,
         signal,
         earlierEvents,
+        deadLettered,
       );
     } else if (pending.length > 0) {
       print('no local services: teachers and student trainers run elsewhere');
@@ -347,6 +393,7 @@ export async function runStudy(
         print,
         signal,
         earlierEvents,
+        deadLettered,
       );
     }
 
@@ -410,6 +457,21 @@ export function studyOutputs(
   });
 }
 
+/**
+ * A job still awaited whose events report more dead letters than it had
+ * before this run's submission (the submission that is now lost), or null.
+ */
+export function newlyDeadLettered(
+  waiting: ReadonlySet<string>,
+  deadLettered: ReadonlyMap<string, number>,
+  before: ReadonlyMap<string, number>,
+): string | null {
+  for (const [id, times] of deadLettered) {
+    if (waiting.has(id) && times > (before.get(id) ?? 0)) return id;
+  }
+  return null;
+}
+
 async function waitForResults(
   bus: Bus,
   plan: ExperimentPlan,
@@ -422,6 +484,8 @@ async function waitForResults(
   signal: AbortSignal,
   /** Sequence of the last event published before this run (see lastEventSequence). */
   earlierEvents: number,
+  /** Per job, its dead letters before this run's submission (submitJobs). */
+  deadLetteredBefore: ReadonlyMap<string, number>,
 ): Promise<void> {
   const follow = new AbortController();
   const stopFollow = () => follow.abort();
@@ -438,9 +502,11 @@ async function waitForResults(
     ]),
   );
   const waiting = new Set(pending.map((j) => j.job.jobId));
-  // Failed attempts per job (replayed ones of earlier runs count too); after the
-  // last delivery JetStream dead-letters the job, so waiting longer is pointless.
+  // Failed deliveries per job (replayed ones of earlier runs too), and how many
+  // were a last delivery: once a job is dead-lettered more times than before
+  // this run's submission, waiting longer is pointless.
   const failures = new Map<string, string[]>();
+  const deadLettered = new Map<string, number>();
   const progress = (async () => {
     for await (const ev of watchEvents(bus, plan.studyId, follow.signal)) {
       // Events of earlier runs of this study are replayed too: show only
@@ -465,6 +531,9 @@ async function waitForResults(
       if (ev.type === 'job-failed') {
         print(`  [${label}] failed${earlier ? ' (in an earlier run)' : ''}: ${ev.error}`);
         failures.set(ev.jobId, [...(failures.get(ev.jobId) ?? []), ev.error]);
+        if (isFinalFailure(ev)) {
+          deadLettered.set(ev.jobId, (deadLettered.get(ev.jobId) ?? 0) + 1);
+        }
       }
     }
   })().catch(() => {});
@@ -483,13 +552,13 @@ async function waitForResults(
             `${result.ece.toFixed(4)} (${results.size}/${total} jobs finished)`,
         );
       }
-      for (const [id, errors] of failures) {
-        if (waiting.has(id) && errors.length >= JOB_MAX_DELIVER) {
-          throw new Error(
-            `job ${labels.get(id)} failed ${errors.length} times and was dead-lettered; ` +
-              `last error: ${errors.at(-1)}`,
-          );
-        }
+      const lost = newlyDeadLettered(waiting, deadLettered, deadLetteredBefore);
+      if (lost) {
+        throw new Error(
+          `job ${labels.get(lost)} failed ${JOB_MAX_DELIVER} deliveries and was ` +
+            `dead-lettered; last error: ${failures.get(lost)?.at(-1)}. Run the same ` +
+            'command again to retry it',
+        );
       }
       const alive = workers?.filter(
         (w) => w.child.exitCode === null && !w.child.signalCode,

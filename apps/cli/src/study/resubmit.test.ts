@@ -1,0 +1,101 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { JOB_MAX_DELIVER, names, publishEvent } from '@vicinal/bus';
+import type { PlannedJob } from '@vicinal/config';
+import { smallDistillJob } from '../../../../test/support/distill-jobs.js';
+import { testBus } from '../../../../test/support/test-bus.js';
+import { jobMessageId, newlyDeadLettered, submitJobs } from './run-study.js';
+
+// A study re-run after one of its jobs was dead-lettered, against a
+// nats-server of its own on loopback. The students' side is played here by
+// hand: it takes the job from the queue and terminates it, with the events a
+// student trainer publishes for each failed delivery.
+const nats = testBus('resubmit-test');
+
+const planned = (studyId: string, jobId: string): PlannedJob => ({
+  job: smallDistillJob({ studyId, jobId, arm: 'baseline', seed: 1, epochs: 1 }),
+  teacher: null,
+  temperature: null,
+  datasetIndex: 0,
+  studentIndex: 0,
+});
+
+/** Takes the next queued job as a student would; null when none comes. */
+async function takeJob() {
+  const consumer = await nats.bus.js.consumers.get(
+    names.jobsStream,
+    names.studentsConsumer,
+  );
+  return consumer.next({ expires: 2000 });
+}
+
+async function deadLetter(studyId: string, jobId: string) {
+  const msg = await takeJob();
+  assert.ok(msg, `job ${jobId} was not in the queue`);
+  assert.equal(msg.json<{ jobId: string }>().jobId, jobId);
+  for (let d = 1; d <= JOB_MAX_DELIVER; d++) {
+    await publishEvent(nats.bus, studyId, {
+      type: 'job-failed',
+      jobId,
+      error: `out of memory (delivery ${d})`,
+      deliveryCount: d,
+    });
+  }
+  msg.term('dead-lettered by the test');
+}
+
+test('a re-run submits a dead-lettered job again, and a still-queued one once', async () => {
+  const studyId = 'resubmit-study';
+  const jobs = [planned(studyId, 'job-a'), planned(studyId, 'job-b')];
+  const lines: string[] = [];
+  const first = await submitJobs(nats.bus, studyId, jobs, (l) => lines.push(l));
+  assert.deepEqual(
+    first,
+    new Map([
+      ['job-a', 0],
+      ['job-b', 0],
+    ]),
+  );
+  assert.deepEqual(lines, [`submitted 2 jobs for study ${studyId}`]);
+
+  // job-a fails all its deliveries; job-b waits in the queue behind it.
+  await deadLetter(studyId, 'job-a');
+
+  lines.length = 0;
+  const second = await submitJobs(nats.bus, studyId, jobs, (l) => lines.push(l));
+  assert.deepEqual(
+    second,
+    new Map([
+      ['job-a', 1],
+      ['job-b', 0],
+    ]),
+  );
+  assert.deepEqual(lines, [
+    `submitted 2 jobs for study ${studyId} (1 still queued from an earlier run; ` +
+      '1 dead-lettered in an earlier run, submitted again)',
+  ]);
+  // The queue now holds job-b once and job-a again, as a first delivery.
+  const seen: string[] = [];
+  for (let msg = await takeJob(); msg; msg = await takeJob()) {
+    seen.push(`${msg.json<{ jobId: string }>().jobId}@${msg.info.deliveryCount}`);
+    msg.ack();
+  }
+  assert.deepEqual(seen.sort(), ['job-a@1', 'job-b@1']);
+  // What waitForResults makes of it: the old dead letter is not this run's.
+  assert.equal(
+    newlyDeadLettered(new Set(['job-a']), new Map([['job-a', 1]]), second),
+    null,
+  );
+  assert.equal(
+    newlyDeadLettered(new Set(['job-a']), new Map([['job-a', 2]]), second),
+    'job-a',
+  );
+  // A job no longer awaited (its result arrived) is not reported.
+  assert.equal(newlyDeadLettered(new Set(), new Map([['job-a', 2]]), second), null);
+});
+
+test('message ids: the job id, then a retry number after each dead letter', () => {
+  assert.equal(jobMessageId('s', 'j', 0), 's.j');
+  assert.equal(jobMessageId('s', 'j', 1), 's.j.retry-1');
+  assert.equal(jobMessageId('s', 'j', 3), 's.j.retry-3');
+});
