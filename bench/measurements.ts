@@ -18,6 +18,11 @@ export interface MachineInfo {
   /** 1-minute load average when the bench started and when it ended. */
   loadAverageStart: number;
   loadAverageEnd: number;
+  /**
+   * Share of all CPUs' time during the run that other processes used (not
+   * the bench and its children): see cpu-share.ts. Null without /proc.
+   */
+  otherCpuShare: number | null;
 }
 
 /** What the PyTorch reference measured (or why it could not run). */

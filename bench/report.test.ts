@@ -30,6 +30,7 @@ function measurements(): BenchMeasurements {
       totalMemoryGiB: 4,
       loadAverageStart: 0.1,
       loadAverageEnd: 0.2,
+      otherCpuShare: 0.01,
     },
     pinning: { available: true, reason: 'test' },
     teacher: fashionMnistModel('teacher-cnn', 1),
@@ -260,12 +261,26 @@ test('warnings: a busy machine, no pinning, no PyTorch, mismatched models', () =
   const quiet = buildReport(measurements());
   assert.deepEqual(quiet.warnings, []);
   const m = measurements();
+  // The bench's own processes raise the load average: measured CPU time decides.
   m.machine.loadAverageEnd = 3;
+  assert.deepEqual(buildReport(m).warnings, []);
+  m.machine.otherCpuShare = 0.3;
   m.pinning = { available: false, reason: 'taskset not found' };
   if (m.pytorch?.available) m.pytorch.timings[0].parameters = 99;
   const r = buildReport(m);
   assert.equal(r.warnings.length, 3);
-  assert.match(r.warnings[0], /machine busy: .*0.1 at the start, 3 at the end on 2 CPUs/);
+  assert.match(
+    r.warnings[0],
+    /^machine busy: other processes used 30\.0 % of the 2 CPUs' time while the bench ran/,
+  );
+  assert.match(formatTable(r), /other processes 30\.0 % of CPU time/);
+  // Without /proc the load average stands in.
+  m.machine.otherCpuShare = null;
+  assert.match(
+    buildReport(m).warnings[0],
+    /machine busy: .*0.1 at the start, 3 at the end on 2 CPUs \(the bench's own/,
+  );
+  assert.match(formatTable(buildReport(m)), /other processes not measured/);
   assert.equal(r.warnings[1], 'not pinned: taskset not found');
   assert.match(
     r.warnings[2],

@@ -429,6 +429,8 @@ function pytorchSection(m: BenchMeasurements): BenchReport['pytorch'] {
 
 /** Load average above which other work on the machine likely skews the figures. */
 export const BUSY_LOAD_PER_CPU = 0.25;
+/** Share of the machine's CPU time used by other processes that skews the figures. */
+export const BUSY_OTHER_CPU_SHARE = 0.05;
 
 /** What a reader of the figures should know before trusting them. */
 export function benchWarnings(
@@ -436,13 +438,28 @@ export function benchWarnings(
   pytorch: BenchReport['pytorch'],
 ): string[] {
   const out: string[] = [];
-  const load = Math.max(m.machine.loadAverageStart, m.machine.loadAverageEnd);
-  if (load > BUSY_LOAD_PER_CPU * m.machine.cpus) {
-    out.push(
-      `machine busy: 1-minute load average ${m.machine.loadAverageStart} at the start, ` +
-        `${m.machine.loadAverageEnd} at the end on ${m.machine.cpus} CPUs; other work ` +
-        'shares the cores (PyTorch with 2 threads suffers most)',
-    );
+  const other = m.machine.otherCpuShare ?? null;
+  const busy =
+    'other work shares the cores (PyTorch with 2 threads suffers most); compare on a ' +
+    'quiet machine';
+  if (other !== null) {
+    // Measured: the CPU time the bench and its children did not use. The
+    // load average would count the bench's own processes.
+    if (other > BUSY_OTHER_CPU_SHARE) {
+      out.push(
+        `machine busy: other processes used ${(100 * other).toFixed(1)} % of the ` +
+          `${m.machine.cpus} CPUs' time while the bench ran; ${busy}`,
+      );
+    }
+  } else {
+    const load = Math.max(m.machine.loadAverageStart, m.machine.loadAverageEnd);
+    if (load > BUSY_LOAD_PER_CPU * m.machine.cpus) {
+      out.push(
+        `machine busy: 1-minute load average ${m.machine.loadAverageStart} at the start, ` +
+          `${m.machine.loadAverageEnd} at the end on ${m.machine.cpus} CPUs (the bench's ` +
+          `own processes count too); ${busy}`,
+      );
+    }
   }
   if (!m.pinning.available) out.push(`not pinned: ${m.pinning.reason}`);
   if (pytorch && !pytorch.available) out.push(`no PyTorch comparison: ${pytorch.reason}`);

@@ -4,6 +4,7 @@ import { seededRandom } from '@vicinal/data';
 import { ChildProcesses, detectPinning } from './children.js';
 import { comparePytorch } from './compare-pytorch.js';
 import { compareServer } from './compare-server.js';
+import { otherCpuShare, readCpuCounters } from './cpu-share.js';
 import type { ManyStudentsResult, ManyStudentsSettings } from './many-students.js';
 import type {
   BenchMeasurements,
@@ -71,7 +72,11 @@ export function benchSettings(options: BenchOptions): BenchSettings {
   };
 }
 
-function machineInfo(loadAverageStart: number, loadAverageEnd: number): MachineInfo {
+function machineInfo(
+  loadAverageStart: number,
+  loadAverageEnd: number,
+  otherCpuShare: number | null,
+): MachineInfo {
   const list = cpus();
   return {
     cpus: list.length,
@@ -82,6 +87,7 @@ function machineInfo(loadAverageStart: number, loadAverageEnd: number): MachineI
     totalMemoryGiB: Math.round((totalmem() / 2 ** 30) * 10) / 10,
     loadAverageStart,
     loadAverageEnd,
+    otherCpuShare,
   };
 }
 
@@ -126,6 +132,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchMeasure
   const started = performance.now();
   const startedAt = new Date().toISOString();
   const loadStart = loadavg()[0];
+  const cpuStart = readCpuCounters();
   const pinning = detectPinning();
   say(`bench: ${settings.preset}, ${settings.reps} reps; pinning: ${pinning.reason}`);
   const children = new ChildProcesses(pinning, say);
@@ -143,7 +150,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchMeasure
     settings,
     startedAt,
     durationSeconds: 0,
-    machine: machineInfo(loadStart, loadStart),
+    machine: machineInfo(loadStart, loadStart, null),
     pinning: { available: pinning.available, reason: pinning.reason },
     teacher,
     student,
@@ -283,6 +290,11 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchMeasure
     process.removeListener('SIGTERM', onSignal);
   }
   m.durationSeconds = (performance.now() - started) / 1000;
-  m.machine = machineInfo(loadStart, loadavg()[0]);
+  // Every child has exited and been reaped: their CPU time is in our own.
+  m.machine = machineInfo(
+    loadStart,
+    loadavg()[0],
+    otherCpuShare(cpuStart, readCpuCounters()),
+  );
   return m;
 }

@@ -42,11 +42,15 @@ export function formatTable(report: BenchReport): string {
     `vicinal bench (${report.settings.preset}, ${report.settings.reps} reps) on ` +
       `${m.cpus} x ${m.cpuModel}, node ${m.node}, backend ${report.backend.name ?? '-'}`,
     `pinning: ${m.pinning.reason}; load average ${m.loadAverageStart} -> ` +
-      `${m.loadAverageEnd}; ${report.duration_seconds} s`,
+      `${m.loadAverageEnd}; other processes ` +
+      `${m.otherCpuShare === null ? 'not measured' : `${(100 * m.otherCpuShare).toFixed(1)} % of CPU time`}; ` +
+      `${report.duration_seconds} s`,
     ...report.warnings.map((w) => `warning: ${w}`),
     '',
     'Headline (median of reps; targets: README, Performance)',
   );
+  const ratioLegend =
+    '  ratios: median / median [lowest-highest: min / max and max / min of the reps]';
   out.push(
     columns([
       ['figure', 'value', 'target', 'met'],
@@ -92,6 +96,7 @@ export function formatTable(report: BenchReport): string {
           r.teacher_wait_ms_per_step ? spread(r.teacher_wait_ms_per_step) : '-',
         ]),
       ]),
+      ratioLegend,
       columns(Object.entries(st.ratios).map(([name, r]) => [`  ${name}`, ratioText(r)])),
     );
   }
