@@ -131,6 +131,13 @@ test('vicinal study runs the four arms and writes summary.json and summary.md', 
   assert.doesNotMatch(second.stdout, /student trainer\(s\) started/);
   const again = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'));
   assert.equal(again.teachers[0].accuracy, teacher.accuracy);
+  // The reused teacher's speed is the one measured when it was trained, and
+  // says so.
+  assert.equal(teacher.reused, false);
+  assert.equal(again.teachers[0].reused, true);
+  assert.equal(again.teachers[0].samples_per_second, teacher.samples_per_second);
+  assert.match(second.stdout, /\| teacher teacher-cnn [^\n]* \(when trained\) \|/);
+  assert.doesNotMatch(first.stdout, /\(when trained\)/);
   assert.deepEqual(again.jobs, { total: 4, run_here: 0, already_finished: 4 });
   assert.deepEqual(
     again.students.map((s: { accuracy: number }) => s.accuracy),

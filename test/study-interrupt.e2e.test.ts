@@ -158,9 +158,15 @@ test('a teacher server killed under the study is started again and the study fin
     stdout,
     new RegExp(
       `teacher server for \\S+ \\(pid ${teacherPid}\\) exited \\(SIGKILL\\) while the ` +
-        'study ran; starting it again \\(1/3\\)',
+        'study ran; started it again as pid (\\d+) \\(1/3\\)',
     ),
   );
+  // The new pid is printed, and it is a new process.
+  const restarted = Number(
+    /started it again as pid (\d+)/.exec(stdout)?.[1] ?? Number.NaN,
+  );
+  assert.ok(Number.isInteger(restarted) && restarted !== teacherPid, stdout);
+  assert.equal(alive(restarted), false, `restarted teacher ${restarted} still running`);
   // Both jobs finished, the kd+mixup one with the restarted teacher.
   assert.match(stdout, /\[kd\+mixup [^\]]*\] done: accuracy/);
   assert.match(stdout, /\[baseline [^\]]*\] done: accuracy/);

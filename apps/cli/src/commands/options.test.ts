@@ -221,7 +221,16 @@ test('usage errors and bad settings exit 2 through the vicinal command; help exi
       [['study', '--bogus'], 2, /unknown option '--bogus'/],
       [['study', '--workers', '0'], 2, /invalid --workers:\n {2}expects an integer/],
       [['study', '--backend', 'nope'], 2, /argument 'nope' is invalid/],
-      [['study', badYaml], 2, /invalid .*bad\.yaml:\n {2}not valid YAML: /],
+      [
+        ['study', badYaml],
+        2,
+        /invalid .*bad\.yaml:\n {2}not valid YAML: [^\n]*\d(\n {4}[^\n]+)+\n*$/,
+      ],
+      [
+        ['study', join(dir, 'absent.yaml')],
+        2,
+        /invalid .*absent\.yaml:\n {2}cannot read the study settings: ENOENT/,
+      ],
       [['dataset', 'inspect', '--bogus'], 2, /unknown option '--bogus'/],
       [['--help'], 0, /^$/],
     ];

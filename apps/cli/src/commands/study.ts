@@ -135,15 +135,24 @@ export function loadStudyFile(path: string): ExperimentSettings {
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    throw new Error(`cannot read study settings ${path}: ${(err as Error).message}`);
+    // A study file that is missing or unreadable is a usage error (exit code 2).
+    throw new ConfigError(path, [
+      `cannot read the study settings: ${(err as Error).message}`,
+    ]);
   }
   let raw: unknown;
   try {
     raw = parseYaml(text);
   } catch (err) {
-    // A syntax error is a bad setting like any other (exit code 2).
-    const first = (err as Error).message.split('\n')[0];
-    throw new ConfigError(path, [`not valid YAML: ${first}`]);
+    // A syntax error is a bad setting like any other (exit code 2). The
+    // parser's message is a line ending in ':' and then the offending line
+    // with a caret under the place.
+    const [first, ...frame] = (err as Error).message.split('\n');
+    const shown = frame.filter((line) => line.trim() !== '');
+    throw new ConfigError(path, [
+      `not valid YAML: ${first.replace(/:\s*$/, '')}` +
+        shown.map((line) => `\n    ${line}`).join(''),
+    ]);
   }
   const settings = parseExperiment(raw, path);
   checkArchitectures(settings, path);

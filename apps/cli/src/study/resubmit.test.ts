@@ -71,8 +71,8 @@ test('a re-run submits a dead-lettered job again, and a still-queued one once', 
     ]),
   );
   assert.deepEqual(lines, [
-    `submitted 2 jobs for study ${studyId} (1 still queued from an earlier run; ` +
-      '1 dead-lettered in an earlier run, submitted again)',
+    `submitted 2 jobs for study ${studyId}: 1 queued now, 1 already queued by an ` +
+      'earlier run, 1 of them queued again after being dead-lettered in an earlier run',
   ]);
   // The queue now holds job-b once and job-a again, as a first delivery.
   const seen: string[] = [];

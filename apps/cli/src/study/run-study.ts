@@ -191,13 +191,16 @@ export async function submitJobs(
     );
     if (ack.duplicate) duplicates += 1;
   }
-  const notes = [
-    duplicates > 0 ? `${duplicates} still queued from an earlier run` : '',
-    again > 0 ? `${again} dead-lettered in an earlier run, submitted again` : '',
-  ].filter(Boolean);
+  const parts = [`${pending.length - duplicates} queued now`];
+  if (duplicates > 0) parts.push(`${duplicates} already queued by an earlier run`);
+  if (again > 0) {
+    parts.push(
+      `${again} of them queued again after being dead-lettered in an earlier run`,
+    );
+  }
   print(
     `submitted ${pending.length} jobs for study ${studyId}` +
-      (notes.length > 0 ? ` (${notes.join('; ')})` : ''),
+      (duplicates > 0 || again > 0 ? `: ${parts.join(', ')}` : ''),
   );
   return deadLettered;
 }
@@ -327,11 +330,12 @@ export async function runStudy(
             );
             return;
           }
+          const again = launchTeacher(t);
           print(
-            `${died}; starting it again (${restarts + 1}/${TEACHER_RESTARTS}); ` +
-              `see ${server.logFile}`,
+            `${died}; started it again as pid ${again.child.pid} ` +
+              `(${restarts + 1}/${TEACHER_RESTARTS}); see ${server.logFile}`,
           );
-          superviseTeacher(t, launchTeacher(t), restarts + 1);
+          superviseTeacher(t, again, restarts + 1);
         });
       };
       const launched = needed.map((t) => launchTeacher(t));
@@ -397,7 +401,11 @@ export async function runStudy(
       );
     }
 
-    const records = teachers.map((t) => ({ plan: t.plan, record: t.record }));
+    const records = teachers.map((t) => ({
+      plan: t.plan,
+      record: t.record,
+      reused: t.source !== 'trained',
+    }));
     const summary = buildSummary({
       settings,
       plan,

@@ -40,6 +40,11 @@ type TeacherSummary = MetricRow & {
   train_images: number;
   train_seconds: number;
   samples_per_second: number | null;
+  /**
+   * Taken from the local cache or from NATS instead of trained in this run:
+   * train_seconds and samples_per_second are then from the run that trained it.
+   */
+  reused: boolean;
 };
 
 export interface StudySummary {
@@ -76,7 +81,7 @@ export function buildSummary(input: {
   plan: ExperimentPlan;
   backend: string;
   datasets: { train: number; test: number }[];
-  teachers: { plan: TeacherPlan; record: TeacherRecord }[];
+  teachers: { plan: TeacherPlan; record: TeacherRecord; reused?: boolean }[];
   results: Map<string, DistillResult>;
   ranHere: number;
   wallSeconds: number;
@@ -87,7 +92,7 @@ export function buildSummary(input: {
     train_images: input.datasets[i].train,
     test_images: input.datasets[i].test,
   }));
-  const teachers = input.teachers.map(({ plan: t, record }) => ({
+  const teachers = input.teachers.map(({ plan: t, record, reused }) => ({
     name: t.name,
     dataset: t.dataset.name,
     architecture: record.architecture,
@@ -97,6 +102,7 @@ export function buildSummary(input: {
     train_seconds: round(record.trainSeconds, 1),
     samples_per_second:
       record.samplesPerSecond === undefined ? null : round(record.samplesPerSecond, 1),
+    reused: reused ?? false,
     accuracy: record.test.accuracy,
     ece: record.test.ece,
     mce: record.test.mce,
@@ -163,7 +169,8 @@ export function summaryTable(summary: StudySummary): string {
       row(
         [`teacher ${t.architecture} (${t.parameters} params)`, t.name, '-', '-', '-'],
         t,
-        t.samples_per_second === null ? '-' : t.samples_per_second.toFixed(0),
+        (t.samples_per_second === null ? '-' : t.samples_per_second.toFixed(0)) +
+          (t.reused ? ' (when trained)' : ''),
       ),
     );
   }

@@ -26,6 +26,8 @@ export interface ObtainedTeacher {
   plan: TeacherPlan;
   record: TeacherRecord;
   artifact: Uint8Array;
+  /** Where it came from: trained in this run, the local cache, or NATS. */
+  source: 'trained' | 'cache' | 'nats';
 }
 
 const recordKey = (key: string) => `teacher.${key}`;
@@ -84,7 +86,7 @@ export async function obtainTeacher(
       `teacher ${plan.name} (${recipe.architecture}) reused from cache (${plan.key}): ` +
         `test accuracy ${pct(cached.record.test.accuracy)}`,
     );
-    return { plan, ...cached };
+    return { plan, ...cached, source: 'cache' };
   }
   const published = bus && !options.retrain ? await fromBus(bus, plan) : null;
   if (published) {
@@ -93,7 +95,7 @@ export async function obtainTeacher(
         `test accuracy ${pct(published.record.test.accuracy)}`,
     );
     cache.save(published.record, published.artifact);
-    return { plan, ...published };
+    return { plan, ...published, source: 'nats' };
   }
   if (!options.train) {
     throw new Error(
@@ -153,7 +155,7 @@ export async function obtainTeacher(
       `(${summary.samplesPerSecond.toFixed(0)} samples/s): test accuracy ` +
       `${pct(report.accuracy)}, ECE ${report.ece.toFixed(4)}`,
   );
-  return { plan, record, artifact };
+  return { plan, record, artifact, source: 'trained' };
 }
 
 async function fromBus(
