@@ -222,9 +222,11 @@ test('usage errors and bad settings exit 2 through the vicinal command; help exi
       [['study', '--workers', '0'], 2, /invalid --workers:\n {2}expects an integer/],
       [['study', '--backend', 'nope'], 2, /argument 'nope' is invalid/],
       [
+        // The error is at the end of the file (line 3, empty): the caret sits
+        // under that empty line, not under line 2.
         ['study', badYaml],
         2,
-        /invalid .*bad\.yaml:\n {2}not valid YAML: [^\n]*\d(\n {4}[^\n]+)+\n*$/,
+        /invalid .*bad\.yaml:\n {2}not valid YAML: [^\n]* at line 3, column 1\n {4}teachers: \[a,\n\n {4}\^\n*$/,
       ],
       [
         ['study', join(dir, 'absent.yaml')],

@@ -145,13 +145,16 @@ export function loadStudyFile(path: string): ExperimentSettings {
     raw = parseYaml(text);
   } catch (err) {
     // A syntax error is a bad setting like any other (exit code 2). The
-    // parser's message is a line ending in ':' and then the offending line
-    // with a caret under the place.
-    const [first, ...frame] = (err as Error).message.split('\n');
-    const shown = frame.filter((line) => line.trim() !== '');
+    // parser's message is a line ending in ':', a blank line, the lines up to
+    // the place (the last may be empty: the end of the file) and a caret
+    // under it. Blank lines inside stay, or the caret would move up a line.
+    const [first, ...rest] = (err as Error).message.split('\n');
+    const blank = (line: string | undefined) => line !== undefined && line.trim() === '';
+    while (blank(rest[0])) rest.shift();
+    while (blank(rest.at(-1))) rest.pop();
     throw new ConfigError(path, [
       `not valid YAML: ${first.replace(/:\s*$/, '')}` +
-        shown.map((line) => `\n    ${line}`).join(''),
+        rest.map((line) => `\n${`    ${line}`.trimEnd()}`).join(''),
     ]);
   }
   const settings = parseExperiment(raw, path);

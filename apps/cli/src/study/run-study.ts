@@ -37,6 +37,7 @@ import {
 import { ProcessLedger } from './leftovers.js';
 import {
   lastLogLines,
+  logPointer,
   type ServiceHandle,
   serviceEntryPoints,
   startService,
@@ -324,7 +325,7 @@ export async function runStudy(
           if (restarts >= TEACHER_RESTARTS) {
             serviceLost.abort(
               new Error(
-                `${died}, after ${restarts} restarts; see ${server.logFile}. ` +
+                `${died}, after ${restarts} restarts; ${logPointer(server.logFile)}. ` +
                   'Finished jobs are kept: run the same command again to resume',
               ),
             );
@@ -333,7 +334,7 @@ export async function runStudy(
           const again = launchTeacher(t);
           print(
             `${died}; started it again as pid ${again.child.pid} ` +
-              `(${restarts + 1}/${TEACHER_RESTARTS}); see ${server.logFile}`,
+              `(${restarts + 1}/${TEACHER_RESTARTS}); ${logPointer(server.logFile)}`,
           );
           superviseTeacher(t, again, restarts + 1);
         });

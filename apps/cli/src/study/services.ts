@@ -106,3 +106,11 @@ export function lastLogLines(logFile: string, count = 3): string {
     return '';
   }
 }
+
+/**
+ * Where to look after a service died: its log file, or, when the service
+ * wrote nothing there (a SIGKILL leaves no last words), that it did not.
+ */
+export function logPointer(logFile: string): string {
+  return lastLogLines(logFile, 1) ? `see ${logFile}` : `it wrote nothing to ${logFile}`;
+}
