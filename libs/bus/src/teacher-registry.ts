@@ -1,4 +1,5 @@
 import type { Bus } from './connection.js';
+import { names } from './names.js';
 
 /** What a teacher server announces about itself. */
 export interface TeacherRegistration {
@@ -35,14 +36,29 @@ export async function registerTeacher(
   };
 }
 
-/** Live teachers serving `model` (all live teachers when model is omitted). */
+/**
+ * Live teachers serving `model` (all live teachers when model is omitted).
+ *
+ * The keys come from the bucket's stream info (the subjects it holds now),
+ * not from the KV `keys()` iterator: that one runs an ordered consumer which
+ * was seen to wait forever, with no timer left, when an entry expired by
+ * TTL between the consumer's creation and its delivery (a crashed
+ * replica's registration). Stream info and the gets are requests with
+ * timeouts.
+ */
 export async function findTeachers(
   bus: Bus,
   model?: string,
 ): Promise<TeacherRegistration[]> {
   const found: TeacherRegistration[] = [];
-  const keys = await bus.teachers.keys('teacher.*');
-  for await (const key of keys) {
+  const prefix = `$KV.${names.teachersBucket}.`;
+  const info = await bus.jsm.streams.info(`KV_${names.teachersBucket}`, {
+    subjects_filter: `${prefix}teacher.*`,
+  });
+  const keys = Object.keys(info.state.subjects ?? {})
+    .map((subject) => subject.slice(prefix.length))
+    .sort();
+  for (const key of keys) {
     const entry = await bus.teachers.get(key);
     if (entry?.operation !== 'PUT') continue;
     const reg = entry.json<TeacherRegistration>();
