@@ -438,7 +438,7 @@ export function benchWarnings(
   pytorch: BenchReport['pytorch'],
 ): string[] {
   const out: string[] = [];
-  const other = m.machine.otherCpuShare ?? null;
+  const other = m.machine.otherCpuShare;
   const busy =
     'other work shares the cores (PyTorch with 2 threads suffers most); compare on a ' +
     'quiet machine';

@@ -86,33 +86,24 @@ export async function* watchEvents(
 
 /**
  * Per job of a study, how many times the study's events so far report it
- * dead-lettered (isFinalFailure). Reads the events up to the newest and
- * returns; a study without events gives an empty map at once.
+ * dead-lettered (isFinalFailure). Replays the study's events (watchEvents)
+ * up to the newest at the call and returns; a study without events gives an
+ * empty map at once.
  */
 export async function deadLetteredJobs(
   bus: Bus,
   studyId: string,
 ): Promise<Map<string, number>> {
   const counts = new Map<string, number>();
-  const subject = names.eventsSubject(studyId);
-  const info = await bus.jsm.streams.info(names.eventsStream, {
-    subjects_filter: subject,
+  // null: the study has no events (yet).
+  const newest = await bus.jsm.streams.getMessage(names.eventsStream, {
+    last_by_subj: names.eventsSubject(studyId),
   });
-  if (!info.state.subjects?.[subject]) return counts;
-  const consumer = await bus.js.consumers.get(names.eventsStream, {
-    filter_subjects: subject,
-    deliver_policy: DeliverPolicy.All,
-  });
-  const messages = await consumer.consume();
-  try {
-    for await (const m of messages) {
-      const event = m.json<StudyEvent>();
-      if (isFinalFailure(event))
-        counts.set(event.jobId, (counts.get(event.jobId) ?? 0) + 1);
-      if (m.info.pending === 0) break;
-    }
-  } finally {
-    messages.stop();
+  if (!newest) return counts;
+  for await (const event of watchEvents(bus, studyId, new AbortController().signal)) {
+    if (isFinalFailure(event))
+      counts.set(event.jobId, (counts.get(event.jobId) ?? 0) + 1);
+    if (event.sequence >= newest.seq) break;
   }
   return counts;
 }
