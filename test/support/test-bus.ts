@@ -11,12 +11,15 @@ import {
  * it, started before the file's tests and stopped after them. Read `bus`
  * and `url` inside tests (they are set once `before` has run).
  */
-export function testBus(name: string): { readonly bus: Bus; readonly url: string } {
+export function testBus(
+  name: string,
+  options: { jobAckWaitSeconds?: number } = {},
+): { readonly bus: Bus; readonly url: string } {
   let server: NatsServerHandle | undefined;
   let bus: Bus | undefined;
   before(async () => {
     server = await startNatsServer();
-    bus = await connectBus(server.url, { name });
+    bus = await connectBus(server.url, { name, ...options });
   });
   after(async () => {
     await bus?.close();

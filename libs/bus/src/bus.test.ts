@@ -99,6 +99,14 @@ describe('bus over a real nats-server', () => {
     assert.ok(dead);
     assert.match(dead.header.get('Vicinal-Reason') ?? '', /undecodable job: .*n/);
     assert.deepEqual(JSON.parse(new TextDecoder().decode(dead.data)), { wrong: true });
+    // The poison job was terminated, not left to come back after the ack wait
+    // (nats-server 2.9 ignores a termination that carries a reason).
+    const students = await bus.jsm.consumers.info(
+      names.jobsStream,
+      names.studentsConsumer,
+    );
+    assert.equal(students.num_ack_pending, 0, 'a dead-lettered job is still pending');
+    assert.equal(students.num_pending, 0);
   });
 
   test('teacher registry: register, find, deregister, expire without heartbeat', async () => {

@@ -42,9 +42,21 @@ export function isFinalFailure(event: StudyEvent): boolean {
   );
 }
 
-/** Appends an event to the study's persistent event stream. */
-export async function publishEvent(bus: Bus, studyId: string, event: StudyEvent) {
-  await bus.js.publish(names.eventsSubject(studyId), JSON.stringify(event));
+/**
+ * Appends an event to the study's persistent event stream. With `msgID`,
+ * JetStream stores one event per id within its de-duplication window.
+ */
+export async function publishEvent(
+  bus: Bus,
+  studyId: string,
+  event: StudyEvent,
+  options: { msgID?: string } = {},
+) {
+  await bus.js.publish(
+    names.eventsSubject(studyId),
+    JSON.stringify(event),
+    options.msgID ? { msgID: options.msgID } : undefined,
+  );
 }
 
 /** An event as the stream holds it: `sequence` orders it among all events. */

@@ -21,6 +21,12 @@ export {
   watchEvents,
 } from './events.js';
 export {
+  deadLetterExhausted,
+  type ExhaustedOutcome,
+  exhaustedReason,
+  reapExhaustedJobs,
+} from './exhausted-jobs.js';
+export {
   type ConsumeOptions,
   consumeJobs,
   countJob,

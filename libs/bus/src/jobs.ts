@@ -176,7 +176,10 @@ async function deadLetter(bus: Bus, msg: JsMsg, reason: string, log: Logger) {
   h.set('Vicinal-Reason', reason.slice(0, 1000));
   h.set('Vicinal-Subject', msg.subject);
   await bus.js.publish(names.deadLetterSubject, msg.data, { headers: h });
-  msg.term(reason.slice(0, 200));
+  // No reason on the termination: nats-server 2.9 takes only a bare "+TERM"
+  // and ignores "+TERM <reason>", leaving the job to come back after the ack
+  // wait. The reason travels with the dead-letter copy.
+  msg.term();
 }
 
 function describeIssue(issue: { path: PropertyKey[]; message: string }): string {

@@ -10,6 +10,17 @@ export const names = {
   studentsConsumer: 'students',
   /** Jobs that could not be decoded or kept failing land here. */
   deadLetterSubject: 'vicinal.dead.distill',
+  /** Keeps the advisories of jobs that ran out of deliveries (exhausted-jobs.ts). */
+  advisoriesStream: 'VICINAL_ADVISORIES',
+  /**
+   * The advisory nats-server publishes when a job reached the students'
+   * max_deliver without an ack or a termination (its last delivery's ack
+   * wait ran out); JetStream never delivers that job again.
+   */
+  exhaustedJobsAdvisory:
+    '$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.VICINAL_JOBS.students',
+  /** Durable consumer of those advisories shared by the coordinators. */
+  exhaustedJobsConsumer: 'exhausted-jobs',
   eventsStream: 'VICINAL_EVENTS',
   /** Progress events of a study: `vicinal.events.<studyId>`. */
   eventsSubject: (studyId: string) => `vicinal.events.${studyId}`,

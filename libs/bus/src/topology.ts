@@ -1,5 +1,6 @@
 import {
   AckPolicy,
+  type ConsumerConfig,
   DeliverPolicy,
   type JetStreamManager,
   RetentionPolicy,
@@ -15,7 +16,10 @@ export const JOB_ACK_WAIT_SECONDS = 60;
 /** Deliveries before a failing job is dead-lettered. */
 export const JOB_MAX_DELIVER = 5;
 
-/** Creates the jobs and events streams and the students' consumer if missing. */
+/**
+ * Creates the jobs, events and advisories streams, the students' consumer
+ * and the consumer of the advisories if missing.
+ */
 export async function ensureTopology(
   jsm: JetStreamManager,
   options: { ackWaitSeconds?: number } = {},
@@ -32,6 +36,21 @@ export async function ensureTopology(
     storage: StorageType.File,
     max_age: 7 * 24 * 3600 * SECOND_NS,
   });
+  // A job that runs out of deliveries without a failure report (its workers
+  // were killed) is announced only by a core-NATS advisory; this stream
+  // keeps it until a coordinator dead-letters the job (exhausted-jobs.ts).
+  await addStreamIfMissing(jsm, names.advisoriesStream, {
+    subjects: [names.exhaustedJobsAdvisory],
+    retention: RetentionPolicy.Limits,
+    storage: StorageType.File,
+    max_age: 7 * 24 * 3600 * SECOND_NS,
+  });
+  await addConsumerIfMissing(jsm, names.advisoriesStream, {
+    durable_name: names.exhaustedJobsConsumer,
+    ack_policy: AckPolicy.Explicit,
+    deliver_policy: DeliverPolicy.All,
+    ack_wait: 30 * SECOND_NS,
+  });
   const existing = await jsm.consumers
     .info(names.jobsStream, names.studentsConsumer)
     .catch(() => null);
@@ -46,6 +65,15 @@ export async function ensureTopology(
       max_ack_pending: 64,
     });
   }
+}
+
+async function addConsumerIfMissing(
+  jsm: JetStreamManager,
+  stream: string,
+  config: Partial<ConsumerConfig> & { durable_name: string },
+): Promise<void> {
+  const info = await jsm.consumers.info(stream, config.durable_name).catch(() => null);
+  if (!info) await jsm.consumers.add(stream, config);
 }
 
 async function addStreamIfMissing(

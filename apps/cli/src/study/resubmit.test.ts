@@ -10,7 +10,7 @@ import { jobMessageId, newlyDeadLettered, submitJobs } from './run-study.js';
 // nats-server of its own on loopback. The students' side is played here by
 // hand: it takes the job from the queue and terminates it, with the events a
 // student trainer publishes for each failed delivery.
-const nats = testBus('resubmit-test');
+const nats = testBus('resubmit-test', { jobAckWaitSeconds: 1 });
 
 const planned = (studyId: string, jobId: string): PlannedJob => ({
   job: smallDistillJob({ studyId, jobId, arm: 'baseline', seed: 1, epochs: 1 }),
@@ -41,7 +41,7 @@ async function deadLetter(studyId: string, jobId: string) {
       deliveryCount: d,
     });
   }
-  msg.term('dead-lettered by the test');
+  msg.term();
 }
 
 test('a re-run submits a dead-lettered job again, and a still-queued one once', async () => {
@@ -78,7 +78,7 @@ test('a re-run submits a dead-lettered job again, and a still-queued one once', 
   const seen: string[] = [];
   for (let msg = await takeJob(); msg; msg = await takeJob()) {
     seen.push(`${msg.json<{ jobId: string }>().jobId}@${msg.info.deliveryCount}`);
-    msg.ack();
+    await msg.ackAck();
   }
   assert.deepEqual(seen.sort(), ['job-a@1', 'job-b@1']);
   // What waitForResults makes of it: the old dead letter is not this run's.
@@ -92,6 +92,40 @@ test('a re-run submits a dead-lettered job again, and a still-queued one once', 
   );
   // A job no longer awaited (its result arrived) is not reported.
   assert.equal(newlyDeadLettered(new Set(), new Map([['job-a', 2]]), second), null);
+});
+
+test('a re-run dead-letters a job whose workers were all killed, and queues it again', async () => {
+  const studyId = 'killed-study';
+  const jobs = [planned(studyId, 'job-k')];
+  await submitJobs(nats.bus, studyId, jobs, () => {});
+  // Each delivery's worker dies: no ack, no failure event. The last ack wait
+  // runs out while a worker is pulling; no coordinator is running.
+  for (let d = 1; d <= JOB_MAX_DELIVER; d++) {
+    const msg = await takeJob();
+    assert.ok(msg, `delivery ${d} did not come`);
+    assert.equal(msg.info.deliveryCount, d);
+  }
+  assert.equal(await takeJob(), null);
+  let announced = 0;
+  for (let i = 0; i < 100 && announced === 0; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    announced = (await nats.bus.jsm.streams.info(names.advisoriesStream)).state.messages;
+  }
+  assert.equal(announced, 1, 'nats-server did not announce the exhausted job');
+
+  const lines: string[] = [];
+  const again = await submitJobs(nats.bus, studyId, jobs, (l) => lines.push(l));
+  assert.deepEqual(again, new Map([['job-k', 1]]));
+  assert.deepEqual(lines, [
+    `submitted 1 jobs for study ${studyId}: 1 queued now, 1 of them queued again ` +
+      'after being dead-lettered in an earlier run',
+  ]);
+  const msg = await takeJob();
+  assert.ok(msg, 'the job was not queued again');
+  assert.equal(msg.info.deliveryCount, 1);
+  assert.equal(msg.headers?.get('Nats-Msg-Id'), jobMessageId(studyId, 'job-k', 1));
+  await msg.ackAck();
+  assert.equal(await takeJob(), null);
 });
 
 test('message ids: the job id, then a retry number after each dead letter', () => {

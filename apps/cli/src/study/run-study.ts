@@ -10,6 +10,7 @@ import {
   lastEventSequence,
   type NatsServerHandle,
   names,
+  reapExhaustedJobs,
   startNatsServer,
   submitJob,
   waitForTeacher,
@@ -176,6 +177,9 @@ export async function submitJobs(
   pending: readonly PlannedJob[],
   print: (line: string) => void,
 ): Promise<Map<string, number>> {
+  // Jobs that ran out of deliveries while no coordinator ran are announced
+  // in the advisories stream: dead-letter them first, so they count below.
+  await reapExhaustedJobs(bus, { signal: new AbortController().signal, follow: false });
   const earlier = await deadLetteredJobs(bus, studyId);
   const deadLettered = new Map<string, number>();
   let duplicates = 0;
@@ -546,6 +550,13 @@ async function waitForResults(
       }
     }
   })().catch(() => {});
+  // A job whose every worker was killed runs out of deliveries with no
+  // failure event; this turns the server's announcement into one.
+  const reaping = reapExhaustedJobs(bus, {
+    signal: follow.signal,
+    follow: true,
+    pollMs: 1000,
+  }).catch(() => []);
   const total = plan.jobs.length;
   try {
     while (waiting.size > 0) {
@@ -584,5 +595,6 @@ async function waitForResults(
     follow.abort();
     signal.removeEventListener('abort', stopFollow);
     await progress;
+    await reaping;
   }
 }

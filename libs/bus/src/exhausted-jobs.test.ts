@@ -1,0 +1,199 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type { JsMsg } from '@nats-io/jetstream';
+import { type Bus, connectBus } from './connection.js';
+import { deadLetteredJobs, type SeenEvent, watchEvents } from './events.js';
+import {
+  deadLetterExhausted,
+  exhaustedReason,
+  reapExhaustedJobs,
+} from './exhausted-jobs.js';
+import { submitJob } from './jobs.js';
+import { names } from './names.js';
+import { type NatsServerHandle, startNatsServer } from './nats-server.js';
+import { JOB_MAX_DELIVER } from './topology.js';
+
+// A job whose every delivery ends with its worker gone (no ack, no failure
+// report) runs out of deliveries. A real nats-server on loopback announces
+// it; the job's worker side is played here by pulling it and never answering.
+describe('jobs that run out of deliveries without a failure report', () => {
+  let server: NatsServerHandle;
+  let bus: Bus;
+  before(async () => {
+    server = await startNatsServer();
+    bus = await connectBus(server.url, { name: 'exhausted-test', jobAckWaitSeconds: 1 });
+  });
+  after(async () => {
+    await bus?.close();
+    await server?.stop();
+  });
+
+  const students = () => bus.js.consumers.get(names.jobsStream, names.studentsConsumer);
+
+  /** Takes the job at each of its deliveries, as workers killed mid-job would. */
+  async function loseEveryDelivery(jobId: string): Promise<number> {
+    const consumer = await students();
+    let sequence = 0;
+    for (let d = 1; d <= JOB_MAX_DELIVER; d++) {
+      const msg: JsMsg | null = await consumer.next({ expires: 5000 });
+      assert.ok(msg, `delivery ${d} of ${jobId} did not come`);
+      assert.equal(msg.json<{ jobId: string }>().jobId, jobId);
+      assert.equal(msg.info.deliveryCount, d);
+      sequence = msg.seq;
+    }
+    // A worker still pulling: the server finds the job out of deliveries
+    // when the last ack wait ran out, and delivers nothing.
+    assert.equal(await consumer.next({ expires: 2500 }), null);
+    return sequence;
+  }
+
+  /** The study's events published so far. */
+  async function eventsOf(studyId: string): Promise<SeenEvent[]> {
+    const newest = await bus.jsm.streams.getMessage(names.eventsStream, {
+      last_by_subj: names.eventsSubject(studyId),
+    });
+    const seen: SeenEvent[] = [];
+    if (!newest) return seen;
+    for await (const ev of watchEvents(bus, studyId, new AbortController().signal)) {
+      seen.push(ev);
+      if (ev.sequence >= newest.seq) break;
+    }
+    return seen;
+  }
+
+  test('the advisory subject is the one of the jobs stream and the students', () => {
+    assert.equal(
+      names.exhaustedJobsAdvisory,
+      `$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.${names.jobsStream}.${names.studentsConsumer}`,
+    );
+  });
+
+  test('the job is dead-lettered with a final failure event, once, and leaves the queue', async () => {
+    const studyId = 'exhausted-study';
+    const job = { kind: 'distill', studyId, jobId: 'job-lost', arm: 'baseline' };
+    await submitJob(bus, names.distillSubject, `${studyId}.job-lost`, job);
+    const sequence = await loseEveryDelivery('job-lost');
+
+    // No reaper is running while the last ack wait runs out: the advisory
+    // stream keeps the announcement for the next one.
+    let kept = 0;
+    for (let i = 0; i < 100 && kept === 0; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      kept = (await bus.jsm.streams.info(names.advisoriesStream)).state.messages;
+    }
+    assert.equal(kept, 1, 'the max-deliveries advisory was not kept');
+
+    const outcomes = await reapExhaustedJobs(bus, {
+      signal: new AbortController().signal,
+      follow: false,
+    });
+    assert.deepEqual(outcomes, [
+      { kind: 'dead-lettered', sequence, studyId, jobId: 'job-lost' },
+    ]);
+
+    // The study learns it as a last delivery's failure, which stops a
+    // coordinator waiting for it and makes a re-run queue it again.
+    const events = await eventsOf(studyId);
+    assert.equal(events.length, 1);
+    assert.equal(events[0].type, 'job-failed');
+    assert.equal(events[0].jobId, 'job-lost');
+    assert.equal(
+      events[0].type === 'job-failed' && events[0].deliveryCount,
+      JOB_MAX_DELIVER,
+    );
+    assert.equal(
+      events[0].type === 'job-failed' && events[0].error,
+      exhaustedReason(JOB_MAX_DELIVER),
+    );
+    assert.deepEqual(await deadLetteredJobs(bus, studyId), new Map([['job-lost', 1]]));
+
+    // A copy of the job, with the reason, on the dead-letter subject.
+    const copy = await bus.jsm.streams.getMessage(names.jobsStream, {
+      last_by_subj: names.deadLetterSubject,
+    });
+    assert.ok(copy, 'no dead letter');
+    assert.deepEqual(copy.json(), job);
+    assert.equal(copy.header.get('Vicinal-Subject'), names.distillSubject);
+    assert.match(
+      copy.header.get('Vicinal-Reason'),
+      /no worker finished it in 5 deliveries/,
+    );
+    // The job itself is gone from the queue; the advisory was acked.
+    assert.equal(
+      await bus.jsm.streams.getMessage(names.jobsStream, { seq: sequence }),
+      null,
+    );
+    const reaper = await bus.jsm.consumers.info(
+      names.advisoriesStream,
+      names.exhaustedJobsConsumer,
+    );
+    assert.equal(reaper.num_pending + reaper.num_ack_pending, 0);
+
+    // The same advisory handled again (a reaper that crashed before its ack)
+    // changes nothing: the job is gone, no second event, no second copy.
+    const advisory = await bus.jsm.streams.getMessage(names.advisoriesStream, {
+      last_by_subj: names.exhaustedJobsAdvisory,
+    });
+    assert.ok(advisory);
+    assert.deepEqual(await deadLetterExhausted(bus, advisory.data), {
+      kind: 'gone',
+      sequence,
+    });
+    assert.equal((await eventsOf(studyId)).length, 1);
+  });
+
+  test('a following reaper dead-letters a job as soon as its deliveries run out', async () => {
+    const studyId = 'exhausted-follow';
+    const stop = new AbortController();
+    const reaping = reapExhaustedJobs(bus, {
+      signal: stop.signal,
+      follow: true,
+      pollMs: 1000,
+    });
+    try {
+      const job = { kind: 'distill', studyId, jobId: 'job-followed', arm: 'kd' };
+      await submitJob(bus, names.distillSubject, `${studyId}.job-followed`, job);
+      await loseEveryDelivery('job-followed');
+      let counts = new Map<string, number>();
+      for (let i = 0; i < 150 && counts.size === 0; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        counts = await deadLetteredJobs(bus, studyId);
+      }
+      assert.deepEqual(counts, new Map([['job-followed', 1]]));
+    } finally {
+      stop.abort();
+    }
+    const outcomes = await reaping;
+    assert.deepEqual(
+      outcomes.map((o) => o.kind),
+      ['dead-lettered'],
+    );
+  });
+
+  test('advisories that name no job of the queue are acked and ignored', async () => {
+    const cases: Array<[string, RegExp | 'gone']> = [
+      ['not json', /not JSON/],
+      [
+        JSON.stringify({ stream: names.jobsStream, stream_seq: -3 }),
+        /stream_seq: expected a positive integer, got -3/,
+      ],
+      [
+        JSON.stringify({ stream: 'OTHER', stream_seq: 4 }),
+        /stream: expected VICINAL_JOBS, got "OTHER"/,
+      ],
+      [
+        JSON.stringify({ stream: names.jobsStream, stream_seq: 999_999, deliveries: 5 }),
+        'gone',
+      ],
+    ];
+    for (const [text, expected] of cases) {
+      const outcome = await deadLetterExhausted(bus, new TextEncoder().encode(text));
+      if (expected === 'gone')
+        assert.deepEqual(outcome, { kind: 'gone', sequence: 999_999 });
+      else {
+        assert.equal(outcome.kind, 'unreadable');
+        assert.match(outcome.kind === 'unreadable' ? outcome.reason : '', expected);
+      }
+    }
+  });
+});

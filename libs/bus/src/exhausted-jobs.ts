@@ -1,0 +1,164 @@
+import type { JsMsg } from '@nats-io/jetstream';
+import { headers } from '@nats-io/transport-node';
+import type { Logger } from '@vicinal/telemetry';
+import type { Bus } from './connection.js';
+import { publishEvent, type StudyEvent } from './events.js';
+import { countJob } from './jobs.js';
+import { names } from './names.js';
+
+/** The fields of a max-deliveries advisory this module reads. */
+interface MaxDeliveriesAdvisory {
+  stream: string;
+  consumer: string;
+  stream_seq: number;
+  deliveries: number;
+}
+
+export type ExhaustedOutcome =
+  /** Dead-lettered, with a final job-failed event for its study. */
+  | {
+      kind: 'dead-lettered';
+      sequence: number;
+      studyId: string | null;
+      jobId: string | null;
+    }
+  /** The job was no longer in the queue (handled meanwhile, or by an earlier pass). */
+  | { kind: 'gone'; sequence: number }
+  /** The advisory did not parse: nothing to do. */
+  | { kind: 'unreadable'; reason: string };
+
+/**
+ * Why a job ran out of deliveries without a failure report: every worker
+ * that held it stopped before the job ended (a worker that fails reports it).
+ */
+export function exhaustedReason(deliveries: number): string {
+  return (
+    `no worker finished it in ${deliveries} deliveries and none reported a ` +
+    'failure: each worker holding it stopped first (killed, out of memory, or ' +
+    'cut off from NATS for longer than the ack wait)'
+  );
+}
+
+/**
+ * Dead-letters the job one max-deliveries advisory names, as a worker
+ * dead-letters a job that failed on its last delivery: a copy on the
+ * dead-letter subject with the reason, a job-failed event of its last
+ * delivery for its study (so the coordinator stops waiting for it and a
+ * re-run queues it again), and the job removed from the queue. Safe to run
+ * twice for one advisory: the second finds the job gone, and the copies are
+ * published under message ids JetStream de-duplicates.
+ */
+export async function deadLetterExhausted(
+  bus: Bus,
+  data: Uint8Array,
+  log?: Logger,
+): Promise<ExhaustedOutcome> {
+  let advisory: MaxDeliveriesAdvisory;
+  try {
+    advisory = JSON.parse(new TextDecoder().decode(data));
+  } catch (err) {
+    return { kind: 'unreadable', reason: `not JSON: ${(err as Error).message}` };
+  }
+  const sequence = advisory?.stream_seq;
+  if (!Number.isSafeInteger(sequence) || sequence <= 0) {
+    return {
+      kind: 'unreadable',
+      reason: `stream_seq: expected a positive integer, got ${JSON.stringify(sequence)}`,
+    };
+  }
+  if (advisory.stream !== names.jobsStream) {
+    return {
+      kind: 'unreadable',
+      reason: `stream: expected ${names.jobsStream}, got ${JSON.stringify(advisory.stream)}`,
+    };
+  }
+  const stored = await bus.jsm.streams.getMessage(names.jobsStream, { seq: sequence });
+  if (!stored) return { kind: 'gone', sequence };
+  const deliveries = Number.isSafeInteger(advisory.deliveries) ? advisory.deliveries : 0;
+  const reason = exhaustedReason(deliveries);
+  const msgID = `exhausted-${sequence}`;
+  const h = headers();
+  h.set('Vicinal-Reason', reason);
+  h.set('Vicinal-Subject', stored.subject);
+  await bus.js.publish(names.deadLetterSubject, stored.data, { headers: h, msgID });
+  let studyId: string | null = null;
+  let jobId: string | null = null;
+  try {
+    const job = JSON.parse(new TextDecoder().decode(stored.data)) as {
+      studyId?: unknown;
+      jobId?: unknown;
+    };
+    if (typeof job?.studyId === 'string' && job.studyId) studyId = job.studyId;
+    if (typeof job?.jobId === 'string' && job.jobId) jobId = job.jobId;
+  } catch {
+    // An undecodable job cannot be traced to a study; the copy above keeps it.
+  }
+  if (studyId && jobId) {
+    const event: StudyEvent = {
+      type: 'job-failed',
+      jobId,
+      error: reason,
+      deliveryCount: deliveries,
+    };
+    await publishEvent(bus, studyId, event, { msgID });
+  }
+  await bus.jsm.streams.deleteMessage(names.jobsStream, sequence, false);
+  countJob(stored.subject, 'dead_lettered');
+  log?.error(
+    { subject: stored.subject, sequence, studyId, jobId, reason },
+    'job dead-lettered',
+  );
+  return { kind: 'dead-lettered', sequence, studyId, jobId };
+}
+
+/**
+ * Handles the max-deliveries advisories of the students' consumer, which
+ * the advisories stream keeps (ensureTopology) until a reaper acks them, so
+ * none is lost while no reaper runs. With `follow` it waits for new ones
+ * until `signal` aborts; without, it returns once none is waiting. Several
+ * reapers share one durable consumer, so each advisory is handled once.
+ */
+export async function reapExhaustedJobs(
+  bus: Bus,
+  options: { signal: AbortSignal; follow: boolean; pollMs?: number; log?: Logger },
+): Promise<ExhaustedOutcome[]> {
+  const { signal, follow, log } = options;
+  const consumer = await bus.js.consumers.get(
+    names.advisoriesStream,
+    names.exhaustedJobsConsumer,
+  );
+  const outcomes: ExhaustedOutcome[] = [];
+  while (!signal.aborted) {
+    // Nothing announced: a pass that does not follow returns at once.
+    if (!follow && (await consumer.info()).num_pending === 0) break;
+    let msg: JsMsg | null;
+    try {
+      msg = await consumer.next({
+        expires: follow ? Math.max(1000, options.pollMs ?? 5000) : 1000,
+      });
+    } catch (err) {
+      if (signal.aborted) break;
+      log?.warn({ err: (err as Error).message }, 'advisory pull failed; retrying');
+      if (!follow) throw err;
+      await new Promise((r) => setTimeout(r, 1000));
+      continue;
+    }
+    if (!msg) {
+      if (follow) continue;
+      break;
+    }
+    try {
+      const outcome = await deadLetterExhausted(bus, msg.data, log);
+      if (outcome.kind === 'unreadable') {
+        log?.warn({ reason: outcome.reason }, 'max-deliveries advisory ignored');
+      }
+      outcomes.push(outcome);
+      await msg.ackAck();
+    } catch (err) {
+      // The bus failed mid-way: the advisory comes back after the ack wait.
+      log?.warn({ err: (err as Error).message }, 'exhausted job not dead-lettered yet');
+      msg.nak(1000);
+    }
+  }
+  return outcomes;
+}
