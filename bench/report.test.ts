@@ -325,6 +325,23 @@ test('the load section reports p50/p99, throughput and the RESOURCE_EXHAUSTED re
   assert.deepEqual(r.warnings, []);
   const table = formatTable(r);
   assert.match(table, /5\. Many students on one teacher: 16 students, batch 32/);
+  // The sections print in the order of their numbers.
+  const starts = ['1', '2', '3', '4', '5'].map((n) => table.indexOf(`\n${n}. `));
+  assert.ok(
+    starts.every((at) => at > 0),
+    `sections at ${starts}`,
+  );
+  assert.deepEqual(
+    starts,
+    [...starts].sort((a, b) => a - b),
+  );
+  // A quick run says its figures are not for the targets; a full run does not.
+  assert.match(
+    table,
+    /note: --quick runs a few steps and rows .* not meant to meet the targets/,
+  );
+  const full = buildReport({ ...m, settings: benchSettings({ quick: false }) });
+  assert.doesNotMatch(formatTable(full), /note: --quick/);
   assert.match(table, /3000 \(2000-4000\)\s+50\.5\s+99\s+57\s+0\n/);
   m.manyStudents.failovers = 2;
   assert.match(buildReport(m).warnings.join('\n'), /load: 2 teacher switches/);

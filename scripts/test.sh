@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite: format/lint, type check, then every test file with
-# node's test runner (its TAP summary is the last thing printed).
+# node's test runner (its TAP summary is the last thing printed). With
+# arguments (test files, e.g. `npm test -- libs/bus/src/bus.test.ts`), only
+# those files run, after the same dependency check, without lint and tsc.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # Tools only the tests use, installed with the rest (or named when missing):
@@ -11,6 +13,12 @@ for tool in kubectl:kubernetes-client openssl:openssl promtool:prometheus; do
 done
 export VICINAL_EXTRA_DEBS="${VICINAL_EXTRA_DEBS:-}"
 source scripts/ensure-deps.sh
+if [ "$#" -gt 0 ]; then
+  for file in "$@"; do
+    [ -f "$file" ] || { echo "npm test: no test file $file (expected a path like libs/bus/src/bus.test.ts)" >&2; exit 2; }
+  done
+  exec node --import tsx --test --test-concurrency=1 --test-timeout=1800000 "$@"
+fi
 echo "== lint and format (biome)"
 npx biome ci .
 echo "== type check (tsc over the whole workspace; per project: npx nx run-many -t typecheck)"

@@ -194,3 +194,90 @@ test('an unknown architecture is refused with the schema, before any teacher tra
   );
   assert.doesNotMatch(run.stdout, /nats-server|training teacher/);
 });
+
+test('a data set directory that does not exist is refused before anything starts', () => {
+  const config = join(dir, 'bad-dir.yaml');
+  const missing = join(dir, 'no-such-data');
+  writeFileSync(
+    config,
+    settings.replace('  name: fashion-mnist', `  name: fashion-mnist\n  dir: ${missing}`),
+  );
+  const run = vicinal([
+    'study',
+    config,
+    '--out',
+    join(dir, 'bad-dir-out'),
+    '--cache-dir',
+    dir,
+  ]);
+  assert.equal(run.code, 2, run.stderr);
+  assert.match(
+    run.stderr,
+    new RegExp(
+      `dataset\\.dir: expected a directory of fashion-mnist files, found nothing at ${missing}`,
+    ),
+  );
+  assert.doesNotMatch(run.stdout, /backend|nats-server|training teacher/);
+  // Student trainers elsewhere read their own copy: not checked here.
+  const elsewhere = vicinal([
+    'study',
+    config,
+    '--out',
+    join(dir, 'bad-dir-out'),
+    '--no-local-services',
+  ]);
+  assert.doesNotMatch(elsewhere.stderr, /dataset\.dir/);
+  assert.match(elsewhere.stderr, /--nats/);
+});
+
+test('an empty settings file and a wrong-typed value are named as such', () => {
+  const empty = join(dir, 'empty.yaml');
+  writeFileSync(empty, '# nothing yet\n');
+  const run = vicinal([
+    'study',
+    empty,
+    '--out',
+    join(dir, 'empty-out'),
+    '--cache-dir',
+    dir,
+  ]);
+  assert.equal(run.code, 2, run.stderr);
+  assert.match(
+    run.stderr,
+    /empty\.yaml:\n {2}the file holds no settings \(empty, or only comments\)/,
+  );
+  const typed = join(dir, 'typed.yaml');
+  writeFileSync(typed, settings.replace('epochs: 1', 'epochs: three'));
+  const bad = vicinal([
+    'study',
+    typed,
+    '--out',
+    join(dir, 'typed-out'),
+    '--cache-dir',
+    dir,
+  ]);
+  assert.equal(bad.code, 2, bad.stderr);
+  assert.match(
+    bad.stderr,
+    /teacher\.epochs: .*expected number, received string \(got "three"\)/,
+  );
+});
+
+test('bad flags of the other commands exit with code 2; --version prints the version', () => {
+  const cases: [string[], RegExp][] = [
+    [['bench', '--reps', '-1'], /--reps: expected an integer in \[1, 100\], got "-1"/],
+    [['bench', '--sections', 'foo'], /--sections: expected a comma-separated list/],
+    [['dataset', 'inspect', dir], /--format: expected one of .*, got none/],
+    [['report', join(dir, 'absent.json')], /absent\.json: no such file or directory/],
+  ];
+  for (const [args, pattern] of cases) {
+    const run = vicinal(args);
+    assert.equal(run.code, 2, `${args.join(' ')}: ${run.stderr}`);
+    assert.match(run.stderr, pattern);
+    assert.equal(run.stdout, '');
+  }
+  const pkg = JSON.parse(readFileSync('apps/cli/package.json', 'utf8'));
+  const version = vicinal(['--version']);
+  assert.equal(version.code, 0, version.stderr);
+  assert.equal(version.stdout, `${pkg.version}\n`);
+});

@@ -1,16 +1,22 @@
-import { ConfigError } from '@vicinal/config';
+import { readFileSync } from 'node:fs';
 import { startTelemetry, type Telemetry, withSpan } from '@vicinal/telemetry';
 import { Command, CommanderError } from 'commander';
 import { benchCommand } from './commands/bench.js';
 import { checkVectorsCommand } from './commands/check-vectors.js';
 import { datasetCommand } from './commands/dataset.js';
+import { failureExitCode } from './commands/io.js';
 import { reportCommand } from './commands/report.js';
 import { InterruptedError, studyCommand } from './commands/study.js';
 import { submitCommand } from './commands/submit.js';
 import { statusCommand, watchCommand } from './commands/watch.js';
 
+const { version } = JSON.parse(
+  readFileSync(new URL('../package.json', import.meta.url), 'utf8'),
+) as { version: string };
+
 const program = new Command('vicinal')
   .description('Online knowledge distillation with mixup: teachers, students, the study.')
+  .version(version, '-V, --version', 'print the version of vicinal')
   .showHelpAfterError()
   .addCommand(studyCommand())
   .addCommand(submitCommand())
@@ -56,5 +62,5 @@ function reportFailure(err: unknown): void {
   if (process.env.VICINAL_DEBUG && err instanceof Error)
     process.stderr.write(`${err.stack}\n`);
   process.exitCode =
-    err instanceof ConfigError ? 2 : err instanceof InterruptedError ? err.exitCode : 1;
+    err instanceof InterruptedError ? err.exitCode : failureExitCode(err);
 }

@@ -97,8 +97,12 @@ export const studentTrainerConfigSchema = z
   });
 export type StudentTrainerConfig = z.infer<typeof studentTrainerConfigSchema>;
 
-const num = (v: string | undefined) =>
-  v === undefined || v === '' ? undefined : Number(v);
+/** A number variable; one that does not read as a number stays text, so the schema echoes it. */
+const num = (v: string | undefined): number | string | undefined => {
+  if (v === undefined || v === '') return undefined;
+  const n = Number(v);
+  return Number.isNaN(n) ? v : n;
+};
 
 /** Teacher-server settings from VICINAL_* environment variables and overrides. */
 export function teacherServerConfig(

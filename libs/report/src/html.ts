@@ -210,7 +210,8 @@ function claim3({ claim3: rows }: ClaimsData): string {
     const ratio =
       r.overconfidenceRatio === null
         ? 'ratio undefined (zero over-confidence)'
-        : `|baseline| / |${esc(r.label)}| = ${fixed(r.overconfidenceRatio, 2)}×`;
+        : `|baseline| / |${esc(r.label)}| = ${fixed(r.overconfidenceRatio, 2)}×` +
+          signsDiffer(r.overconfidenceBaseline.mean, r.overconfidenceArm.mean, r.label);
     return (
       `<li>Teacher ${esc(r.teacher)}: ${esc(r.label)} − baseline accuracy: ` +
       `${differenceText(r.accuracy, 100, 2, 'pts')}; over-confidence baseline ` +
@@ -227,6 +228,19 @@ function claim3({ claim3: rows }: ClaimsData): string {
       ? missing('the claim speaks of teachers of several capacities; this run has one')
       : '';
   return `${claimHead(3)}<ul>${sentences.join('\n')}</ul>${note}${claimTail(3)}`;
+}
+
+/**
+ * A ratio of magnitudes reads as a cut only when both sides lean the same
+ * way; when one arm is under-confident and the other over-confident, say so.
+ */
+function signsDiffer(baseline: number, arm: number, label: string): string {
+  if (baseline === 0 || arm === 0 || Math.sign(baseline) === Math.sign(arm)) return '';
+  const lean = (x: number) => (x < 0 ? 'under-confident' : 'over-confident');
+  return (
+    `; the signs differ: the baseline is ${lean(baseline)} and ${esc(label)} ` +
+    `${lean(arm)}, so this compares magnitudes, not a cut in over-confidence`
+  );
 }
 
 function claim4({ claim4: data }: ClaimsData): string {

@@ -430,3 +430,23 @@ test("runs analysed on the same pairs count once on the teacher's side", async (
   const data = JSON.parse(await readFile(files.json, 'utf8')) as ReportData;
   assert.equal(data.teachers[0].teacherVicinal?.runs, distinct.length);
 });
+
+test('claim 3 says so when baseline and arm lean opposite ways', async () => {
+  const results = syntheticResults();
+  const claim3Of = async (name: string) => {
+    const files = await writeReport(results, join(root, name));
+    return section(await readFile(files.html, 'utf8'), 'claim-3');
+  };
+  // An under-confident baseline, over-confident distilled students.
+  for (const r of results.runs) r.overconfidence = r.arm === 'baseline' ? -0.058 : 0.022;
+  const opposite = await claim3Of('signs-opposite');
+  assert.match(
+    opposite,
+    /the signs differ: the baseline is under-confident and kd\+mixup T=4 over-confident, so this compares magnitudes, not a cut in over-confidence/,
+  );
+  // Same lean on both sides: a plain ratio, no note.
+  for (const r of results.runs) r.overconfidence = Math.abs(r.overconfidence);
+  const same = await claim3Of('signs-same');
+  assert.match(same, /\|baseline\| \/ \|kd\+mixup T=4\| = 2\.64×/);
+  assert.doesNotMatch(same, /signs differ/);
+});

@@ -5,6 +5,7 @@ import { SECTIONS, type Section } from '../../../../bench/measurements.js';
 import { buildReport } from '../../../../bench/report.js';
 import { type BenchOptions, runBench } from '../../../../bench/run-bench.js';
 import { formatTable } from '../../../../bench/table.js';
+import { UsageError } from './io.js';
 
 interface BenchFlags {
   json?: boolean;
@@ -19,7 +20,7 @@ export function parseReps(value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
   if (!/^\d+$/.test(value.trim()) || n < 1 || n > 100) {
-    throw new Error(
+    throw new UsageError(
       `--reps: expected an integer in [1, 100], got ${JSON.stringify(value)}`,
     );
   }
@@ -37,7 +38,7 @@ export function parseSections(value: string | undefined): Section[] | undefined 
   for (const name of names) {
     const section = SECTIONS.find((s) => s === name);
     if (!section) {
-      throw new Error(
+      throw new UsageError(
         `--sections: expected a comma-separated list of ${SECTIONS.join(', ')}, ` +
           `got ${JSON.stringify(name)}`,
       );
@@ -45,7 +46,7 @@ export function parseSections(value: string | undefined): Section[] | undefined 
     out.push(section);
   }
   if (out.length === 0)
-    throw new Error('--sections: expected at least one section, got none');
+    throw new UsageError('--sections: expected at least one section, got none');
   return out;
 }
 
@@ -57,13 +58,13 @@ export function checkOutFile(value: string | undefined): string | undefined {
   if (value === undefined) return undefined;
   const path = resolve(value);
   if (existsSync(path) && statSync(path).isDirectory()) {
-    throw new Error(
+    throw new UsageError(
       `--out: expected a file to write the JSON report to, got a directory: ${value}`,
     );
   }
   const parent = dirname(path);
   if (!existsSync(parent) || !statSync(parent).isDirectory()) {
-    throw new Error(
+    throw new UsageError(
       `--out: expected a file in an existing directory, got ${value} (no directory ${parent})`,
     );
   }

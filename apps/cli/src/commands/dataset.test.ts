@@ -155,52 +155,62 @@ test('image-folder: PNGs in class folders, resized by --size', async () => {
   assert.equal(held.out, '{"images": 1, "shape": [4, 4, 3], "class_counts": [1, 0]}\n');
 });
 
-test('errors go to stderr with exit code 1', async () => {
-  const cases: [string[], RegExp][] = [
+test('errors go to stderr: exit code 2 for a bad flag, 1 for data that does not load', async () => {
+  const cases: [string[], RegExp, number][] = [
     [
       ['inspect', root],
       /--format: expected one of fashion-mnist, cifar10, cifar100, image-folder, got none$/,
+      2,
     ],
     [
       ['inspect', '--format', 'mnist', root],
       /--format: expected one of .*, got "mnist"$/,
+      2,
     ],
     [
       ['inspect', '--format', 'cifar10', '--split', 'val', root],
       /--split: expected one of train, test, all, got "val"$/,
+      2,
     ],
     [
       ['inspect', '--format', 'cifar10', '--size', '3', root],
       /--size: applies to --format image-folder only/,
+      2,
     ],
     [
       ['inspect', '--format', 'cifar10', '--coarse', root],
       /--coarse: applies to --format cifar100 only/,
+      2,
     ],
     [
       ['inspect', '--format', 'image-folder', '--size', '3y4', root],
       /--size: expected HxW/,
+      2,
     ],
     [
       ['inspect', '--format', 'image-folder', '--channels', '2', root],
       /--channels: expected 1 or 3, got "2"$/,
+      2,
     ],
     [
       ['inspect', '--format', 'image-folder', '--seed', 'x', root],
       /--seed: expected an integer, got "x"$/,
+      2,
     ],
     [
       ['inspect', '--format', 'cifar10', join(root, 'nothing')],
       /nothing: expected a directory of CIFAR batch files, found none$/,
+      1,
     ],
     [
       ['inspect', '--format', 'fashion-mnist', join(root, 'nothing')],
       /install the Debian package/,
+      1,
     ],
   ];
-  for (const [args, pattern] of cases) {
+  for (const [args, pattern, code] of cases) {
     const result = await run(...args);
-    assert.equal(result.exitCode, 1, args.join(' '));
+    assert.equal(result.exitCode, code, args.join(' '));
     assert.equal(result.out, '');
     assert.match(result.err, /^vicinal dataset inspect: /);
     assert.match(result.err.trimEnd(), pattern);

@@ -8,7 +8,7 @@ import {
   type SplitName,
 } from '@vicinal/data';
 import { Command } from 'commander';
-import { type CommandIo, processIo } from './io.js';
+import { type CommandIo, failureExitCode, processIo, UsageError } from './io.js';
 
 /** The data set formats `vicinal dataset inspect` reads. */
 export const INSPECT_FORMATS = [
@@ -34,7 +34,8 @@ interface InspectFlags {
 /**
  * `vicinal dataset inspect --format F PATH [--json] [--split train|test|all]`:
  * loads a data set and prints its number of images, image shape and images
- * per class. Failures print one line on stderr and set exit code 1.
+ * per class. Failures print one line on stderr and set exit code 2 for a bad
+ * flag, 1 for a data set that does not load.
  */
 export function datasetCommand(io: CommandIo = processIo): Command {
   const inspect = new Command('inspect')
@@ -78,7 +79,7 @@ export function datasetCommand(io: CommandIo = processIo): Command {
       } catch (err) {
         const message = err instanceof Error ? err.message : String(err);
         io.err(`vicinal dataset inspect: ${message}\n`);
-        io.setExitCode(1);
+        io.setExitCode(failureExitCode(err));
       }
     });
   return new Command('dataset')
@@ -125,7 +126,7 @@ function parseFormat(value: string | undefined): InspectFormat {
   const format = INSPECT_FORMATS.find((f) => f === value);
   if (!format) {
     const got = value === undefined ? 'none' : JSON.stringify(value);
-    throw new Error(
+    throw new UsageError(
       `--format: expected one of ${INSPECT_FORMATS.join(', ')}, got ${got}`,
     );
   }
@@ -135,7 +136,7 @@ function parseFormat(value: string | undefined): InspectFormat {
 function parseSplit(value: string): SplitName {
   const split = SPLIT_NAMES.find((s) => s === value);
   if (!split) {
-    throw new Error(
+    throw new UsageError(
       `--split: expected one of ${SPLIT_NAMES.join(', ')}, got ${JSON.stringify(value)}`,
     );
   }
@@ -151,13 +152,13 @@ function parseOptions(format: InspectFormat, flags: InspectFlags): DatasetOption
     ['--seed', flags.seed],
   ];
   if (flags.coarse && format !== 'cifar100') {
-    throw new Error(
+    throw new UsageError(
       `--coarse: applies to --format cifar100 only, got --format ${format}`,
     );
   }
   for (const [flag, value] of imageFolderFlags) {
     if (value !== undefined && format !== 'image-folder') {
-      throw new Error(
+      throw new UsageError(
         `${flag}: applies to --format image-folder only, got --format ${format}`,
       );
     }
@@ -167,7 +168,7 @@ function parseOptions(format: InspectFormat, flags: InspectFlags): DatasetOption
   if (flags.size !== undefined) options.size = parseSize(flags.size);
   if (flags.channels !== undefined) {
     if (flags.channels !== '1' && flags.channels !== '3') {
-      throw new Error(
+      throw new UsageError(
         `--channels: expected 1 or 3, got ${JSON.stringify(flags.channels)}`,
       );
     }
@@ -186,7 +187,7 @@ function parseSize(value: string): [number, number] {
   const h = match ? Number(match[1]) : Number.NaN;
   const w = match?.[2] !== undefined ? Number(match[2]) : h;
   if (!(h >= 1 && w >= 1)) {
-    throw new Error(
+    throw new UsageError(
       `--size: expected HxW or one side in pixels (e.g. 32x32), got ${JSON.stringify(value)}`,
     );
   }
@@ -197,7 +198,7 @@ function parseNumber(flag: string, value: string, integer: boolean): number {
   const n = Number(value);
   if (value.trim() === '' || !Number.isFinite(n) || (integer && !Number.isInteger(n))) {
     const kind = integer ? 'an integer' : 'a number';
-    throw new Error(`${flag}: expected ${kind}, got ${JSON.stringify(value)}`);
+    throw new UsageError(`${flag}: expected ${kind}, got ${JSON.stringify(value)}`);
   }
   return n;
 }

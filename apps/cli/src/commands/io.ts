@@ -1,3 +1,22 @@
+import { ConfigError } from '@vicinal/config';
+
+/**
+ * A bad flag or argument of a command (a value out of range, an unknown
+ * choice, a file argument that does not exist): the CLI exits with code 2,
+ * as for bad settings, instead of 1 for a failure while running.
+ */
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+/** Exit code 2 for bad settings or usage, 1 for any other failure. */
+export function failureExitCode(err: unknown): number {
+  return err instanceof UsageError || err instanceof ConfigError ? 2 : 1;
+}
+
 /** Where a command writes and how it reports failure (tests pass their own). */
 export interface CommandIo {
   out(text: string): void;

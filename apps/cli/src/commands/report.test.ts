@@ -95,8 +95,9 @@ test('a malformed results file: one line on stderr, exit code 1', async () => {
     r.err,
     `vicinal report: ${file}: runs[1].temperature: expected number, got "two"\n`,
   );
+  // A results path that does not exist is a usage error, as in `vicinal study`.
   const missing = await run(join(root, 'absent.json'));
-  assert.equal(missing.exitCode, 1);
+  assert.equal(missing.exitCode, 2);
   assert.equal(
     missing.err,
     `vicinal report: ${join(root, 'absent.json')}: no such file or directory\n`,
@@ -110,7 +111,7 @@ test('--out naming a file is refused as `vicinal study` refuses it, before readi
     // The results need not exist: --out is checked first.
     const r = await run(join(root, 'absent.json'), '--out', out);
     assert.equal(r.out, '');
-    assert.equal(r.exitCode, 1);
+    assert.equal(r.exitCode, 2);
     let expected = '';
     try {
       checkOutputDirectory(out);

@@ -1,7 +1,8 @@
+import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { readResults, writeReport } from '@vicinal/report';
 import { Command } from 'commander';
-import { type CommandIo, processIo } from './io.js';
+import { type CommandIo, failureExitCode, processIo, UsageError } from './io.js';
 import { checkOutputDirectory } from './options.js';
 
 /**
@@ -9,7 +10,8 @@ import { checkOutputDirectory } from './options.js';
  * file, or a directory holding it), writes report.html, report.json and the
  * CSV tables into DIR (default: the directory of the results file) and prints
  * the path of report.html. Failures print one line on stderr and set exit
- * code 1.
+ * code 2 for a bad argument (a results path that does not exist, a bad
+ * --out), 1 for results that do not read.
  */
 export function reportCommand(io: CommandIo = processIo): Command {
   return new Command('report')
@@ -22,13 +24,16 @@ export function reportCommand(io: CommandIo = processIo): Command {
     .action(async (path: string, flags: { out?: string }) => {
       try {
         if (flags.out !== undefined) checkOutputDirectory(flags.out);
+        if (!existsSync(path)) {
+          throw new UsageError(`${path}: no such file or directory`);
+        }
         const { results, file } = await readResults(path);
         const files = await writeReport(results, flags.out ?? dirname(file));
         io.out(`${resolve(files.html)}\n`);
       } catch (err) {
         const message = err instanceof Error ? err.message : String(err);
         io.err(`vicinal report: ${message}\n`);
-        io.setExitCode(1);
+        io.setExitCode(failureExitCode(err));
       }
     });
 }

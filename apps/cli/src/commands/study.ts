@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { constants } from 'node:os';
 import { join, resolve } from 'node:path';
 import {
@@ -63,7 +63,7 @@ export function studyCommand(): Command {
         workersGiven: command.getOptionValueSource('workers') === 'cli',
       });
       const settings: ExperimentSettings = config
-        ? loadStudyFile(config)
+        ? loadStudyFile(config, { localData: opts.localServices })
         : studyAsExperiment(defaultStudy(opts.full ? 'full' : 'default'));
       const controller = new AbortController();
       let stoppedBy: NodeJS.Signals | null = null;
@@ -128,9 +128,13 @@ function signalExitCode(signal: NodeJS.Signals): number {
 
 /**
  * Reads and validates a YAML experiment file (a grid, or the single-study
- * form); unknown keys are rejected by name before anything runs.
+ * form); unknown keys are rejected by name before anything runs. With
+ * `localData` (the default) the data set directories it names must exist.
  */
-export function loadStudyFile(path: string): ExperimentSettings {
+export function loadStudyFile(
+  path: string,
+  options: { localData?: boolean } = {},
+): ExperimentSettings {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -157,9 +161,49 @@ export function loadStudyFile(path: string): ExperimentSettings {
         rest.map((line) => `\n${`    ${line}`.trimEnd()}`).join(''),
     ]);
   }
+  if (raw === null || raw === undefined) {
+    throw new ConfigError(path, [
+      'the file holds no settings (empty, or only comments): expected a study or ' +
+        'an experiment grid as a YAML mapping',
+    ]);
+  }
   const settings = parseExperiment(raw, path);
   checkArchitectures(settings, path);
+  // Where the student trainers run elsewhere, so do their data sets.
+  if (options.localData ?? true) checkDatasetDirs(settings, path, isSingleStudy(raw));
   return settings;
+}
+
+function isSingleStudy(raw: unknown): boolean {
+  return typeof raw === 'object' && raw !== null && 'dataset' in raw;
+}
+
+/**
+ * Every data set directory the settings name must exist: checked with the
+ * schema, before any teacher trains (the loaders check the files in it).
+ * Relative paths are taken from the working directory, as the loaders do.
+ */
+export function checkDatasetDirs(
+  settings: ExperimentSettings,
+  source: string,
+  single: boolean,
+): void {
+  const issues: string[] = [];
+  settings.datasets.forEach((dataset, i) => {
+    if (dataset.dir === undefined) return;
+    const field = single ? 'dataset.dir' : `datasets.${i}.dir`;
+    const path = resolve(dataset.dir);
+    if (!existsSync(path)) {
+      issues.push(
+        `${field}: expected a directory of ${dataset.name} files, found nothing at ${path}`,
+      );
+    } else if (!statSync(path).isDirectory()) {
+      issues.push(
+        `${field}: expected a directory of ${dataset.name} files, got a file: ${path}`,
+      );
+    }
+  });
+  if (issues.length > 0) throw new ConfigError(source, issues);
 }
 
 /**

@@ -49,8 +49,8 @@ export function noStudy(study: string, nats: string): string {
 export function watchCommand(io: CommandIo = processIo, stop?: AbortSignal): Command {
   return new Command('watch')
     .description(
-      "print a study's progress events from the start, then follow new ones; a study " +
-        'not submitted yet is waited for (with --no-follow it is an error)',
+      "Print a study's progress events from the start, then follow new ones; a study " +
+        'not submitted yet is waited for (with --no-follow it is an error).',
     )
     .argument('<study>', 'study id (as printed by `vicinal study`)')
     .addOption(natsOption())
@@ -107,7 +107,7 @@ export function watchCommand(io: CommandIo = processIo, stop?: AbortSignal): Com
 /** `vicinal status STUDY`: where every job of the study's grid stands, and the queue. */
 export function statusCommand(): Command {
   return new Command('status')
-    .description("progress over a study's grid: finished, started and queued jobs")
+    .description("Progress over a study's grid: finished, started and queued jobs.")
     .argument('<study>', 'study id (the name in the experiment file)')
     .addOption(natsOption())
     .option('--json', 'print JSON')
