@@ -210,6 +210,9 @@ export async function submitJobs(
   return deadLettered;
 }
 
+/** How long a study's end waits for its dead-letter reaper to stop. */
+const REAPER_STOP_MS = 2000;
+
 /** Times a study starts a teacher server again after it died under it. */
 export const TEACHER_RESTARTS = 3;
 
@@ -595,6 +598,12 @@ async function waitForResults(
     follow.abort();
     signal.removeEventListener('abort', stopFollow);
     await progress;
-    await reaping;
+    // A pull in progress ends within its 1 s expiry, but with the nats-server
+    // gone it waits for a reconnection that never comes: bounded here, the
+    // reaper then ends when the bus is closed.
+    await Promise.race([
+      reaping,
+      new Promise((r) => setTimeout(r, REAPER_STOP_MS).unref()),
+    ]);
   }
 }
