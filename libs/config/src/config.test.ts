@@ -86,6 +86,12 @@ test('a bad service setting names the environment variable to fix', () => {
       ) && /maxBatch \(VICINAL_MAX_BATCH\): /.test(err.message),
   );
   assert.throws(() => teacherServerConfig({}, {}), /model \(VICINAL_TEACHER_MODEL\)/);
+  // A number variable that is not a number is echoed as given.
+  assert.throws(
+    () =>
+      teacherServerConfig({}, { VICINAL_TEACHER_MODEL: 'm', VICINAL_MAX_BATCH: 'abc' }),
+    /maxBatch \(VICINAL_MAX_BATCH\): .*expected number, received string \(got "abc"\)/,
+  );
   assert.throws(
     () => studentTrainerConfig({}, { VICINAL_PREFETCH: '99' }),
     /prefetch \(VICINAL_PREFETCH\): /,
