@@ -4,7 +4,7 @@ import { publishEvent } from '@vicinal/bus';
 import { testBus } from '../../../../test/support/test-bus.js';
 import { putManifest, type StudyManifest } from '../study/grid-state.js';
 import type { CommandIo } from './io.js';
-import { noStudy, statusCommand, watchCommand } from './watch.js';
+import { describeEvent, noStudy, statusCommand, watchCommand } from './watch.js';
 
 // `vicinal watch` against a nats-server of its own on loopback.
 const nats = testBus('watch-test');
@@ -111,4 +111,18 @@ test('watch follows a study not submitted yet: says so once, then shows it', asy
     await done;
   }
   assert.equal(printed.err.split('\n').length, 2, 'the waiting line is printed once');
+});
+
+test('a failure names its delivery, and the last one says the job was dead-lettered', () => {
+  const failed = (deliveryCount?: number) =>
+    describeEvent({
+      type: 'job-failed',
+      jobId: 'j',
+      error: 'out of memory',
+      deliveryCount,
+    });
+  assert.equal(failed(2), 'j: failed (delivery 2 of 5): out of memory');
+  assert.equal(failed(5), 'j: failed (delivery 5 of 5; dead-lettered): out of memory');
+  // Events of workers older than the field.
+  assert.equal(failed(undefined), 'j: failed: out of memory');
 });

@@ -1,6 +1,8 @@
 import {
   connectBus,
   findTeachers,
+  isFinalFailure,
+  JOB_MAX_DELIVER,
   names,
   type StudyEvent,
   watchEvents,
@@ -30,8 +32,15 @@ export function describeEvent(ev: StudyEvent): string {
       );
     case 'job-finished':
       return `${ev.jobId}: finished, accuracy ${(100 * ev.accuracy).toFixed(2)}%, ECE ${ev.ece.toFixed(4)}`;
-    case 'job-failed':
-      return `${ev.jobId}: failed: ${ev.error}`;
+    case 'job-failed': {
+      // Events of workers older than deliveryCount carry none.
+      const delivery =
+        ev.deliveryCount === undefined
+          ? ''
+          : ` (delivery ${ev.deliveryCount} of ${JOB_MAX_DELIVER}` +
+            `${isFinalFailure(ev) ? '; dead-lettered' : ''})`;
+      return `${ev.jobId}: failed${delivery}: ${ev.error}`;
+    }
   }
 }
 
