@@ -545,7 +545,15 @@ async function waitForResults(
         );
       }
       if (ev.type === 'job-failed') {
-        print(`  [${label}] failed${earlier ? ' (in an earlier run)' : ''}: ${ev.error}`);
+        const notes = [
+          ...(ev.deliveryCount === undefined
+            ? []
+            : [`delivery ${ev.deliveryCount} of ${JOB_MAX_DELIVER}`]),
+          ...(earlier ? ['in an earlier run'] : []),
+        ];
+        print(
+          `  [${label}] failed${notes.length ? ` (${notes.join(', ')})` : ''}: ${ev.error}`,
+        );
         failures.set(ev.jobId, [...(failures.get(ev.jobId) ?? []), ev.error]);
         if (isFinalFailure(ev)) {
           deadLettered.set(ev.jobId, (deadLettered.get(ev.jobId) ?? 0) + 1);
