@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -120,7 +120,12 @@ test('a kd+mixup job runs end to end and its result is stored before the ack', a
   const worker = startService(
     'student-trainer',
     'student',
-    { ...env, VICINAL_WORKER_NAME: 'e2e-student', VICINAL_MAX_JOBS: '1' },
+    {
+      ...env,
+      VICINAL_WORKER_NAME: 'e2e-student',
+      VICINAL_MAX_JOBS: '1',
+      VICINAL_LOG_LEVEL: 'info',
+    },
     logDir,
   );
   services.push(worker);
@@ -138,6 +143,19 @@ test('a kd+mixup job runs end to end and its result is stored before the ack', a
     model: 'teacher-e2e',
   });
   assert.equal(result.backend, 'wasm');
+  // An operator following the worker's log at "info" sees the job begin and end.
+  const logged = readFileSync(worker.logFile, 'utf8')
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+  const started = logged.find((l) => l.msg === 'job started');
+  assert.deepEqual(
+    [started?.job, started?.study, started?.arm, started?.delivery],
+    [job.jobId, 'e2e', 'kd+mixup', 1],
+  );
+  const finished = logged.find((l) => l.msg === 'job finished');
+  assert.equal(finished?.accuracy, result.accuracy);
+  assert.equal(finished?.ece, result.ece);
   // Evaluated on the whole 10k test split: accuracy is a multiple of 1e-4.
   assert.ok(
     Math.abs(result.accuracy * 10000 - Math.round(result.accuracy * 10000)) < 1e-6,

@@ -72,6 +72,16 @@ export async function runDistillJob(
   const checkpointName = `checkpoint-${job.jobId}`;
   const stored = await getArtifact(bus, checkpointName);
   const resumeFrom = stored ? decodeCheckpoint(stored) : null;
+  log.info(
+    {
+      job: job.jobId,
+      study: job.studyId,
+      arm: job.arm,
+      delivery: jobCtx.deliveryCount,
+      resumedAfterEpoch: resumeFrom?.epoch ?? 0,
+    },
+    'job started',
+  );
   await publishEvent(bus, job.studyId, {
     type: 'job-started',
     jobId: job.jobId,
@@ -184,6 +194,16 @@ export async function runDistillJob(
     };
     model.dispose();
     await putResult(bus, job.studyId, job.jobId, result);
+    log.info(
+      {
+        job: job.jobId,
+        study: job.studyId,
+        accuracy: result.accuracy,
+        ece: result.ece,
+        trainSeconds: result.trainSeconds,
+      },
+      'job finished',
+    );
     await publishEvent(bus, job.studyId, {
       type: 'job-finished',
       jobId: job.jobId,
