@@ -218,16 +218,22 @@ test('a data set directory that does not exist is refused before anything starts
     ),
   );
   assert.doesNotMatch(run.stdout, /backend|nats-server|training teacher/);
-  // Student trainers elsewhere read their own copy: not checked here.
+  // The coordinator reads the data sets itself also when the student
+  // trainers run elsewhere: checked there too, before connecting to NATS.
   const elsewhere = vicinal([
     'study',
     config,
     '--out',
     join(dir, 'bad-dir-out'),
     '--no-local-services',
+    '--nats',
+    'nats://127.0.0.1:9',
   ]);
-  assert.doesNotMatch(elsewhere.stderr, /dataset\.dir/);
-  assert.match(elsewhere.stderr, /--nats/);
+  assert.equal(elsewhere.code, 2, elsewhere.stderr);
+  assert.match(
+    elsewhere.stderr,
+    /dataset\.dir: expected a directory of fashion-mnist files/,
+  );
 });
 
 test('an empty settings file and a wrong-typed value are named as such', () => {

@@ -77,6 +77,7 @@ await runServiceOrExit('student-trainer', async () => {
             jobId: job.jobId,
             error: (err as Error).message,
             deliveryCount: ctx.deliveryCount,
+            jobSequence: ctx.jobSequence,
           }).catch(() => {});
         }
         throw err;

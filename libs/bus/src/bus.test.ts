@@ -175,13 +175,28 @@ describe('bus over a real nats-server', () => {
     await publishEvent(bus, 'other-dl-study', failed('a', JOB_MAX_DELIVER));
     // Job a, submitted again and dead-lettered again.
     await publishEvent(bus, 'dl-study', failed('a', JOB_MAX_DELIVER));
+    // Job d's one copy, reported dead-lettered twice (by its worker and by a
+    // coordinator), counts once; its second copy once more.
+    const copyOf = (jobSequence: number) => ({
+      ...failed('d', JOB_MAX_DELIVER),
+      jobSequence,
+    });
+    await publishEvent(bus, 'dl-study', copyOf(11));
+    await publishEvent(bus, 'dl-study', copyOf(11));
+    await publishEvent(bus, 'dl-study', copyOf(19));
     await publishEvent(bus, 'dl-study', {
       type: 'job-finished',
       jobId: 'b',
       accuracy: 0.5,
       ece: 0.1,
     });
-    assert.deepEqual(await deadLetteredJobs(bus, 'dl-study'), new Map([['a', 2]]));
+    assert.deepEqual(
+      await deadLetteredJobs(bus, 'dl-study'),
+      new Map([
+        ['a', 2],
+        ['d', 2],
+      ]),
+    );
     assert.deepEqual(await deadLetteredJobs(bus, 'other-dl-study'), new Map([['a', 1]]));
     assert.equal(isFinalFailure(failed('x', JOB_MAX_DELIVER - 1)), false);
     assert.equal(isFinalFailure(failed('x', JOB_MAX_DELIVER)), true);

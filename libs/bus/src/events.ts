@@ -31,6 +31,12 @@ export type StudyEvent =
        * dead-lettered. Absent in events of workers older than this field.
        */
       deliveryCount?: number;
+      /**
+       * Stream sequence of the job's message that failed: tells a job's
+       * copies apart (a re-run queues a dead-lettered job as a new copy).
+       * Absent in events of workers older than this field.
+       */
+      jobSequence?: number;
     };
 
 /** Whether a failure event reports the job's last delivery: it was dead-lettered. */
@@ -97,25 +103,32 @@ export async function* watchEvents(
 }
 
 /**
- * Per job of a study, how many times the study's events so far report it
- * dead-lettered (isFinalFailure). Replays the study's events (watchEvents)
- * up to the newest at the call and returns; a study without events gives an
- * empty map at once.
+ * Per job of a study, how many of its copies the study's events so far
+ * report dead-lettered (isFinalFailure): copies are told apart by
+ * `jobSequence`, so two reports of one copy (its worker's and a
+ * coordinator's) count once; a report without it counts alone. Replays the
+ * study's events (watchEvents) up to the newest at the call and returns; a
+ * study without events gives an empty map at once.
  */
 export async function deadLetteredJobs(
   bus: Bus,
   studyId: string,
 ): Promise<Map<string, number>> {
-  const counts = new Map<string, number>();
+  const copies = new Map<string, Set<string>>();
   // null: the study has no events (yet).
   const newest = await bus.jsm.streams.getMessage(names.eventsStream, {
     last_by_subj: names.eventsSubject(studyId),
   });
-  if (!newest) return counts;
+  if (!newest) return new Map();
   for await (const event of watchEvents(bus, studyId, new AbortController().signal)) {
-    if (isFinalFailure(event))
-      counts.set(event.jobId, (counts.get(event.jobId) ?? 0) + 1);
+    if (event.type === 'job-failed' && isFinalFailure(event)) {
+      const copy =
+        event.jobSequence === undefined
+          ? `event-${event.sequence}`
+          : `job-${event.jobSequence}`;
+      copies.set(event.jobId, (copies.get(event.jobId) ?? new Set()).add(copy));
+    }
     if (event.sequence >= newest.seq) break;
   }
-  return counts;
+  return new Map([...copies].map(([jobId, set]) => [jobId, set.size]));
 }

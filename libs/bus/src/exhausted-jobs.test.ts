@@ -11,6 +11,7 @@ import {
 import { submitJob } from './jobs.js';
 import { names } from './names.js';
 import { type NatsServerHandle, startNatsServer } from './nats-server.js';
+import { putResult } from './results.js';
 import { JOB_MAX_DELIVER } from './topology.js';
 
 // A job whose every delivery ends with its worker gone (no ack, no failure
@@ -105,6 +106,8 @@ describe('jobs that run out of deliveries without a failure report', () => {
       events[0].type === 'job-failed' && events[0].error,
       exhaustedReason(JOB_MAX_DELIVER),
     );
+    // It names the copy that was lost.
+    assert.equal(events[0].type === 'job-failed' && events[0].jobSequence, sequence);
     assert.deepEqual(await deadLetteredJobs(bus, studyId), new Map([['job-lost', 1]]));
 
     // A copy of the job, with the reason, on the dead-letter subject.
@@ -130,7 +133,7 @@ describe('jobs that run out of deliveries without a failure report', () => {
     assert.equal(reaper.num_pending + reaper.num_ack_pending, 0);
 
     // The same advisory handled again (a reaper that crashed before its ack)
-    // changes nothing: the job is gone, no second event, no second copy.
+    // finds the job gone and publishes nothing.
     const advisory = await bus.jsm.streams.getMessage(names.advisoriesStream, {
       last_by_subj: names.exhaustedJobsAdvisory,
     });
@@ -167,6 +170,31 @@ describe('jobs that run out of deliveries without a failure report', () => {
     assert.deepEqual(
       outcomes.map((o) => o.kind),
       ['dead-lettered'],
+    );
+  });
+
+  test('a job whose result is stored (its worker died before the ack) is only removed', async () => {
+    const studyId = 'exhausted-finished';
+    const job = { kind: 'distill', studyId, jobId: 'job-done', arm: 'baseline' };
+    await submitJob(bus, names.distillSubject, `${studyId}.job-done`, job);
+    const sequence = await loseEveryDelivery('job-done');
+    await putResult(bus, studyId, 'job-done', { accuracy: 0.9 });
+    let outcomes: Awaited<ReturnType<typeof reapExhaustedJobs>> = [];
+    for (let i = 0; i < 100 && outcomes.length === 0; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      outcomes = await reapExhaustedJobs(bus, {
+        signal: new AbortController().signal,
+        follow: false,
+      });
+    }
+    assert.deepEqual(outcomes, [
+      { kind: 'finished', sequence, studyId, jobId: 'job-done' },
+    ]);
+    assert.deepEqual(await eventsOf(studyId), []);
+    assert.deepEqual(await deadLetteredJobs(bus, studyId), new Map());
+    assert.equal(
+      await bus.jsm.streams.getMessage(names.jobsStream, { seq: sequence }),
+      null,
     );
   });
 

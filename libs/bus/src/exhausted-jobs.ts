@@ -5,6 +5,7 @@ import type { Bus } from './connection.js';
 import { publishEvent, type StudyEvent } from './events.js';
 import { countJob } from './jobs.js';
 import { names } from './names.js';
+import { getResult } from './results.js';
 
 /** The fields of a max-deliveries advisory this module reads. */
 interface MaxDeliveriesAdvisory {
@@ -24,6 +25,11 @@ export type ExhaustedOutcome =
     }
   /** The job was no longer in the queue (handled meanwhile, or by an earlier pass). */
   | { kind: 'gone'; sequence: number }
+  /**
+   * The job has a stored result (its worker finished it but stopped before
+   * the ack): only removed from the queue.
+   */
+  | { kind: 'finished'; sequence: number; studyId: string; jobId: string }
   /** The advisory did not parse: nothing to do. */
   | { kind: 'unreadable'; reason: string };
 
@@ -34,8 +40,8 @@ export type ExhaustedOutcome =
 export function exhaustedReason(deliveries: number): string {
   return (
     `no worker finished it in ${deliveries} deliveries and none reported a ` +
-    'failure: each worker holding it stopped first (killed, out of memory, or ' +
-    'cut off from NATS for longer than the ack wait)'
+    'failure: each worker holding it stopped first (killed, out of memory, shut ' +
+    'down, or cut off from NATS for longer than the ack wait)'
   );
 }
 
@@ -44,9 +50,10 @@ export function exhaustedReason(deliveries: number): string {
  * dead-letters a job that failed on its last delivery: a copy on the
  * dead-letter subject with the reason, a job-failed event of its last
  * delivery for its study (so the coordinator stops waiting for it and a
- * re-run queues it again), and the job removed from the queue. Safe to run
- * twice for one advisory: the second finds the job gone, and the copies are
- * published under message ids JetStream de-duplicates.
+ * re-run queues it again), and the job removed from the queue. A job that
+ * has a result is only removed. Safe to run twice for one advisory: the
+ * second finds the job gone, and the copies are published under message ids
+ * the jobs and events streams de-duplicate for an hour.
  */
 export async function deadLetterExhausted(
   bus: Bus,
@@ -74,13 +81,6 @@ export async function deadLetterExhausted(
   }
   const stored = await bus.jsm.streams.getMessage(names.jobsStream, { seq: sequence });
   if (!stored) return { kind: 'gone', sequence };
-  const deliveries = Number.isSafeInteger(advisory.deliveries) ? advisory.deliveries : 0;
-  const reason = exhaustedReason(deliveries);
-  const msgID = `exhausted-${sequence}`;
-  const h = headers();
-  h.set('Vicinal-Reason', reason);
-  h.set('Vicinal-Subject', stored.subject);
-  await bus.js.publish(names.deadLetterSubject, stored.data, { headers: h, msgID });
   let studyId: string | null = null;
   let jobId: string | null = null;
   try {
@@ -91,18 +91,31 @@ export async function deadLetterExhausted(
     if (typeof job?.studyId === 'string' && job.studyId) studyId = job.studyId;
     if (typeof job?.jobId === 'string' && job.jobId) jobId = job.jobId;
   } catch {
-    // An undecodable job cannot be traced to a study; the copy above keeps it.
+    // An undecodable job cannot be traced to a study; the copy below keeps it.
   }
+  if (studyId && jobId && (await getResult(bus, studyId, jobId))) {
+    await removeJob(bus, sequence);
+    log?.info({ sequence, studyId, jobId }, 'finished job removed from the queue');
+    return { kind: 'finished', sequence, studyId, jobId };
+  }
+  const deliveries = Number.isSafeInteger(advisory.deliveries) ? advisory.deliveries : 0;
+  const reason = exhaustedReason(deliveries);
+  const msgID = `exhausted-${sequence}`;
+  const h = headers();
+  h.set('Vicinal-Reason', reason);
+  h.set('Vicinal-Subject', stored.subject);
+  await bus.js.publish(names.deadLetterSubject, stored.data, { headers: h, msgID });
   if (studyId && jobId) {
     const event: StudyEvent = {
       type: 'job-failed',
       jobId,
       error: reason,
       deliveryCount: deliveries,
+      jobSequence: sequence,
     };
     await publishEvent(bus, studyId, event, { msgID });
   }
-  await bus.jsm.streams.deleteMessage(names.jobsStream, sequence, false);
+  await removeJob(bus, sequence);
   countJob(stored.subject, 'dead_lettered');
   log?.error(
     { subject: stored.subject, sequence, studyId, jobId, reason },
@@ -111,12 +124,23 @@ export async function deadLetterExhausted(
   return { kind: 'dead-lettered', sequence, studyId, jobId };
 }
 
+/** Deletes a job's message; one already gone (acked late by its worker) is fine. */
+async function removeJob(bus: Bus, sequence: number): Promise<void> {
+  try {
+    await bus.jsm.streams.deleteMessage(names.jobsStream, sequence, false);
+  } catch (err) {
+    if (await bus.jsm.streams.getMessage(names.jobsStream, { seq: sequence })) throw err;
+  }
+}
+
 /**
  * Handles the max-deliveries advisories of the students' consumer, which
  * the advisories stream keeps (ensureTopology) until a reaper acks them, so
  * none is lost while no reaper runs. With `follow` it waits for new ones
- * until `signal` aborts; without, it returns once none is waiting. Several
- * reapers share one durable consumer, so each advisory is handled once.
+ * until `signal` aborts; without, it returns once none is waiting, and on
+ * a failing bus it warns (through `log`) and returns what it handled, the
+ * rest staying for a later pass. Several reapers share one durable
+ * consumer, so each advisory is handled once.
  */
 export async function reapExhaustedJobs(
   bus: Bus,
@@ -129,17 +153,21 @@ export async function reapExhaustedJobs(
   );
   const outcomes: ExhaustedOutcome[] = [];
   while (!signal.aborted) {
-    // Nothing announced: a pass that does not follow returns at once.
-    if (!follow && (await consumer.info()).num_pending === 0) break;
     let msg: JsMsg | null;
     try {
+      // Nothing announced: a pass that does not follow returns at once.
+      if (!follow && (await consumer.info()).num_pending === 0) break;
       msg = await consumer.next({
         expires: follow ? Math.max(1000, options.pollMs ?? 5000) : 1000,
       });
     } catch (err) {
       if (signal.aborted) break;
-      log?.warn({ err: (err as Error).message }, 'advisory pull failed; retrying');
-      if (!follow) throw err;
+      const message = (err as Error).message;
+      if (!follow) {
+        log?.warn({ err: message }, 'advisory pull failed; left for a later pass');
+        break;
+      }
+      log?.warn({ err: message }, 'advisory pull failed; retrying');
       await new Promise((r) => setTimeout(r, 1000));
       continue;
     }

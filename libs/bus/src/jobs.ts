@@ -26,7 +26,7 @@ export async function submitJob(
   subject: string,
   jobId: string,
   job: unknown,
-): Promise<{ duplicate: boolean }> {
+): Promise<{ duplicate: boolean; sequence: number }> {
   return withSpan(
     `publish ${subject}`,
     { kind: SpanKind.PRODUCER, attributes: messagingAttributes(subject, jobId, 'send') },
@@ -37,7 +37,8 @@ export async function submitJob(
       });
       span.setAttribute('vicinal.job.duplicate', ack.duplicate);
       countJob(subject, ack.duplicate ? 'duplicate' : 'submitted');
-      return { duplicate: ack.duplicate };
+      // A duplicate's ack carries the sequence of the copy already stored.
+      return { duplicate: ack.duplicate, sequence: ack.seq };
     },
   );
 }
@@ -71,6 +72,8 @@ function messagingAttributes(subject: string, jobId: string, operation: string) 
 export interface JobContext {
   /** 1 on first delivery, more when the job was redelivered. */
   deliveryCount: number;
+  /** Stream sequence of the job's message (one per copy of the job). */
+  jobSequence: number;
   /** Aborted when the worker is asked to stop. */
   signal: AbortSignal;
 }
@@ -137,7 +140,9 @@ export async function consumeJobs<S extends z.ZodType>(
     });
     countJob(msg.subject, 'started');
     try {
-      await inSpan(span, () => handler(job, { deliveryCount, signal }));
+      await inSpan(span, () =>
+        handler(job, { deliveryCount, jobSequence: msg.seq, signal }),
+      );
       await msg.ackAck();
       handled += 1;
       countJob(msg.subject, 'completed');

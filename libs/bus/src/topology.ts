@@ -35,6 +35,9 @@ export async function ensureTopology(
     retention: RetentionPolicy.Limits,
     storage: StorageType.File,
     max_age: 7 * 24 * 3600 * SECOND_NS,
+    // Events published with a message id (a coordinator's dead letters) are
+    // stored once for an hour, however late a second attempt comes.
+    duplicate_window: 3600 * SECOND_NS,
   });
   // A job that runs out of deliveries without a failure report (its workers
   // were killed) is announced only by a core-NATS advisory; this stream

@@ -63,7 +63,7 @@ export function studyCommand(): Command {
         workersGiven: command.getOptionValueSource('workers') === 'cli',
       });
       const settings: ExperimentSettings = config
-        ? loadStudyFile(config, { localData: opts.localServices })
+        ? loadStudyFile(config)
         : studyAsExperiment(defaultStudy(opts.full ? 'full' : 'default'));
       const controller = new AbortController();
       let stoppedBy: NodeJS.Signals | null = null;
@@ -128,13 +128,10 @@ function signalExitCode(signal: NodeJS.Signals): number {
 
 /**
  * Reads and validates a YAML experiment file (a grid, or the single-study
- * form); unknown keys are rejected by name before anything runs. With
- * `localData` (the default) the data set directories it names must exist.
+ * form); unknown keys are rejected by name before anything runs, and the
+ * data set directories it names must exist.
  */
-export function loadStudyFile(
-  path: string,
-  options: { localData?: boolean } = {},
-): ExperimentSettings {
+export function loadStudyFile(path: string): ExperimentSettings {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -169,8 +166,9 @@ export function loadStudyFile(
   }
   const settings = parseExperiment(raw, path);
   checkArchitectures(settings, path);
-  // Where the student trainers run elsewhere, so do their data sets.
-  if (options.localData ?? true) checkDatasetDirs(settings, path, isSingleStudy(raw));
+  // The coordinator reads every data set itself (teachers, the summary),
+  // also when the student trainers run elsewhere.
+  checkDatasetDirs(settings, path, isSingleStudy(raw));
   return settings;
 }
 

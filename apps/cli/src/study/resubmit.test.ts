@@ -1,10 +1,22 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { JOB_MAX_DELIVER, names, publishEvent } from '@vicinal/bus';
+import {
+  JOB_MAX_DELIVER,
+  lastEventSequence,
+  names,
+  publishEvent,
+  type SeenEvent,
+  watchEvents,
+} from '@vicinal/bus';
 import type { PlannedJob } from '@vicinal/config';
 import { smallDistillJob } from '../../../../test/support/distill-jobs.js';
 import { testBus } from '../../../../test/support/test-bus.js';
-import { jobMessageId, newlyDeadLettered, submitJobs } from './run-study.js';
+import {
+  endsTheWait,
+  jobMessageId,
+  type SubmittedCopy,
+  submitJobs,
+} from './run-study.js';
 
 // A study re-run after one of its jobs was dead-lettered, against a
 // nats-server of its own on loopback. The students' side is played here by
@@ -29,7 +41,7 @@ async function takeJob() {
   return consumer.next({ expires: 2000 });
 }
 
-async function deadLetter(studyId: string, jobId: string) {
+async function deadLetter(studyId: string, jobId: string): Promise<number> {
   const msg = await takeJob();
   assert.ok(msg, `job ${jobId} was not in the queue`);
   assert.equal(msg.json<{ jobId: string }>().jobId, jobId);
@@ -39,10 +51,16 @@ async function deadLetter(studyId: string, jobId: string) {
       jobId,
       error: `out of memory (delivery ${d})`,
       deliveryCount: d,
+      jobSequence: msg.seq,
     });
   }
   msg.term();
+  return msg.seq;
 }
+
+/** Per job, how many earlier copies were dead-lettered, from submitJobs' answer. */
+const deadLetteredOf = (copies: Map<string, SubmittedCopy>) =>
+  new Map([...copies].map(([id, c]) => [id, c.deadLettered]));
 
 test('a re-run submits a dead-lettered job again, and a still-queued one once', async () => {
   const studyId = 'resubmit-study';
@@ -50,7 +68,7 @@ test('a re-run submits a dead-lettered job again, and a still-queued one once', 
   const lines: string[] = [];
   const first = await submitJobs(nats.bus, studyId, jobs, (l) => lines.push(l));
   assert.deepEqual(
-    first,
+    deadLetteredOf(first),
     new Map([
       ['job-a', 0],
       ['job-b', 0],
@@ -59,12 +77,13 @@ test('a re-run submits a dead-lettered job again, and a still-queued one once', 
   assert.deepEqual(lines, [`submitted 2 jobs for study ${studyId}`]);
 
   // job-a fails all its deliveries; job-b waits in the queue behind it.
-  await deadLetter(studyId, 'job-a');
+  const lostCopy = await deadLetter(studyId, 'job-a');
+  assert.equal(lostCopy, first.get('job-a')?.sequence);
 
   lines.length = 0;
   const second = await submitJobs(nats.bus, studyId, jobs, (l) => lines.push(l));
   assert.deepEqual(
-    second,
+    deadLetteredOf(second),
     new Map([
       ['job-a', 1],
       ['job-b', 0],
@@ -81,23 +100,16 @@ test('a re-run submits a dead-lettered job again, and a still-queued one once', 
     await msg.ackAck();
   }
   assert.deepEqual(seen.sort(), ['job-a@1', 'job-b@1']);
-  // What waitForResults makes of it: the old dead letter is not this run's.
-  assert.equal(
-    newlyDeadLettered(new Set(['job-a']), new Map([['job-a', 1]]), second),
-    null,
-  );
-  assert.equal(
-    newlyDeadLettered(new Set(['job-a']), new Map([['job-a', 2]]), second),
-    'job-a',
-  );
-  // A job no longer awaited (its result arrived) is not reported.
-  assert.equal(newlyDeadLettered(new Set(), new Map([['job-a', 2]]), second), null);
+  // job-b was found queued: the same copy as before. job-a is a new copy.
+  assert.equal(second.get('job-b')?.sequence, first.get('job-b')?.sequence);
+  assert.notEqual(second.get('job-a')?.sequence, lostCopy);
 });
 
 test('a re-run dead-letters a job whose workers were all killed, and queues it again', async () => {
   const studyId = 'killed-study';
   const jobs = [planned(studyId, 'job-k')];
-  await submitJobs(nats.bus, studyId, jobs, () => {});
+  const before = await lastEventSequence(nats.bus);
+  const first = await submitJobs(nats.bus, studyId, jobs, () => {});
   // Each delivery's worker dies: no ack, no failure event. The last ack wait
   // runs out while a worker is pulling; no coordinator is running.
   for (let d = 1; d <= JOB_MAX_DELIVER; d++) {
@@ -115,7 +127,22 @@ test('a re-run dead-letters a job whose workers were all killed, and queues it a
 
   const lines: string[] = [];
   const again = await submitJobs(nats.bus, studyId, jobs, (l) => lines.push(l));
-  assert.deepEqual(again, new Map([['job-k', 1]]));
+  assert.deepEqual(deadLetteredOf(again), new Map([['job-k', 1]]));
+  // The submission dead-lettered the lost copy first: its event names that
+  // copy, so it would not end the wait for the new one.
+  const events: SeenEvent[] = [];
+  const stop = new AbortController();
+  for await (const ev of watchEvents(nats.bus, studyId, stop.signal)) {
+    events.push(ev);
+    break;
+  }
+  assert.equal(events[0]?.type, 'job-failed');
+  assert.equal(
+    events[0]?.type === 'job-failed' && events[0].jobSequence,
+    first.get('job-k')?.sequence,
+  );
+  assert.equal(endsTheWait(events[0], before, first.get('job-k')), true);
+  assert.equal(endsTheWait(events[0], before, again.get('job-k')), false);
   assert.deepEqual(lines, [
     `submitted 1 jobs for study ${studyId}: 1 queued now, 1 of them queued again ` +
       'after being dead-lettered in an earlier run',
@@ -124,6 +151,7 @@ test('a re-run dead-letters a job whose workers were all killed, and queues it a
   assert.ok(msg, 'the job was not queued again');
   assert.equal(msg.info.deliveryCount, 1);
   assert.equal(msg.headers?.get('Nats-Msg-Id'), jobMessageId(studyId, 'job-k', 1));
+  assert.equal(msg.seq, again.get('job-k')?.sequence);
   await msg.ackAck();
   assert.equal(await takeJob(), null);
 });
@@ -132,4 +160,41 @@ test('message ids: the job id, then a retry number after each dead letter', () =
   assert.equal(jobMessageId('s', 'j', 0), 's.j');
   assert.equal(jobMessageId('s', 'j', 1), 's.j.retry-1');
   assert.equal(jobMessageId('s', 'j', 3), 's.j.retry-3');
+});
+
+test('the wait ends only on a last failure of the current copy, published in this run', () => {
+  const copy: SubmittedCopy = { deadLettered: 1, sequence: 40 };
+  const failure = (over: Partial<SeenEvent & { type: 'job-failed' }>): SeenEvent => ({
+    type: 'job-failed',
+    jobId: 'j',
+    error: 'boom',
+    deliveryCount: JOB_MAX_DELIVER,
+    jobSequence: 40,
+    sequence: 100,
+    ...over,
+  });
+  const earlierEvents = 90;
+  assert.equal(endsTheWait(failure({}), earlierEvents, copy), true);
+  // Not the last delivery.
+  assert.equal(endsTheWait(failure({ deliveryCount: 2 }), earlierEvents, copy), false);
+  // Replayed from an earlier run.
+  assert.equal(endsTheWait(failure({ sequence: 90 }), earlierEvents, copy), false);
+  // An older copy of the job, dead-lettered late (announced now, or queued
+  // beside the current one after the duplicate window).
+  assert.equal(endsTheWait(failure({ jobSequence: 7 }), earlierEvents, copy), false);
+  // A worker older than jobSequence: taken as the current copy's.
+  assert.equal(
+    endsTheWait(failure({ jobSequence: undefined }), earlierEvents, copy),
+    true,
+  );
+  // Not a failure at all.
+  const started: SeenEvent = {
+    type: 'job-started',
+    jobId: 'j',
+    worker: 'w',
+    deliveryCount: 5,
+    resumedAfterEpoch: 0,
+    sequence: 101,
+  };
+  assert.equal(endsTheWait(started, earlierEvents, copy), false);
 });

@@ -11,6 +11,7 @@ import {
   type NatsServerHandle,
   names,
   reapExhaustedJobs,
+  type SeenEvent,
   startNatsServer,
   submitJob,
   waitForTeacher,
@@ -114,8 +115,8 @@ export async function submitExperiment(input: {
   finished: Map<string, DistillResult>;
   pending: PlannedJob[];
   teachers: ObtainedTeacher[];
-  /** Per pending job, its dead letters before this submission (see submitJobs). */
-  deadLettered: Map<string, number>;
+  /** Per pending job, the copy of it this submission queued or found queued. */
+  copies: Map<string, SubmittedCopy>;
 }> {
   const { bus, plan, print } = input;
   const finished = await finishedJobs(plan, bus, input.out);
@@ -146,8 +147,8 @@ export async function submitExperiment(input: {
     );
   }
   await putManifest(bus, studyManifest(plan));
-  const deadLettered = await submitJobs(bus, plan.studyId, pending, print);
-  return { finished, pending, teachers, deadLettered };
+  const copies = await submitJobs(bus, plan.studyId, pending, print);
+  return { finished, pending, teachers, copies };
 }
 
 /**
@@ -166,27 +167,34 @@ export function jobMessageId(
   return deadLettered > 0 ? `${id}.retry-${deadLettered}` : id;
 }
 
+/** The copy of a job a submission queued, or found queued by an earlier run. */
+export interface SubmittedCopy {
+  /** How many earlier copies the study's events report dead-lettered (0 for most). */
+  deadLettered: number;
+  /** Stream sequence of this copy's message (the one failure events name). */
+  sequence: number;
+}
+
 /**
- * Submits one message per pending job and returns, per job, how many times
- * the study's events say it was dead-lettered before (0 for most): a re-run
- * tries those jobs again, and waitForResults counts only newer dead letters.
+ * Submits one message per pending job and returns, per job, the copy now
+ * queued: a job whose earlier copies were dead-lettered is queued again as
+ * a new copy, and waitForResults stops only on this copy's dead letter.
  */
 export async function submitJobs(
   bus: Bus,
   studyId: string,
   pending: readonly PlannedJob[],
   print: (line: string) => void,
-): Promise<Map<string, number>> {
+): Promise<Map<string, SubmittedCopy>> {
   // Jobs that ran out of deliveries while no coordinator ran are announced
   // in the advisories stream: dead-letter them first, so they count below.
   await reapExhaustedJobs(bus, { signal: new AbortController().signal, follow: false });
   const earlier = await deadLetteredJobs(bus, studyId);
-  const deadLettered = new Map<string, number>();
+  const copies = new Map<string, SubmittedCopy>();
   let duplicates = 0;
   let again = 0;
   for (const j of pending) {
     const times = earlier.get(j.job.jobId) ?? 0;
-    deadLettered.set(j.job.jobId, times);
     if (times > 0) again += 1;
     const ack = await submitJob(
       bus,
@@ -194,6 +202,7 @@ export async function submitJobs(
       jobMessageId(studyId, j.job.jobId, times),
       j.job,
     );
+    copies.set(j.job.jobId, { deadLettered: times, sequence: ack.sequence });
     if (ack.duplicate) duplicates += 1;
   }
   const parts = [`${pending.length - duplicates} queued now`];
@@ -207,7 +216,7 @@ export async function submitJobs(
     `submitted ${pending.length} jobs for study ${studyId}` +
       (duplicates > 0 || again > 0 ? `: ${parts.join(', ')}` : ''),
   );
-  return deadLettered;
+  return copies;
 }
 
 /** How long a study's end waits for its dead-letter reaper to stop. */
@@ -296,7 +305,7 @@ export async function runStudy(
       print,
       signal,
     });
-    const { pending, teachers, deadLettered } = submitted;
+    const { pending, teachers, copies } = submitted;
     const results = new Map(submitted.finished);
 
     if (local && pending.length > 0) {
@@ -391,7 +400,7 @@ export async function runStudy(
         print,
         signal,
         earlierEvents,
-        deadLettered,
+        copies,
       );
     } else if (pending.length > 0) {
       print('no local services: teachers and student trainers run elsewhere');
@@ -405,7 +414,7 @@ export async function runStudy(
         print,
         signal,
         earlierEvents,
-        deadLettered,
+        copies,
       );
     }
 
@@ -474,18 +483,20 @@ export function studyOutputs(
 }
 
 /**
- * A job still awaited whose events report more dead letters than it had
- * before this run's submission (the submission that is now lost), or null.
+ * Whether an event ends the wait for its job: a last delivery's failure,
+ * published during this run (after `earlierEvents`), of the copy this run
+ * queued or found queued. A dead letter of an older copy (queued beside it,
+ * or announced late) does not; an event without `jobSequence`, from a
+ * worker older than the field, is taken as the current copy's.
  */
-export function newlyDeadLettered(
-  waiting: ReadonlySet<string>,
-  deadLettered: ReadonlyMap<string, number>,
-  before: ReadonlyMap<string, number>,
-): string | null {
-  for (const [id, times] of deadLettered) {
-    if (waiting.has(id) && times > (before.get(id) ?? 0)) return id;
-  }
-  return null;
+export function endsTheWait(
+  ev: SeenEvent,
+  earlierEvents: number,
+  copy: SubmittedCopy | undefined,
+): boolean {
+  if (ev.type !== 'job-failed' || !isFinalFailure(ev)) return false;
+  if (ev.sequence <= earlierEvents) return false;
+  return ev.jobSequence === undefined || ev.jobSequence === copy?.sequence;
 }
 
 async function waitForResults(
@@ -500,8 +511,8 @@ async function waitForResults(
   signal: AbortSignal,
   /** Sequence of the last event published before this run (see lastEventSequence). */
   earlierEvents: number,
-  /** Per job, its dead letters before this run's submission (submitJobs). */
-  deadLetteredBefore: ReadonlyMap<string, number>,
+  /** Per job, the copy this run queued or found queued (submitJobs). */
+  copies: ReadonlyMap<string, SubmittedCopy>,
 ): Promise<void> {
   const follow = new AbortController();
   const stopFollow = () => follow.abort();
@@ -518,11 +529,10 @@ async function waitForResults(
     ]),
   );
   const waiting = new Set(pending.map((j) => j.job.jobId));
-  // Failed deliveries per job (replayed ones of earlier runs too), and how many
-  // were a last delivery: once a job is dead-lettered more times than before
-  // this run's submission, waiting longer is pointless.
+  // Failed deliveries per job (replayed ones of earlier runs too), and the
+  // jobs whose current copy was dead-lettered: waiting longer is pointless.
   const failures = new Map<string, string[]>();
-  const deadLettered = new Map<string, number>();
+  const lostJobs: string[] = [];
   const progress = (async () => {
     for await (const ev of watchEvents(bus, plan.studyId, follow.signal)) {
       // Events of earlier runs of this study are replayed too: show only
@@ -555,9 +565,7 @@ async function waitForResults(
           `  [${label}] failed${notes.length ? ` (${notes.join(', ')})` : ''}: ${ev.error}`,
         );
         failures.set(ev.jobId, [...(failures.get(ev.jobId) ?? []), ev.error]);
-        if (isFinalFailure(ev)) {
-          deadLettered.set(ev.jobId, (deadLettered.get(ev.jobId) ?? 0) + 1);
-        }
+        if (endsTheWait(ev, earlierEvents, copies.get(ev.jobId))) lostJobs.push(ev.jobId);
       }
     }
   })().catch(() => {});
@@ -567,7 +575,12 @@ async function waitForResults(
     signal: follow.signal,
     follow: true,
     pollMs: 1000,
-  }).catch(() => []);
+  }).catch((err: Error) => {
+    print(
+      `warning: jobs whose workers are all killed will not be noticed: ${err.message}`,
+    );
+    return [];
+  });
   const total = plan.jobs.length;
   try {
     while (waiting.size > 0) {
@@ -583,7 +596,7 @@ async function waitForResults(
             `${result.ece.toFixed(4)} (${results.size}/${total} jobs finished)`,
         );
       }
-      const lost = newlyDeadLettered(waiting, deadLettered, deadLetteredBefore);
+      const lost = lostJobs.find((id) => waiting.has(id));
       if (lost) {
         throw new Error(
           `job ${labels.get(lost)} failed ${JOB_MAX_DELIVER} deliveries and was ` +
