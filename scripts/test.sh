@@ -15,6 +15,10 @@ export VICINAL_EXTRA_DEBS="${VICINAL_EXTRA_DEBS:-}"
 source scripts/ensure-deps.sh
 if [ "$#" -gt 0 ]; then
   for file in "$@"; do
+    case "$file" in
+      *.test.ts) ;;
+      *) echo "npm test: $file is not a test file (expected a path ending in .test.ts, like libs/bus/src/bus.test.ts)" >&2; exit 2 ;;
+    esac
     [ -f "$file" ] || { echo "npm test: no test file $file (expected a path like libs/bus/src/bus.test.ts)" >&2; exit 2; }
   done
   exec node --import tsx --test --test-concurrency=1 --test-timeout=1800000 "$@"

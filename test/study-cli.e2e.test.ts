@@ -275,6 +275,10 @@ test('bad flags of the other commands exit with code 2; --version prints the ver
     [['bench', '--sections', 'foo'], /--sections: expected a comma-separated list/],
     [['dataset', 'inspect', dir], /--format: expected one of .*, got none/],
     [['report', join(dir, 'absent.json')], /absent\.json: no such file or directory/],
+    [['report', dir], /results\.json: no results\.json in this directory/],
+    [['dataset', 'inspect', '--format', 'cifar10', join(dir, 'none')], /none: expected/],
+    [['status', 's', '--nats', 'ftp://127.0.0.1:4222'], /Expected a NATS URL/],
+    [['frobnicate'], /unknown command 'frobnicate'\n\(vicinal --help lists the commands/],
   ];
   for (const [args, pattern] of cases) {
     const run = vicinal(args);

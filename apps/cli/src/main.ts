@@ -17,7 +17,9 @@ const { version } = JSON.parse(
 const program = new Command('vicinal')
   .description('Online knowledge distillation with mixup: teachers, students, the study.')
   .version(version, '-V, --version', 'print the version of vicinal')
-  .showHelpAfterError()
+  .showHelpAfterError(
+    '(vicinal --help lists the commands; vicinal COMMAND --help its options)',
+  )
   .addCommand(studyCommand())
   .addCommand(submitCommand())
   .addCommand(checkVectorsCommand())

@@ -155,7 +155,7 @@ test('image-folder: PNGs in class folders, resized by --size', async () => {
   assert.equal(held.out, '{"images": 1, "shape": [4, 4, 3], "class_counts": [1, 0]}\n');
 });
 
-test('errors go to stderr: exit code 2 for a bad flag, 1 for data that does not load', async () => {
+test('errors go to stderr: exit code 2 for a bad flag or a missing path, 1 for data that does not load', async () => {
   const cases: [string[], RegExp, number][] = [
     [
       ['inspect', root],
@@ -200,12 +200,12 @@ test('errors go to stderr: exit code 2 for a bad flag, 1 for data that does not 
     [
       ['inspect', '--format', 'cifar10', join(root, 'nothing')],
       /nothing: expected a directory of CIFAR batch files, found none$/,
-      1,
+      2,
     ],
     [
       ['inspect', '--format', 'fashion-mnist', join(root, 'nothing')],
       /install the Debian package/,
-      1,
+      2,
     ],
   ];
   for (const [args, pattern, code] of cases) {

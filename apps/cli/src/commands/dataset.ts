@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import {
   type Dataset,
   type DatasetDescription,
@@ -35,7 +36,7 @@ interface InspectFlags {
  * `vicinal dataset inspect --format F PATH [--json] [--split train|test|all]`:
  * loads a data set and prints its number of images, image shape and images
  * per class. Failures print one line on stderr and set exit code 2 for a bad
- * flag, 1 for a data set that does not load.
+ * flag or a path that does not exist, 1 for a data set that does not load.
  */
 export function datasetCommand(io: CommandIo = processIo): Command {
   const inspect = new Command('inspect')
@@ -79,7 +80,9 @@ export function datasetCommand(io: CommandIo = processIo): Command {
       } catch (err) {
         const message = err instanceof Error ? err.message : String(err);
         io.err(`vicinal dataset inspect: ${message}\n`);
-        io.setExitCode(failureExitCode(err));
+        // A path that does not exist is a bad argument; files that do not
+        // load are a failure of the data set.
+        io.setExitCode(existsSync(path) ? failureExitCode(err) : 2);
       }
     });
   return new Command('dataset')

@@ -94,6 +94,12 @@ test('VICINAL_NATS_URL is checked like --nats before the action', async () => {
     const flag = await parse(make(), ['s', '--nats', 'nats://127.0.0.1:port']);
     assert.equal(flag.ran, false);
     assert.match(flag.stderr, /Expected a NATS URL/);
+    // A URL of another scheme is not a NATS server's.
+    for (const scheme of ['ftp', 'http']) {
+      const other = await parse(make(), ['s', '--nats', `${scheme}://127.0.0.1:4222`]);
+      assert.equal(other.ran, false, scheme);
+      assert.match(other.stderr, /Expected a NATS URL/);
+    }
   }
   for (const good of [
     'nats://127.0.0.1:4222',

@@ -25,10 +25,17 @@ export function backendOption(description: string): Option {
  * for what the client would refuse only when connecting: an empty value, or
  * one that is not a URL. A name without a scheme is taken as nats://NAME.
  */
+/** The URL schemes a NATS client dials (plain or TLS). */
+const NATS_SCHEMES = ['nats:', 'tls:'];
+
 export function parseNatsUrl(value: string): string {
   for (const server of value.split(',')) {
     const withScheme = server.includes('://') ? server.trim() : `nats://${server.trim()}`;
-    if (!URL.canParse(withScheme) || !new URL(withScheme).hostname) {
+    if (
+      !URL.canParse(withScheme) ||
+      !new URL(withScheme).hostname ||
+      !NATS_SCHEMES.includes(new URL(withScheme).protocol)
+    ) {
       throw new InvalidArgumentError(
         'Expected a NATS URL such as nats://127.0.0.1:4222.',
       );

@@ -83,14 +83,14 @@ test('a file and --out', async () => {
   assert.ok((await stat(join(out, 'students.csv'))).size > 0);
 });
 
-test('a malformed results file: one line on stderr, exit code 1', async () => {
+test('a malformed results file: one line on stderr, exit code 2 (a bad argument)', async () => {
   const file = join(root, 'bad.json');
   const bad = structuredClone(results) as { runs: Record<string, unknown>[] };
   bad.runs[1].temperature = 'two';
   await writeFile(file, JSON.stringify(bad));
   const r = await run(file);
   assert.equal(r.out, '');
-  assert.equal(r.exitCode, 1);
+  assert.equal(r.exitCode, 2);
   assert.equal(
     r.err,
     `vicinal report: ${file}: runs[1].temperature: expected number, got "two"\n`,

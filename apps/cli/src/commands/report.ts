@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { readResults, writeReport } from '@vicinal/report';
+import { ResultsError, readResults, writeReport } from '@vicinal/report';
 import { Command } from 'commander';
 import { type CommandIo, failureExitCode, processIo, UsageError } from './io.js';
 import { checkOutputDirectory } from './options.js';
@@ -10,8 +10,8 @@ import { checkOutputDirectory } from './options.js';
  * file, or a directory holding it), writes report.html, report.json and the
  * CSV tables into DIR (default: the directory of the results file) and prints
  * the path of report.html. Failures print one line on stderr and set exit
- * code 2 for a bad argument (a results path that does not exist, a bad
- * --out), 1 for results that do not read.
+ * code 2 for a bad argument (a results path that does not exist, results
+ * that do not read or check, a bad --out), 1 for a failure writing.
  */
 export function reportCommand(io: CommandIo = processIo): Command {
   return new Command('report')
@@ -27,7 +27,11 @@ export function reportCommand(io: CommandIo = processIo): Command {
         if (!existsSync(path)) {
           throw new UsageError(`${path}: no such file or directory`);
         }
-        const { results, file } = await readResults(path);
+        // A results file that is missing from the directory, not JSON or not
+        // a study's results is a bad argument, as a bad study file is.
+        const { results, file } = await readResults(path).catch((err: unknown) => {
+          throw err instanceof ResultsError ? new UsageError(err.message) : err;
+        });
         const files = await writeReport(results, flags.out ?? dirname(file));
         io.out(`${resolve(files.html)}\n`);
       } catch (err) {
