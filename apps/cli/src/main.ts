@@ -14,12 +14,13 @@ const { version } = JSON.parse(
   readFileSync(new URL('../package.json', import.meta.url), 'utf8'),
 ) as { version: string };
 
+/** Printed after a usage error (an unknown command or option), not the whole help. */
+const HELP_POINTER =
+  '(vicinal --help lists the commands; vicinal COMMAND --help its options)';
+
 const program = new Command('vicinal')
   .description('Online knowledge distillation with mixup: teachers, students, the study.')
   .version(version, '-V, --version', 'print the version of vicinal')
-  .showHelpAfterError(
-    '(vicinal --help lists the commands; vicinal COMMAND --help its options)',
-  )
   .addCommand(studyCommand())
   .addCommand(submitCommand())
   .addCommand(checkVectorsCommand())
@@ -33,6 +34,7 @@ const program = new Command('vicinal')
 // bad settings; commander has printed them already. Help exits 0.
 const overrideExits = (c: Command): void => {
   c.exitOverride();
+  c.showHelpAfterError(HELP_POINTER);
   for (const sub of c.commands) overrideExits(sub);
 };
 overrideExits(program);

@@ -144,9 +144,20 @@ async function removeJob(bus: Bus, sequence: number): Promise<void> {
  */
 export async function reapExhaustedJobs(
   bus: Bus,
-  options: { signal: AbortSignal; follow: boolean; pollMs?: number; log?: Logger },
+  options: {
+    signal: AbortSignal;
+    follow: boolean;
+    pollMs?: number;
+    log?: Logger;
+    /** Told of what could not be handled (besides `log`), e.g. to print it. */
+    onWarning?: (message: string) => void;
+  },
 ): Promise<ExhaustedOutcome[]> {
   const { signal, follow, log } = options;
+  const warn = (err: string, message: string) => {
+    log?.warn({ err }, message);
+    options.onWarning?.(`${message}: ${err}`);
+  };
   const consumer = await bus.js.consumers.get(
     names.advisoriesStream,
     names.exhaustedJobsConsumer,
@@ -164,7 +175,7 @@ export async function reapExhaustedJobs(
       if (signal.aborted) break;
       const message = (err as Error).message;
       if (!follow) {
-        log?.warn({ err: message }, 'advisory pull failed; left for a later pass');
+        warn(message, 'jobs out of deliveries not checked (left for a later run)');
         break;
       }
       log?.warn({ err: message }, 'advisory pull failed; retrying');
@@ -184,7 +195,7 @@ export async function reapExhaustedJobs(
       await msg.ackAck();
     } catch (err) {
       // The bus failed mid-way: the advisory comes back after the ack wait.
-      log?.warn({ err: (err as Error).message }, 'exhausted job not dead-lettered yet');
+      warn((err as Error).message, 'a job out of deliveries not dead-lettered yet');
       msg.nak(1000);
     }
   }

@@ -116,7 +116,8 @@ test('image-folder: PNGs in class folders, resized by --size', async () => {
     '--test-fraction',
     '0',
   );
-  assert.equal(mixed.exitCode, 1);
+  // Files that do not read as the format: a bad argument, exit code 2.
+  assert.equal(mixed.exitCode, 2);
   assert.equal(mixed.out, '');
   assert.match(
     mixed.err,
@@ -155,7 +156,7 @@ test('image-folder: PNGs in class folders, resized by --size', async () => {
   assert.equal(held.out, '{"images": 1, "shape": [4, 4, 3], "class_counts": [1, 0]}\n');
 });
 
-test('errors go to stderr: exit code 2 for a bad flag or a missing path, 1 for data that does not load', async () => {
+test('errors go to stderr with exit code 2: a bad flag, a missing path, files that do not read', async () => {
   const cases: [string[], RegExp, number][] = [
     [
       ['inspect', root],

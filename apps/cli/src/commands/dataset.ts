@@ -1,7 +1,7 @@
-import { existsSync } from 'node:fs';
 import {
   type Dataset,
   type DatasetDescription,
+  DatasetError,
   type DatasetOptions,
   describeDataset,
   loadDataset,
@@ -36,7 +36,8 @@ interface InspectFlags {
  * `vicinal dataset inspect --format F PATH [--json] [--split train|test|all]`:
  * loads a data set and prints its number of images, image shape and images
  * per class. Failures print one line on stderr and set exit code 2 for a bad
- * flag or a path that does not exist, 1 for a data set that does not load.
+ * flag or a path that does not exist or does not read as the format, 1 for
+ * anything else.
  */
 export function datasetCommand(io: CommandIo = processIo): Command {
   const inspect = new Command('inspect')
@@ -80,9 +81,9 @@ export function datasetCommand(io: CommandIo = processIo): Command {
       } catch (err) {
         const message = err instanceof Error ? err.message : String(err);
         io.err(`vicinal dataset inspect: ${message}\n`);
-        // A path that does not exist is a bad argument; files that do not
-        // load are a failure of the data set.
-        io.setExitCode(existsSync(path) ? failureExitCode(err) : 2);
+        // A path that does not exist or does not read as the format is a
+        // bad argument, as a bad flag is.
+        io.setExitCode(err instanceof DatasetError ? 2 : failureExitCode(err));
       }
     });
   return new Command('dataset')

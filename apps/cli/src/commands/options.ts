@@ -21,13 +21,18 @@ export function backendOption(description: string): Option {
 }
 
 /**
- * Checks a NATS URL (or comma-separated list of them, as the client takes)
- * for what the client would refuse only when connecting: an empty value, or
- * one that is not a URL. A name without a scheme is taken as nats://NAME.
+ * The URL schemes taken for a NATS server. The client reads only host and
+ * port from either: TLS comes from the TLS options (VICINAL_NATS_CA and the
+ * rest), not from tls://.
  */
-/** The URL schemes a NATS client dials (plain or TLS). */
 const NATS_SCHEMES = ['nats:', 'tls:'];
 
+/**
+ * Checks a NATS URL (or comma-separated list of them, as the client takes)
+ * for what the client would refuse only when connecting: an empty value, one
+ * that is not a URL, or one of another scheme (http://, ftp://). A name
+ * without a scheme is taken as nats://NAME.
+ */
 export function parseNatsUrl(value: string): string {
   for (const server of value.split(',')) {
     const withScheme = server.includes('://') ? server.trim() : `nats://${server.trim()}`;

@@ -156,6 +156,41 @@ test('a re-run dead-letters a job whose workers were all killed, and queues it a
   assert.equal(await takeJob(), null);
 });
 
+test('a re-run queues a fresh copy of a job whose copy was taken off the queue unfinished', async () => {
+  const studyId = 'lost-copy-study';
+  const jobs = [planned(studyId, 'job-l')];
+  const first = await submitJobs(nats.bus, studyId, jobs, () => {});
+  // A worker takes the job off the queue (acked, or terminated) without a
+  // result and without a failure report reaching the study.
+  const msg = await takeJob();
+  assert.ok(msg);
+  assert.equal(msg.seq, first.get('job-l')?.sequence);
+  await msg.ackAck();
+
+  const lines: string[] = [];
+  const again = await submitJobs(nats.bus, studyId, jobs, (l) => lines.push(l));
+  assert.deepEqual(lines, [
+    `submitted 1 jobs for study ${studyId}: 1 queued now, 1 of them queued again as ` +
+      'their earlier copy was lost',
+  ]);
+  const copy = await takeJob();
+  assert.ok(copy, 'no fresh copy was queued');
+  assert.equal(copy.seq, again.get('job-l')?.sequence);
+  assert.equal(
+    copy.headers?.get('Nats-Msg-Id'),
+    `${jobMessageId(studyId, 'job-l', 0)}.lost-${msg.seq}`,
+  );
+  // Still queued (handed back, not finished): a third run finds it queued
+  // and queues nothing new.
+  copy.nak();
+  const third = await submitJobs(nats.bus, studyId, jobs, () => {});
+  assert.equal(third.get('job-l')?.sequence, copy.seq);
+  const last = await takeJob();
+  assert.equal(last?.seq, copy.seq);
+  await last?.ackAck();
+  assert.equal(await takeJob(), null);
+});
+
 test('message ids: the job id, then a retry number after each dead letter', () => {
   assert.equal(jobMessageId('s', 'j', 0), 's.j');
   assert.equal(jobMessageId('s', 'j', 1), 's.j.retry-1');
@@ -163,7 +198,7 @@ test('message ids: the job id, then a retry number after each dead letter', () =
 });
 
 test('the wait ends only on a last failure of the current copy, published in this run', () => {
-  const copy: SubmittedCopy = { deadLettered: 1, sequence: 40 };
+  const copy: SubmittedCopy = { deadLettered: 1, sequence: 40, countedEvents: 95 };
   const failure = (over: Partial<SeenEvent & { type: 'job-failed' }>): SeenEvent => ({
     type: 'job-failed',
     jobId: 'j',
@@ -182,7 +217,12 @@ test('the wait ends only on a last failure of the current copy, published in thi
   // An older copy of the job, dead-lettered late (announced now, or queued
   // beside the current one after the duplicate window).
   assert.equal(endsTheWait(failure({ jobSequence: 7 }), earlierEvents, copy), false);
-  // A worker older than jobSequence: taken as the current copy's.
+  // A worker older than jobSequence: taken as the current copy's, unless the
+  // submission already counted it (it made this copy a retry).
+  assert.equal(
+    endsTheWait(failure({ jobSequence: undefined, sequence: 95 }), earlierEvents, copy),
+    false,
+  );
   assert.equal(
     endsTheWait(failure({ jobSequence: undefined }), earlierEvents, copy),
     true,

@@ -173,6 +173,12 @@ export interface SubmittedCopy {
   deadLettered: number;
   /** Stream sequence of this copy's message (the one failure events name). */
   sequence: number;
+  /**
+   * The study's events up to this sequence were counted for `deadLettered`:
+   * a later failure without `jobSequence` (an older worker's) can only be
+   * this copy's.
+   */
+  countedEvents: number;
 }
 
 /**
@@ -188,21 +194,40 @@ export async function submitJobs(
 ): Promise<Map<string, SubmittedCopy>> {
   // Jobs that ran out of deliveries while no coordinator ran are announced
   // in the advisories stream: dead-letter them first, so they count below.
-  await reapExhaustedJobs(bus, { signal: new AbortController().signal, follow: false });
+  await reapExhaustedJobs(bus, {
+    signal: new AbortController().signal,
+    follow: false,
+    onWarning: (message) => print(`warning: ${message}`),
+  });
+  const countedEvents = await lastEventSequence(bus);
   const earlier = await deadLetteredJobs(bus, studyId);
   const copies = new Map<string, SubmittedCopy>();
   let duplicates = 0;
   let again = 0;
+  let replaced = 0;
   for (const j of pending) {
     const times = earlier.get(j.job.jobId) ?? 0;
     if (times > 0) again += 1;
-    const ack = await submitJob(
-      bus,
-      names.distillSubject,
-      jobMessageId(studyId, j.job.jobId, times),
-      j.job,
-    );
-    copies.set(j.job.jobId, { deadLettered: times, sequence: ack.sequence });
+    const id = jobMessageId(studyId, j.job.jobId, times);
+    let ack = await submitJob(bus, names.distillSubject, id, j.job);
+    // A duplicate whose copy is no longer queued (taken off within the hour
+    // without a result or a dead-letter report) would leave nothing to run:
+    // queue a fresh copy under an id naming the lost one.
+    for (let tries = 0; ack.duplicate && tries < 5; tries++) {
+      if (await isQueued(bus, ack.sequence)) break;
+      ack = await submitJob(
+        bus,
+        names.distillSubject,
+        `${id}.lost-${ack.sequence}`,
+        j.job,
+      );
+      if (!ack.duplicate) replaced += 1;
+    }
+    copies.set(j.job.jobId, {
+      deadLettered: times,
+      sequence: ack.sequence,
+      countedEvents,
+    });
     if (ack.duplicate) duplicates += 1;
   }
   const parts = [`${pending.length - duplicates} queued now`];
@@ -212,11 +237,19 @@ export async function submitJobs(
       `${again} of them queued again after being dead-lettered in an earlier run`,
     );
   }
+  if (replaced > 0) {
+    parts.push(`${replaced} of them queued again as their earlier copy was lost`);
+  }
   print(
     `submitted ${pending.length} jobs for study ${studyId}` +
-      (duplicates > 0 || again > 0 ? `: ${parts.join(', ')}` : ''),
+      (duplicates > 0 || again > 0 || replaced > 0 ? `: ${parts.join(', ')}` : ''),
   );
   return copies;
+}
+
+/** Whether the job message at `sequence` is still in the queue. */
+async function isQueued(bus: Bus, sequence: number): Promise<boolean> {
+  return (await bus.jsm.streams.getMessage(names.jobsStream, { seq: sequence })) !== null;
 }
 
 /** How long a study's end waits for its dead-letter reaper to stop. */
@@ -487,7 +520,8 @@ export function studyOutputs(
  * published during this run (after `earlierEvents`), of the copy this run
  * queued or found queued. A dead letter of an older copy (queued beside it,
  * or announced late) does not; an event without `jobSequence`, from a
- * worker older than the field, is taken as the current copy's.
+ * worker older than the field, is taken as the current copy's unless the
+ * submission counted it.
  */
 export function endsTheWait(
   ev: SeenEvent,
@@ -496,7 +530,10 @@ export function endsTheWait(
 ): boolean {
   if (ev.type !== 'job-failed' || !isFinalFailure(ev)) return false;
   if (ev.sequence <= earlierEvents) return false;
-  return ev.jobSequence === undefined || ev.jobSequence === copy?.sequence;
+  if (ev.jobSequence !== undefined) return ev.jobSequence === copy?.sequence;
+  // An older worker's report: this copy's only if the submission did not
+  // count it already (it would then be about the copy before).
+  return ev.sequence > (copy?.countedEvents ?? 0);
 }
 
 async function waitForResults(
