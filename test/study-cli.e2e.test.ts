@@ -44,6 +44,19 @@ function vicinal(args: string[]) {
   return { code: run.status, stdout: run.stdout, stderr: run.stderr };
 }
 
+/**
+ * `vicinal study NAME.yaml` with `text` as its settings, its own --out and
+ * the shared cache: for settings refused before anything starts.
+ */
+function studyWith(name: string, text: string) {
+  const config = join(dir, `${name}.yaml`);
+  writeFileSync(config, text);
+  return {
+    config,
+    ...vicinal(['study', config, '--out', join(dir, `${name}-out`), '--cache-dir', dir]),
+  };
+}
+
 test('vicinal study runs the four arms and writes summary.json and summary.md', () => {
   const config = join(dir, 'tiny.yaml');
   writeFileSync(config, settings);
@@ -146,16 +159,7 @@ test('vicinal study runs the four arms and writes summary.json and summary.md', 
 });
 
 test('a settings file with an unknown key is refused before anything starts', () => {
-  const config = join(dir, 'bad.yaml');
-  writeFileSync(config, `${settings}\nepochz: 3\n`);
-  const run = vicinal([
-    'study',
-    config,
-    '--out',
-    join(dir, 'bad-out'),
-    '--cache-dir',
-    dir,
-  ]);
+  const run = studyWith('bad', `${settings}\nepochz: 3\n`);
   assert.equal(run.code, 2);
   assert.match(run.stderr, /epochz: unknown key/);
   assert.doesNotMatch(run.stdout, /nats-server/);
@@ -174,19 +178,10 @@ test('--out naming a file is refused before anything starts', () => {
 });
 
 test('an unknown architecture is refused with the schema, before any teacher trains', () => {
-  const config = join(dir, 'bad-model.yaml');
-  writeFileSync(
-    config,
+  const run = studyWith(
+    'bad-model',
     settings.replace('architecture: student-cnn', 'architecture: resnet9000'),
   );
-  const run = vicinal([
-    'study',
-    config,
-    '--out',
-    join(dir, 'bad-model-out'),
-    '--cache-dir',
-    dir,
-  ]);
   assert.equal(run.code, 2, run.stderr);
   assert.match(
     run.stderr,
@@ -196,20 +191,11 @@ test('an unknown architecture is refused with the schema, before any teacher tra
 });
 
 test('a data set directory that does not exist is refused before anything starts', () => {
-  const config = join(dir, 'bad-dir.yaml');
   const missing = join(dir, 'no-such-data');
-  writeFileSync(
-    config,
+  const run = studyWith(
+    'bad-dir',
     settings.replace('  name: fashion-mnist', `  name: fashion-mnist\n  dir: ${missing}`),
   );
-  const run = vicinal([
-    'study',
-    config,
-    '--out',
-    join(dir, 'bad-dir-out'),
-    '--cache-dir',
-    dir,
-  ]);
   assert.equal(run.code, 2, run.stderr);
   assert.match(
     run.stderr,
@@ -222,7 +208,7 @@ test('a data set directory that does not exist is refused before anything starts
   // trainers run elsewhere: checked there too, before connecting to NATS.
   const elsewhere = vicinal([
     'study',
-    config,
+    run.config,
     '--out',
     join(dir, 'bad-dir-out'),
     '--no-local-services',
@@ -237,31 +223,13 @@ test('a data set directory that does not exist is refused before anything starts
 });
 
 test('an empty settings file and a wrong-typed value are named as such', () => {
-  const empty = join(dir, 'empty.yaml');
-  writeFileSync(empty, '# nothing yet\n');
-  const run = vicinal([
-    'study',
-    empty,
-    '--out',
-    join(dir, 'empty-out'),
-    '--cache-dir',
-    dir,
-  ]);
+  const run = studyWith('empty', '# nothing yet\n');
   assert.equal(run.code, 2, run.stderr);
   assert.match(
     run.stderr,
     /empty\.yaml:\n {2}the file holds no settings \(empty, or only comments\)/,
   );
-  const typed = join(dir, 'typed.yaml');
-  writeFileSync(typed, settings.replace('epochs: 1', 'epochs: three'));
-  const bad = vicinal([
-    'study',
-    typed,
-    '--out',
-    join(dir, 'typed-out'),
-    '--cache-dir',
-    dir,
-  ]);
+  const bad = studyWith('typed', settings.replace('epochs: 1', 'epochs: three'));
   assert.equal(bad.code, 2, bad.stderr);
   assert.match(
     bad.stderr,

@@ -49,6 +49,17 @@ export function isFinalFailure(event: StudyEvent): boolean {
 }
 
 /**
+ * Which delivery a failure event reports, for people: "delivery 2 of 5", or
+ * "delivery 5 of 5; dead-lettered" for the last; null when the event does
+ * not say (a worker older than deliveryCount).
+ */
+export function deliveryNote(event: StudyEvent): string | null {
+  if (event.type !== 'job-failed' || event.deliveryCount === undefined) return null;
+  const note = `delivery ${event.deliveryCount} of ${JOB_MAX_DELIVER}`;
+  return isFinalFailure(event) ? `${note}; dead-lettered` : note;
+}
+
+/**
  * Appends an event to the study's persistent event stream. With `msgID`,
  * JetStream stores one event per id within its de-duplication window.
  */
@@ -103,24 +114,37 @@ export async function* watchEvents(
 }
 
 /**
+ * Every event stored for a study so far, in order: its events replayed
+ * (watchEvents) up to the newest at the call. A study without events gives
+ * none at once.
+ */
+export async function storedEvents(bus: Bus, studyId: string): Promise<SeenEvent[]> {
+  // null: the study has no events (yet).
+  const newest = await bus.jsm.streams.getMessage(names.eventsStream, {
+    last_by_subj: names.eventsSubject(studyId),
+  });
+  const events: SeenEvent[] = [];
+  if (!newest) return events;
+  for await (const event of watchEvents(bus, studyId, new AbortController().signal)) {
+    events.push(event);
+    if (event.sequence >= newest.seq) break;
+  }
+  return events;
+}
+
+/**
  * Per job of a study, how many of its copies the study's events so far
  * report dead-lettered (isFinalFailure): copies are told apart by
  * `jobSequence`, so two reports of one copy (its worker's and a
- * coordinator's) count once; a report without it counts alone. Replays the
- * study's events (watchEvents) up to the newest at the call and returns; a
- * study without events gives an empty map at once.
+ * coordinator's) count once; a report without it counts alone. Reads the
+ * study's events stored so far (storedEvents).
  */
 export async function deadLetteredJobs(
   bus: Bus,
   studyId: string,
 ): Promise<Map<string, number>> {
   const copies = new Map<string, Set<string>>();
-  // null: the study has no events (yet).
-  const newest = await bus.jsm.streams.getMessage(names.eventsStream, {
-    last_by_subj: names.eventsSubject(studyId),
-  });
-  if (!newest) return new Map();
-  for await (const event of watchEvents(bus, studyId, new AbortController().signal)) {
+  for (const event of await storedEvents(bus, studyId)) {
     if (event.type === 'job-failed' && isFinalFailure(event)) {
       const copy =
         event.jobSequence === undefined
@@ -128,7 +152,6 @@ export async function deadLetteredJobs(
           : `job-${event.jobSequence}`;
       copies.set(event.jobId, (copies.get(event.jobId) ?? new Set()).add(copy));
     }
-    if (event.sequence >= newest.seq) break;
   }
   return new Map([...copies].map(([jobId, set]) => [jobId, set.size]));
 }

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import type { JsMsg } from '@nats-io/jetstream';
-import { type Bus, connectBus } from './connection.js';
-import { deadLetteredJobs, type SeenEvent, watchEvents } from './events.js';
+import { testBus } from '../../../test/support/test-bus.js';
+import type { Bus } from './connection.js';
+import { deadLetteredJobs, storedEvents } from './events.js';
 import {
   deadLetterExhausted,
   exhaustedReason,
@@ -10,7 +11,6 @@ import {
 } from './exhausted-jobs.js';
 import { submitJob } from './jobs.js';
 import { names } from './names.js';
-import { type NatsServerHandle, startNatsServer } from './nats-server.js';
 import { putResult } from './results.js';
 import { JOB_MAX_DELIVER } from './topology.js';
 
@@ -18,15 +18,10 @@ import { JOB_MAX_DELIVER } from './topology.js';
 // report) runs out of deliveries. A real nats-server on loopback announces
 // it; the job's worker side is played here by pulling it and never answering.
 describe('jobs that run out of deliveries without a failure report', () => {
-  let server: NatsServerHandle;
+  const nats = testBus('exhausted-test', { jobAckWaitSeconds: 1 });
   let bus: Bus;
-  before(async () => {
-    server = await startNatsServer();
-    bus = await connectBus(server.url, { name: 'exhausted-test', jobAckWaitSeconds: 1 });
-  });
-  after(async () => {
-    await bus?.close();
-    await server?.stop();
+  before(() => {
+    bus = nats.bus;
   });
 
   const students = () => bus.js.consumers.get(names.jobsStream, names.studentsConsumer);
@@ -46,20 +41,6 @@ describe('jobs that run out of deliveries without a failure report', () => {
     // when the last ack wait ran out, and delivers nothing.
     assert.equal(await consumer.next({ expires: 2500 }), null);
     return sequence;
-  }
-
-  /** The study's events published so far. */
-  async function eventsOf(studyId: string): Promise<SeenEvent[]> {
-    const newest = await bus.jsm.streams.getMessage(names.eventsStream, {
-      last_by_subj: names.eventsSubject(studyId),
-    });
-    const seen: SeenEvent[] = [];
-    if (!newest) return seen;
-    for await (const ev of watchEvents(bus, studyId, new AbortController().signal)) {
-      seen.push(ev);
-      if (ev.sequence >= newest.seq) break;
-    }
-    return seen;
   }
 
   test('the advisory subject is the one of the jobs stream and the students', () => {
@@ -94,7 +75,7 @@ describe('jobs that run out of deliveries without a failure report', () => {
 
     // The study learns it as a last delivery's failure, which stops a
     // coordinator waiting for it and makes a re-run queue it again.
-    const events = await eventsOf(studyId);
+    const events = await storedEvents(bus, studyId);
     assert.equal(events.length, 1);
     assert.equal(events[0].type, 'job-failed');
     assert.equal(events[0].jobId, 'job-lost');
@@ -142,7 +123,7 @@ describe('jobs that run out of deliveries without a failure report', () => {
       kind: 'gone',
       sequence,
     });
-    assert.equal((await eventsOf(studyId)).length, 1);
+    assert.equal((await storedEvents(bus, studyId)).length, 1);
   });
 
   test('a following reaper dead-letters a job as soon as its deliveries run out', async () => {
@@ -190,7 +171,7 @@ describe('jobs that run out of deliveries without a failure report', () => {
     assert.deepEqual(outcomes, [
       { kind: 'finished', sequence, studyId, jobId: 'job-done' },
     ]);
-    assert.deepEqual(await eventsOf(studyId), []);
+    assert.deepEqual(await storedEvents(bus, studyId), []);
     assert.deepEqual(await deadLetteredJobs(bus, studyId), new Map());
     assert.equal(
       await bus.jsm.streams.getMessage(names.jobsStream, { seq: sequence }),

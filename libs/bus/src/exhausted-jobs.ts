@@ -1,9 +1,8 @@
 import type { JsMsg } from '@nats-io/jetstream';
-import { headers } from '@nats-io/transport-node';
 import type { Logger } from '@vicinal/telemetry';
 import type { Bus } from './connection.js';
 import { publishEvent, type StudyEvent } from './events.js';
-import { countJob } from './jobs.js';
+import { isJobQueued, publishDeadLetter } from './jobs.js';
 import { names } from './names.js';
 import { getResult } from './results.js';
 
@@ -101,10 +100,11 @@ export async function deadLetterExhausted(
   const deliveries = Number.isSafeInteger(advisory.deliveries) ? advisory.deliveries : 0;
   const reason = exhaustedReason(deliveries);
   const msgID = `exhausted-${sequence}`;
-  const h = headers();
-  h.set('Vicinal-Reason', reason);
-  h.set('Vicinal-Subject', stored.subject);
-  await bus.js.publish(names.deadLetterSubject, stored.data, { headers: h, msgID });
+  await publishDeadLetter(bus, stored, reason, {
+    msgID,
+    log,
+    context: { sequence, studyId, jobId },
+  });
   if (studyId && jobId) {
     const event: StudyEvent = {
       type: 'job-failed',
@@ -116,11 +116,6 @@ export async function deadLetterExhausted(
     await publishEvent(bus, studyId, event, { msgID });
   }
   await removeJob(bus, sequence);
-  countJob(stored.subject, 'dead_lettered');
-  log?.error(
-    { subject: stored.subject, sequence, studyId, jobId, reason },
-    'job dead-lettered',
-  );
   return { kind: 'dead-lettered', sequence, studyId, jobId };
 }
 
@@ -129,7 +124,7 @@ async function removeJob(bus: Bus, sequence: number): Promise<void> {
   try {
     await bus.jsm.streams.deleteMessage(names.jobsStream, sequence, false);
   } catch (err) {
-    if (await bus.jsm.streams.getMessage(names.jobsStream, { seq: sequence })) throw err;
+    if (await isJobQueued(bus, sequence)) throw err;
   }
 }
 

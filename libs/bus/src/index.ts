@@ -13,11 +13,13 @@ export {
 } from './connection.js';
 export {
   deadLetteredJobs,
+  deliveryNote,
   isFinalFailure,
   lastEventSequence,
   publishEvent,
   type SeenEvent,
   type StudyEvent,
+  storedEvents,
   watchEvents,
 } from './events.js';
 export {
@@ -30,8 +32,10 @@ export {
   type ConsumeOptions,
   consumeJobs,
   countJob,
+  isJobQueued,
   type JobContext,
   type JobState,
+  publishDeadLetter,
   submitJob,
 } from './jobs.js';
 export { names } from './names.js';

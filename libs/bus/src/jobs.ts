@@ -174,13 +174,38 @@ function jobIdOf(job: unknown): string {
   return typeof id === 'string' ? id : '';
 }
 
-async function deadLetter(bus: Bus, msg: JsMsg, reason: string, log: Logger) {
-  log.error({ subject: msg.subject, reason }, 'job dead-lettered');
-  countJob(msg.subject, 'dead_lettered');
+/**
+ * Puts a copy of a job on the dead-letter subject, with the reason and the
+ * job's subject in its headers, and counts and logs it. With `msgID`, a
+ * second copy of the same job is dropped within the jobs stream's window.
+ */
+export async function publishDeadLetter(
+  bus: Bus,
+  job: { subject: string; data: Uint8Array },
+  reason: string,
+  options: { msgID?: string; log?: Logger; context?: Record<string, unknown> } = {},
+): Promise<void> {
+  options.log?.error(
+    { subject: job.subject, reason, ...options.context },
+    'job dead-lettered',
+  );
+  countJob(job.subject, 'dead_lettered');
   const h = headers();
   h.set('Vicinal-Reason', reason.slice(0, 1000));
-  h.set('Vicinal-Subject', msg.subject);
-  await bus.js.publish(names.deadLetterSubject, msg.data, { headers: h });
+  h.set('Vicinal-Subject', job.subject);
+  await bus.js.publish(names.deadLetterSubject, job.data, {
+    headers: h,
+    ...(options.msgID ? { msgID: options.msgID } : {}),
+  });
+}
+
+/** Whether the job message at `sequence` is still in the queue. */
+export async function isJobQueued(bus: Bus, sequence: number): Promise<boolean> {
+  return (await bus.jsm.streams.getMessage(names.jobsStream, { seq: sequence })) !== null;
+}
+
+async function deadLetter(bus: Bus, msg: JsMsg, reason: string, log: Logger) {
+  await publishDeadLetter(bus, msg, reason, { log });
   // No reason on the termination: nats-server 2.9 takes only a bare "+TERM"
   // and ignores "+TERM <reason>", leaving the job to come back after the ack
   // wait. The reason travels with the dead-letter copy.

@@ -1,7 +1,6 @@
 import {
   type Dataset,
   type DatasetDescription,
-  DatasetError,
   type DatasetOptions,
   describeDataset,
   loadDataset,
@@ -81,9 +80,7 @@ export function datasetCommand(io: CommandIo = processIo): Command {
       } catch (err) {
         const message = err instanceof Error ? err.message : String(err);
         io.err(`vicinal dataset inspect: ${message}\n`);
-        // A path that does not exist or does not read as the format is a
-        // bad argument, as a bad flag is.
-        io.setExitCode(err instanceof DatasetError ? 2 : failureExitCode(err));
+        io.setExitCode(failureExitCode(err));
       }
     });
   return new Command('dataset')

@@ -1,4 +1,6 @@
 import { ConfigError } from '@vicinal/config';
+import { DatasetError } from '@vicinal/data';
+import { ResultsError } from '@vicinal/report';
 
 /**
  * A bad flag or argument of a command (a value out of range, an unknown
@@ -12,9 +14,17 @@ export class UsageError extends Error {
   }
 }
 
-/** Exit code 2 for bad settings or usage, 1 for any other failure. */
+/**
+ * Exit code 2 for bad settings or usage, a data set or results file that
+ * does not read included; 1 for any other failure.
+ */
 export function failureExitCode(err: unknown): number {
-  return err instanceof UsageError || err instanceof ConfigError ? 2 : 1;
+  const bad =
+    err instanceof UsageError ||
+    err instanceof ConfigError ||
+    err instanceof DatasetError ||
+    err instanceof ResultsError;
+  return bad ? 2 : 1;
 }
 
 /** Where a command writes and how it reports failure (tests pass their own). */

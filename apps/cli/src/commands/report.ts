@@ -1,8 +1,7 @@
-import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { ResultsError, readResults, writeReport } from '@vicinal/report';
+import { readResults, writeReport } from '@vicinal/report';
 import { Command } from 'commander';
-import { type CommandIo, failureExitCode, processIo, UsageError } from './io.js';
+import { type CommandIo, failureExitCode, processIo } from './io.js';
 import { checkOutputDirectory } from './options.js';
 
 /**
@@ -24,14 +23,7 @@ export function reportCommand(io: CommandIo = processIo): Command {
     .action(async (path: string, flags: { out?: string }) => {
       try {
         if (flags.out !== undefined) checkOutputDirectory(flags.out);
-        if (!existsSync(path)) {
-          throw new UsageError(`${path}: no such file or directory`);
-        }
-        // A results file that is missing from the directory, not JSON or not
-        // a study's results is a bad argument, as a bad study file is.
-        const { results, file } = await readResults(path).catch((err: unknown) => {
-          throw err instanceof ResultsError ? new UsageError(err.message) : err;
-        });
+        const { results, file } = await readResults(path);
         const files = await writeReport(results, flags.out ?? dirname(file));
         io.out(`${resolve(files.html)}\n`);
       } catch (err) {

@@ -1,19 +1,14 @@
 import {
   connectBus,
+  deliveryNote,
   findTeachers,
-  isFinalFailure,
-  JOB_MAX_DELIVER,
   names,
   type StudyEvent,
+  storedEvents,
   watchEvents,
 } from '@vicinal/bus';
 import { Command } from 'commander';
-import {
-  getManifest,
-  gridProgress,
-  type StudyManifest,
-  storedStudyEvents,
-} from '../study/grid-state.js';
+import { getManifest, gridProgress, type StudyManifest } from '../study/grid-state.js';
 import { type CommandIo, processIo } from './io.js';
 import { natsOption } from './options.js';
 
@@ -33,13 +28,8 @@ export function describeEvent(ev: StudyEvent): string {
     case 'job-finished':
       return `${ev.jobId}: finished, accuracy ${(100 * ev.accuracy).toFixed(2)}%, ECE ${ev.ece.toFixed(4)}`;
     case 'job-failed': {
-      // Events of workers older than deliveryCount carry none.
-      const delivery =
-        ev.deliveryCount === undefined
-          ? ''
-          : ` (delivery ${ev.deliveryCount} of ${JOB_MAX_DELIVER}` +
-            `${isFinalFailure(ev) ? '; dead-lettered' : ''})`;
-      return `${ev.jobId}: failed${delivery}: ${ev.error}`;
+      const delivery = deliveryNote(ev);
+      return `${ev.jobId}: failed${delivery ? ` (${delivery})` : ''}: ${ev.error}`;
     }
   }
 }
@@ -102,7 +92,7 @@ export function watchCommand(io: CommandIo = processIo, stop?: AbortSignal): Com
         };
         // Without --follow: exactly the events stored so far.
         if (!opts.follow) {
-          for (const ev of await storedStudyEvents(bus, study)) await show(ev);
+          for (const ev of await storedEvents(bus, study)) await show(ev);
           return;
         }
         for await (const ev of watchEvents(bus, study, signal)) await show(ev);

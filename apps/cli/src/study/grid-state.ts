@@ -1,13 +1,6 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import {
-  type Bus,
-  getResult,
-  listResults,
-  names,
-  type StudyEvent,
-  watchEvents,
-} from '@vicinal/bus';
+import { type Bus, getResult, listResults, storedEvents } from '@vicinal/bus';
 import type { DistillResult, ExperimentPlan, PlannedJob } from '@vicinal/config';
 
 /** Where a study's finished jobs are kept as files: `<out>/runs/<job id>.json`. */
@@ -130,26 +123,6 @@ export function jobLabel(job: {
   return parts.join(' ');
 }
 
-/** Every progress event stored for a study so far, in order. */
-export async function storedStudyEvents(
-  bus: Bus,
-  studyId: string,
-): Promise<StudyEvent[]> {
-  const subject = names.eventsSubject(studyId);
-  const info = await bus.jsm.streams.info(names.eventsStream, {
-    subjects_filter: subject,
-  });
-  const count = info.state.subjects?.[subject] ?? 0;
-  const events: StudyEvent[] = [];
-  if (count === 0) return events;
-  const stop = new AbortController();
-  for await (const ev of watchEvents(bus, studyId, stop.signal)) {
-    events.push(ev);
-    if (events.length >= count) break;
-  }
-  return events;
-}
-
 /** Where each job of a grid stands. */
 export interface JobProgress {
   jobId: string;
@@ -167,7 +140,7 @@ export async function gridProgress(
   bus: Bus,
   manifest: StudyManifest,
 ): Promise<JobProgress[]> {
-  const events = await storedStudyEvents(bus, manifest.studyId);
+  const events = await storedEvents(bus, manifest.studyId);
   const results = await listResults<DistillResult>(bus, manifest.studyId);
   return manifest.jobs.map((job) => {
     const own = events.filter((e) => e.jobId === job.jobId);

@@ -4,8 +4,10 @@ import {
   type Bus,
   connectBus,
   deadLetteredJobs,
+  deliveryNote,
   getResult,
   isFinalFailure,
+  isJobQueued,
   JOB_MAX_DELIVER,
   lastEventSequence,
   type NatsServerHandle,
@@ -174,9 +176,8 @@ export interface SubmittedCopy {
   /** Stream sequence of this copy's message (the one failure events name). */
   sequence: number;
   /**
-   * The study's events up to this sequence were counted for `deadLettered`:
-   * a later failure without `jobSequence` (an older worker's) can only be
-   * this copy's.
+   * The study's events up to this sequence were counted for `deadLettered`;
+   * a last-delivery failure after it can be this copy's (endsTheWait).
    */
   countedEvents: number;
 }
@@ -214,7 +215,7 @@ export async function submitJobs(
     // without a result or a dead-letter report) would leave nothing to run:
     // queue a fresh copy under an id naming the lost one.
     for (let tries = 0; ack.duplicate && tries < 5; tries++) {
-      if (await isQueued(bus, ack.sequence)) break;
+      if (await isJobQueued(bus, ack.sequence)) break;
       ack = await submitJob(
         bus,
         names.distillSubject,
@@ -245,11 +246,6 @@ export async function submitJobs(
       (duplicates > 0 || again > 0 || replaced > 0 ? `: ${parts.join(', ')}` : ''),
   );
   return copies;
-}
-
-/** Whether the job message at `sequence` is still in the queue. */
-async function isQueued(bus: Bus, sequence: number): Promise<boolean> {
-  return (await bus.jsm.streams.getMessage(names.jobsStream, { seq: sequence })) !== null;
 }
 
 /** How long a study's end waits for its dead-letter reaper to stop. */
@@ -517,23 +513,18 @@ export function studyOutputs(
 
 /**
  * Whether an event ends the wait for its job: a last delivery's failure,
- * published during this run (after `earlierEvents`), of the copy this run
- * queued or found queued. A dead letter of an older copy (queued beside it,
- * or announced late) does not; an event without `jobSequence`, from a
- * worker older than the field, is taken as the current copy's unless the
- * submission counted it.
+ * published after the submission counted the study's events (so during this
+ * run), of the copy this run queued or found queued. A dead letter of an
+ * older copy (queued beside it, or announced late) does not; an event
+ * without `jobSequence`, from a worker older than the field, is taken as the
+ * current copy's.
  */
-export function endsTheWait(
-  ev: SeenEvent,
-  earlierEvents: number,
-  copy: SubmittedCopy | undefined,
-): boolean {
+export function endsTheWait(ev: SeenEvent, copy: SubmittedCopy | undefined): boolean {
   if (ev.type !== 'job-failed' || !isFinalFailure(ev)) return false;
-  if (ev.sequence <= earlierEvents) return false;
-  if (ev.jobSequence !== undefined) return ev.jobSequence === copy?.sequence;
-  // An older worker's report: this copy's only if the submission did not
-  // count it already (it would then be about the copy before).
-  return ev.sequence > (copy?.countedEvents ?? 0);
+  // Events the submission counted concern earlier copies: a copy found
+  // dead-lettered there was replaced by a new one.
+  if (!copy || ev.sequence <= copy.countedEvents) return false;
+  return ev.jobSequence === undefined || ev.jobSequence === copy.sequence;
 }
 
 async function waitForResults(
@@ -592,17 +583,14 @@ async function waitForResults(
         );
       }
       if (ev.type === 'job-failed') {
-        const notes = [
-          ...(ev.deliveryCount === undefined
-            ? []
-            : [`delivery ${ev.deliveryCount} of ${JOB_MAX_DELIVER}`]),
-          ...(earlier ? ['in an earlier run'] : []),
-        ];
+        const notes = [deliveryNote(ev), earlier ? 'in an earlier run' : null].filter(
+          (note) => note !== null,
+        );
         print(
           `  [${label}] failed${notes.length ? ` (${notes.join(', ')})` : ''}: ${ev.error}`,
         );
         failures.set(ev.jobId, [...(failures.get(ev.jobId) ?? []), ev.error]);
-        if (endsTheWait(ev, earlierEvents, copies.get(ev.jobId))) lostJobs.push(ev.jobId);
+        if (endsTheWait(ev, copies.get(ev.jobId))) lostJobs.push(ev.jobId);
       }
     }
   })().catch(() => {});
