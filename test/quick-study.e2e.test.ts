@@ -252,7 +252,12 @@ test('configs/quick.yaml runs the grid end to end and the report shows its numbe
   for (const line of csv.slice(1)) {
     const cells = line.split(',');
     const t = cells[col('temperature')] === '' ? null : Number(cells[col('temperature')]);
-    const runs = group(cells[col('teacher')], cells[col('arm')], t);
+    const runs = group(cells[col('table')], cells[col('arm')], t);
+    // Only the kd arms name the teacher they distilled from.
+    assert.equal(
+      cells[col('teacher')],
+      cells[col('arm')].startsWith('kd') ? cells[col('table')] : '',
+    );
     close(
       Number(cells[col('accuracy_mean')]),
       mean(runs.map((r) => r.accuracy)),

@@ -222,6 +222,38 @@ test('a data set directory that does not exist is refused before anything starts
   );
 });
 
+test('a study of the arms without a teacher needs no teacher, loss or mixup settings', () => {
+  const noTeacher = settings
+    .replace(/teacher:\n( {2}.*\n)+/, '')
+    .replace(/^(loss|mixup|analysisPairs):.*\n/gm, '')
+    .replace('arms: [baseline, mixup, kd, kd+mixup]', 'arms: [baseline, mixup]');
+  assert.doesNotMatch(noTeacher, /teacher|loss|alpha/);
+  const run = studyWith('no-teacher', noTeacher);
+  assert.equal(run.code, 0, run.stderr + run.stdout);
+  assert.match(
+    run.stdout,
+    /study tiny: 0 teacher\(s\), 2 jobs \(1 seed\(s\), no kd arm\)/,
+  );
+  assert.doesNotMatch(run.stdout, /training teacher|teacher server/);
+  const out = join(dir, 'no-teacher-out');
+  const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'));
+  assert.deepEqual(summary.teachers, []);
+  assert.deepEqual(
+    summary.students.map((s: { arm: string }) => s.arm),
+    ['baseline', 'mixup'],
+  );
+  for (const s of summary.students) assert.ok(s.accuracy > 0.15, JSON.stringify(s));
+  const html = readFileSync(join(out, 'report.html'), 'utf8');
+  assert.match(html, /the comparison is made per teacher, and this run trained none/);
+  // A kd arm without a teacher is refused by name before anything starts.
+  const kd = studyWith(
+    'kd-no-teacher',
+    noTeacher.replace('[baseline, mixup]', '[baseline, kd]'),
+  );
+  assert.equal(kd.code, 2, kd.stderr);
+  assert.match(kd.stderr, /teacher: arms kd distil from a teacher: give its recipe/);
+});
+
 test('an empty settings file and a wrong-typed value are named as such', () => {
   const run = studyWith('empty', '# nothing yet\n');
   assert.equal(run.code, 2, run.stderr);

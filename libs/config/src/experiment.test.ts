@@ -145,7 +145,7 @@ test('the single-study form is a grid of one teacher, temperature and seed', () 
   // The teacher key is the one the single form always had.
   assert.equal(
     plan.teachers[0].key,
-    teacherKey(study.dataset, study.teacher, study.seed),
+    teacherKey(study.dataset, study.teacher!, study.seed),
   );
   assert.deepEqual(
     plan.jobs.map((j) => [j.job.arm, j.temperature, j.job.seed]),
@@ -159,5 +159,36 @@ test('the single-study form is a grid of one teacher, temperature and seed', () 
   assert.throws(
     () => parseExperiment({ ...study, epochz: 1 }, 'typo.yaml'),
     /epochz: unknown key/,
+  );
+});
+
+test('the single-study form needs a teacher only for kd arms, and defaults loss and mixup', () => {
+  const { teacher, loss, mixup, ...rest } = JSON.parse(JSON.stringify(defaultStudy()));
+  assert.ok(teacher && loss && mixup);
+  const baselines = parseExperiment(
+    { ...rest, arms: ['baseline', 'mixup'] },
+    'study.yaml',
+  );
+  assert.deepEqual(baselines.teachers, []);
+  assert.deepEqual(baselines.mixup, { alpha: 1, p: 1 });
+  assert.deepEqual(baselines.temperatures, [2]);
+  assert.deepEqual(baselines.loss, { beta: 0.8, variant: 'plain' });
+  const plan = expandExperiment(baselines);
+  assert.equal(plan.teachers.length, 0);
+  assert.deepEqual(
+    plan.jobs.map((j) => j.job.arm),
+    ['baseline', 'mixup'],
+  );
+  // The same study with loss and mixup written out is the same grid.
+  assert.deepEqual(
+    parseExperiment(
+      { ...rest, arms: ['baseline', 'mixup'], loss: {}, mixup: {} },
+      'study.yaml',
+    ),
+    baselines,
+  );
+  assert.throws(
+    () => parseExperiment({ ...rest, arms: ['baseline', 'kd+mixup'] }, 'study.yaml'),
+    /teacher: arms kd\+mixup distil from a teacher: give its recipe/,
   );
 });

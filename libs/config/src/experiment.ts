@@ -118,8 +118,8 @@ export function studyAsExperiment(study: StudySettings): ExperimentSettings {
   return experimentSchema.parse({
     name: study.name,
     datasets: [study.dataset],
-    // The single form always names a teacher; it is trained even for arms without one.
-    teachers: [{ ...study.teacher, seed: study.seed }],
+    // A teacher given is trained even when no arm distils from it.
+    teachers: study.teacher ? [{ ...study.teacher, seed: study.seed }] : [],
     students: [study.student],
     arms: study.arms,
     temperatures: [study.loss.temperature],

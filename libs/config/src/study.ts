@@ -73,15 +73,26 @@ export const studySchema = z
       .regex(/^[a-z0-9][a-z0-9-]*$/, 'lowercase letters, digits and dashes'),
     seed: z.number().int().min(0),
     dataset: datasetSchema,
-    teacher: recipeSchema,
+    /** The teacher's recipe; needed only when an arm distils (kd, kd+mixup). */
+    teacher: recipeSchema.optional(),
     student: recipeSchema,
     arms: z.array(z.enum(ARMS)).min(1),
-    loss: lossSchema,
-    mixup: mixupSchema,
+    loss: lossSchema.default({ beta: 0.8, temperature: 2, variant: 'plain' }),
+    mixup: mixupSchema.default({ alpha: 1, p: 1 }),
     /** Training pairs for the vicinal analysis of each kd arm (0: skip it). */
     analysisPairs: z.number().int().min(0).max(1_000_000).default(2048),
   })
-  .strict();
+  .strict()
+  .superRefine((study, ctx) => {
+    const kd = study.arms.filter((a) => armUses(a).teacher);
+    if (kd.length > 0 && !study.teacher) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['teacher'],
+        message: `arms ${kd.join(', ')} distil from a teacher: give its recipe`,
+      });
+    }
+  });
 
 export type DatasetSettings = z.infer<typeof datasetSchema>;
 export type Recipe = z.infer<typeof recipeSchema>;

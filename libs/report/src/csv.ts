@@ -1,3 +1,4 @@
+import { armUses } from '@vicinal/config';
 import { VICINAL_MEASURES } from '@vicinal/metrics';
 import { RUN_METRICS, type StudyAggregate, type VicinalAggregate } from './aggregate.js';
 import type { ClaimsData } from './claims.js';
@@ -30,9 +31,13 @@ export function csvTables(
   aggregate: StudyAggregate,
   claims: ClaimsData,
 ): CsvTable[] {
+  // One row per arm of each teacher's table; baseline and mixup, which use no
+  // teacher, repeat in every table as its comparison group, with `teacher`
+  // empty and `table` naming the table they are in.
   const students: CsvTable = {
     file: 'students.csv',
     header: [
+      'table',
       'teacher',
       'arm',
       'temperature',
@@ -43,6 +48,7 @@ export function csvTables(
     rows: aggregate.teachers.flatMap((t) =>
       t.arms.map((a) => [
         t.name,
+        armUses(a.arm).teacher ? t.name : null,
         a.arm,
         a.temperature,
         a.seeds.length,

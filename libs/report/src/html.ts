@@ -198,11 +198,18 @@ function claim2({ claim2: rows }: ClaimsData): string {
   );
 }
 
-function claim3({ claim3: rows }: ClaimsData): string {
+function claim3({
+  claim3: rows,
+  claim4: { teachers: teacherCount },
+}: ClaimsData): string {
   if (rows.length === 0) {
     return (
       claimHead(3) +
-      missing('the comparison needs baseline runs and runs of another arm') +
+      missing(
+        teacherCount === 0
+          ? 'the comparison is made per teacher, and this run trained none'
+          : 'the comparison needs baseline runs and runs of another arm',
+      ) +
       claimTail(3)
     );
   }

@@ -249,9 +249,23 @@ describe('a report of 2 teachers x 4 arms x 2 temperatures x 2 seeds', () => {
   test('the CSV tables match the runs and the aggregates', async () => {
     const students = csvRows(await readFile(join(out, 'students.csv'), 'utf8'));
     const header = students[0];
+    const at = (r: string[], name: string) => r[header.indexOf(name)];
     const row = students.find(
-      (r) => r[0] === 'small' && r[1] === 'kd+mixup' && r[2] === '4',
+      (r) =>
+        at(r, 'table') === 'small' &&
+        at(r, 'arm') === 'kd+mixup' &&
+        at(r, 'temperature') === '4',
     )!;
+    assert.equal(at(row, 'teacher'), 'small');
+    // Baseline and mixup repeat in each teacher's table, distilled from none.
+    const base = students.filter((r) => at(r, 'arm') === 'baseline');
+    assert.deepEqual(
+      base.map((r) => [at(r, 'table'), at(r, 'teacher')]),
+      [
+        ['small', ''],
+        ['large', ''],
+      ],
+    );
     const get = (name: string) => Number(row[header.indexOf(name)]);
     const acc = meanStd(values(runs('small', 'kd+mixup', 4), (r) => r.accuracy));
     assert.ok(Math.abs(get('accuracy_mean') - acc.mean) < 1e-12);
@@ -317,6 +331,18 @@ describe('missing data gives notes, not crashes', () => {
     // one seed: the mean alone, no ± in the students table
     const rs = results.runs.filter((r) => r.arm === 'kd');
     assert.equal(rowCells(teacher, 'kd T=2')[2], (100 * rs[0].accuracy).toFixed(2));
+  });
+
+  test('baseline and mixup runs without a teacher: claim 3 says the run trained none', async () => {
+    const results = syntheticResults({ teachers: [], seeds: [1, 2] });
+    assert.deepEqual([...new Set(results.runs.map((r) => r.arm))], ['baseline', 'mixup']);
+    const files = await writeReport(results, join(root, 'no-teacher'));
+    const html = await readFile(files.html, 'utf8');
+    assert.ok(
+      section(html, 'claim-3').includes(
+        'Not measured in this run: the comparison is made per teacher, and this run trained none',
+      ),
+    );
   });
 
   test('no teachers and no runs', async () => {

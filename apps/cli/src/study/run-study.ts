@@ -290,7 +290,10 @@ export async function runStudy(
   });
   print(
     `study ${plan.studyId}: ${plan.teachers.length} teacher(s), ${plan.jobs.length} jobs ` +
-      `(${settings.seeds.length} seed(s), temperatures ${settings.temperatures.join(', ')})`,
+      `(${settings.seeds.length} seed(s)` +
+      (plan.jobs.some((j) => j.temperature !== null)
+        ? `, temperatures ${settings.temperatures.join(', ')})`
+        : ', no kd arm)'),
   );
 
   const services: ServiceHandle[] = [];
