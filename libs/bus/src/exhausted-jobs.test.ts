@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
-import type { JsMsg } from '@nats-io/jetstream';
+import { loseEveryDelivery } from '../../../test/support/lost-deliveries.js';
 import { testBus } from '../../../test/support/test-bus.js';
 import type { Bus } from './connection.js';
 import { deadLetteredJobs, storedEvents } from './events.js';
@@ -24,25 +24,6 @@ describe('jobs that run out of deliveries without a failure report', () => {
     bus = nats.bus;
   });
 
-  const students = () => bus.js.consumers.get(names.jobsStream, names.studentsConsumer);
-
-  /** Takes the job at each of its deliveries, as workers killed mid-job would. */
-  async function loseEveryDelivery(jobId: string): Promise<number> {
-    const consumer = await students();
-    let sequence = 0;
-    for (let d = 1; d <= JOB_MAX_DELIVER; d++) {
-      const msg: JsMsg | null = await consumer.next({ expires: 5000 });
-      assert.ok(msg, `delivery ${d} of ${jobId} did not come`);
-      assert.equal(msg.json<{ jobId: string }>().jobId, jobId);
-      assert.equal(msg.info.deliveryCount, d);
-      sequence = msg.seq;
-    }
-    // A worker still pulling: the server finds the job out of deliveries
-    // when the last ack wait ran out, and delivers nothing.
-    assert.equal(await consumer.next({ expires: 2500 }), null);
-    return sequence;
-  }
-
   test('the advisory subject is the one of the jobs stream and the students', () => {
     assert.equal(
       names.exhaustedJobsAdvisory,
@@ -54,7 +35,7 @@ describe('jobs that run out of deliveries without a failure report', () => {
     const studyId = 'exhausted-study';
     const job = { kind: 'distill', studyId, jobId: 'job-lost', arm: 'baseline' };
     await submitJob(bus, names.distillSubject, `${studyId}.job-lost`, job);
-    const sequence = await loseEveryDelivery('job-lost');
+    const sequence = await loseEveryDelivery(bus, 'job-lost');
 
     // No reaper is running while the last ack wait runs out: the advisory
     // stream keeps the announcement for the next one.
@@ -137,7 +118,7 @@ describe('jobs that run out of deliveries without a failure report', () => {
     try {
       const job = { kind: 'distill', studyId, jobId: 'job-followed', arm: 'kd' };
       await submitJob(bus, names.distillSubject, `${studyId}.job-followed`, job);
-      await loseEveryDelivery('job-followed');
+      await loseEveryDelivery(bus, 'job-followed');
       let counts = new Map<string, number>();
       for (let i = 0; i < 150 && counts.size === 0; i++) {
         await new Promise((r) => setTimeout(r, 100));
@@ -158,7 +139,7 @@ describe('jobs that run out of deliveries without a failure report', () => {
     const studyId = 'exhausted-finished';
     const job = { kind: 'distill', studyId, jobId: 'job-done', arm: 'baseline' };
     await submitJob(bus, names.distillSubject, `${studyId}.job-done`, job);
-    const sequence = await loseEveryDelivery('job-done');
+    const sequence = await loseEveryDelivery(bus, 'job-done');
     await putResult(bus, studyId, 'job-done', { accuracy: 0.9 });
     let outcomes: Awaited<ReturnType<typeof reapExhaustedJobs>> = [];
     for (let i = 0; i < 100 && outcomes.length === 0; i++) {

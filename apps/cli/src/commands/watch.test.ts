@@ -1,13 +1,15 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { publishEvent } from '@vicinal/bus';
+import { names, publishEvent, submitJob } from '@vicinal/bus';
+import { loseEveryDelivery } from '../../../../test/support/lost-deliveries.js';
 import { testBus } from '../../../../test/support/test-bus.js';
 import { putManifest, type StudyManifest } from '../study/grid-state.js';
 import type { CommandIo } from './io.js';
 import { describeEvent, noStudy, statusCommand, watchCommand } from './watch.js';
 
-// `vicinal watch` against a nats-server of its own on loopback.
-const nats = testBus('watch-test');
+// `vicinal watch` against a nats-server of its own on loopback; a job not
+// acked within a second is delivered again (the test of lost deliveries).
+const nats = testBus('watch-test', { jobAckWaitSeconds: 1 });
 
 function manifest(studyId: string): StudyManifest {
   return {
@@ -111,6 +113,75 @@ test('watch follows a study not submitted yet: says so once, then shows it', asy
     await done;
   }
   assert.equal(printed.err.split('\n').length, 2, 'the waiting line is printed once');
+});
+
+/** Stores the one-job grid of a study and queues its job. */
+async function queueOneJob(studyId: string, jobId: string) {
+  await putManifest(nats.bus, manifest(studyId));
+  await submitJob(nats.bus, names.distillSubject, `${studyId}.${jobId}`, {
+    kind: 'distill',
+    studyId,
+    jobId,
+    arm: 'baseline',
+  });
+}
+
+test('a followed study learns of a job whose workers were all killed: watch dead-letters it', async () => {
+  const studyId = 'lost';
+  const jobId = `${studyId}-job`;
+  await queueOneJob(studyId, jobId);
+  const stop = new AbortController();
+  const { printed, done } = watch([studyId], stop.signal);
+  try {
+    await until('the grid', () => printed.out !== '');
+    await loseEveryDelivery(nats.bus, jobId);
+    await until('the dead letter', () => printed.out.includes('failed'));
+    assert.match(
+      printed.out,
+      /^lost-job: failed \(delivery 5 of 5; dead-lettered\): no worker finished it in 5 deliveries/m,
+    );
+    assert.equal(printed.err, '');
+  } finally {
+    stop.abort();
+    await done;
+  }
+  // Off the queue, on the dead-letter subject.
+  const queue = await nats.bus.jsm.consumers.info(
+    names.jobsStream,
+    names.studentsConsumer,
+  );
+  assert.equal(queue.num_pending + queue.num_ack_pending, 0);
+  const dead = await nats.bus.jsm.streams.getMessage(names.jobsStream, {
+    last_by_subj: names.deadLetterSubject,
+  });
+  assert.equal(dead?.json<{ jobId: string }>().jobId, jobId);
+  assert.match(dead?.header.get('Vicinal-Reason') ?? '', /no worker finished it/);
+});
+
+test('watch --no-follow only reads: an announced job stays for a coordinator', async () => {
+  const studyId = 'lost-unread';
+  const jobId = `${studyId}-job`;
+  await queueOneJob(studyId, jobId);
+  await loseEveryDelivery(nats.bus, jobId);
+  let announced = 0;
+  for (let i = 0; i < 100 && announced === 0; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    announced = (
+      await nats.bus.jsm.consumers.info(
+        names.advisoriesStream,
+        names.exhaustedJobsConsumer,
+      )
+    ).num_pending;
+  }
+  assert.equal(announced, 1, 'nats-server did not announce the exhausted job');
+  const { printed, done } = watch([studyId, '--no-follow']);
+  await done;
+  assert.doesNotMatch(printed.out, /failed/);
+  const advisories = await nats.bus.jsm.consumers.info(
+    names.advisoriesStream,
+    names.exhaustedJobsConsumer,
+  );
+  assert.equal(advisories.num_pending, 1, 'the announcement is left for a coordinator');
 });
 
 test('a failure names its delivery, and the last one says the job was dead-lettered', () => {

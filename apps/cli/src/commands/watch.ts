@@ -3,6 +3,7 @@ import {
   deliveryNote,
   findTeachers,
   names,
+  reapExhaustedJobs,
   type StudyEvent,
   storedEvents,
   watchEvents,
@@ -49,7 +50,9 @@ export function watchCommand(io: CommandIo = processIo, stop?: AbortSignal): Com
   return new Command('watch')
     .description(
       "Print a study's progress events from the start, then follow new ones; a study " +
-        'not submitted yet is waited for (with --no-follow it is an error).',
+        'not submitted yet is waited for (with --no-follow it is an error). While ' +
+        'following, jobs that ran out of deliveries with every worker killed are ' +
+        'dead-lettered and reported, as vicinal study does.',
     )
     .argument('<study>', 'study id (as printed by `vicinal study`)')
     .addOption(natsOption())
@@ -62,6 +65,24 @@ export function watchCommand(io: CommandIo = processIo, stop?: AbortSignal): Com
       const signal = stop
         ? AbortSignal.any([stop, interrupted.signal])
         : interrupted.signal;
+      const done = new AbortController();
+      // While following, watch also turns nats-server's announcements of jobs
+      // out of deliveries (every worker killed) into dead letters and
+      // failure events, as a waiting \`vicinal study\` does: after \`vicinal
+      // submit\` no coordinator waits, and such a job would go unreported.
+      const reaping = opts.follow
+        ? reapExhaustedJobs(bus, {
+            signal: AbortSignal.any([signal, done.signal]),
+            follow: true,
+            pollMs: 1000,
+            onWarning: (message) => io.err(`warning: ${message}\n`),
+          }).catch((err: Error) => {
+            io.err(
+              'warning: jobs whose workers were all killed are not dead-lettered by ' +
+                `this watch: ${err.message}\n`,
+            );
+          })
+        : null;
       try {
         let manifest = await getManifest(bus, study);
         if (!manifest && !opts.follow) throw new Error(noStudy(study, opts.nats));
@@ -98,6 +119,8 @@ export function watchCommand(io: CommandIo = processIo, stop?: AbortSignal): Com
         for await (const ev of watchEvents(bus, study, signal)) await show(ev);
       } finally {
         process.removeListener('SIGINT', interrupt);
+        done.abort();
+        await reaping;
         await bus.close();
       }
     });
