@@ -68,8 +68,8 @@ export function watchCommand(io: CommandIo = processIo, stop?: AbortSignal): Com
       const done = new AbortController();
       // While following, watch also turns nats-server's announcements of jobs
       // out of deliveries (every worker killed) into dead letters and
-      // failure events, as a waiting \`vicinal study\` does: after \`vicinal
-      // submit\` no coordinator waits, and such a job would go unreported.
+      // failure events, as a waiting `vicinal study` does: after `vicinal
+      // submit` no coordinator waits, and such a job would go unreported.
       const reaping = opts.follow
         ? reapExhaustedJobs(bus, {
             signal: AbortSignal.any([signal, done.signal]),
