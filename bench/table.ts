@@ -50,7 +50,7 @@ export function formatTable(report: BenchReport): string {
   if (report.settings.preset === 'quick') {
     out.push(
       'note: --quick runs a few steps and rows to check that the bench works; its ' +
-        'figures are not meant to meet the targets (run without --quick for those)',
+        'figures are not judged against the targets (run without --quick for those)',
     );
   }
   out.push('', 'Headline (median of reps; targets: README, Performance)');

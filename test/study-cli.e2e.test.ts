@@ -175,6 +175,24 @@ test('--out naming a file is refused before anything starts', () => {
   assert.match(run.stderr, /--out:.*not-a-directory: expected a directory .*got a file/s);
   assert.doesNotMatch(run.stdout, /nats-server|training teacher/);
   assert.equal(readFileSync(file, 'utf8'), 'keep me');
+  // --cache-dir alike, before a teacher is trained (and lost).
+  for (const command of ['study', 'submit']) {
+    const cache = vicinal([
+      command,
+      config,
+      ...(command === 'study' ? ['--out', join(dir, 'cache-is-a-file')] : []),
+      ...(command === 'submit' ? ['--nats', 'nats://127.0.0.1:1'] : []),
+      '--cache-dir',
+      file,
+    ]);
+    assert.equal(cache.code, 2, `${command}: ${cache.stderr}`);
+    assert.match(
+      cache.stderr,
+      /--cache-dir:.*not-a-directory: expected a directory .*got a file/s,
+      command,
+    );
+    assert.doesNotMatch(cache.stdout, /nats-server|training teacher/);
+  }
 });
 
 test('an unknown architecture is refused with the schema, before any teacher trains', () => {
@@ -183,11 +201,27 @@ test('an unknown architecture is refused with the schema, before any teacher tra
     settings.replace('architecture: student-cnn', 'architecture: resnet9000'),
   );
   assert.equal(run.code, 2, run.stderr);
+  // Named by the key of the file's own form: one student here.
   assert.match(
     run.stderr,
-    /students\.0\.architecture: unknown model "resnet9000", expected one of .*resnet8/,
+    /\n {2}student\.architecture: unknown model "resnet9000", expected one of .*resnet8/,
   );
   assert.doesNotMatch(run.stdout, /nats-server|training teacher/);
+  // A grid names the entry of its list.
+  const grid = studyWith(
+    'bad-model-grid',
+    [
+      'name: grid',
+      'datasets: [{ name: fashion-mnist }]',
+      'students:',
+      '  - { architecture: student-cnn, epochs: 1, batchSize: 64, learningRate: 0.002, trainImages: 64 }',
+      '  - { architecture: resnet9000, epochs: 1, batchSize: 64, learningRate: 0.002, trainImages: 64 }',
+      'arms: [baseline]',
+      'seeds: [1]',
+    ].join('\n'),
+  );
+  assert.equal(grid.code, 2, grid.stderr);
+  assert.match(grid.stderr, /students\.1\.architecture: unknown model "resnet9000"/);
 });
 
 test('a data set directory that does not exist is refused before anything starts', () => {
@@ -278,6 +312,9 @@ test('bad flags of the other commands exit with code 2; --version prints the ver
     [['report', dir], /results\.json: no results\.json in this directory/],
     [['dataset', 'inspect', '--format', 'cifar10', join(dir, 'none')], /none: expected/],
     [['status', 's', '--nats', 'ftp://127.0.0.1:4222'], /Expected a NATS URL/],
+    // A study id is a slug, checked before any connection.
+    [['status', 'Bad Name', '--nats', 'nats://127.0.0.1:1'], /Expected a study id/],
+    [['watch', 'a.b', '--nats', 'nats://127.0.0.1:1'], /Expected a study id/],
     [['frobnicate'], /unknown command 'frobnicate'\n\(vicinal --help lists the commands/],
   ];
   for (const [args, pattern] of cases) {

@@ -85,7 +85,24 @@ test('a bad service setting names the environment variable to fix', () => {
         err.message,
       ) && /maxBatch \(VICINAL_MAX_BATCH\): /.test(err.message),
   );
-  assert.throws(() => teacherServerConfig({}, {}), /model \(VICINAL_TEACHER_MODEL\)/);
+  assert.throws(
+    () => teacherServerConfig({}, {}),
+    /model \(VICINAL_TEACHER_MODEL\): required \(expected string\)/,
+  );
+  // A value out of range or of the wrong kind of number is repeated.
+  assert.throws(
+    () => teacherServerConfig({}, { VICINAL_TEACHER_MODEL: 'm', VICINAL_MAX_BATCH: '0' }),
+    /maxBatch \(VICINAL_MAX_BATCH\): Too small: .*1 \(got 0\)/,
+  );
+  assert.throws(
+    () =>
+      parseConfig(
+        studySchema,
+        { ...defaultStudy(), student: { ...defaultStudy().student, epochs: 1.5 } },
+        'study.yaml',
+      ),
+    /student\.epochs: .*expected int, received number \(got 1\.5\)/,
+  );
   // A number variable that is not a number is echoed as given.
   assert.throws(
     () =>
@@ -96,6 +113,35 @@ test('a bad service setting names the environment variable to fix', () => {
     () => studentTrainerConfig({}, { VICINAL_PREFETCH: '99' }),
     /prefetch \(VICINAL_PREFETCH\): /,
   );
+  // NATS URLs are checked at start, as the CLI checks --nats, not at connect.
+  for (const bad of ['not a url', 'http://127.0.0.1:4222', 'nats://', '']) {
+    assert.throws(
+      () => studentTrainerConfig({}, { VICINAL_NATS_URL: bad }),
+      new RegExp(
+        `natsUrl \\(VICINAL_NATS_URL\\): Expected a NATS URL such as nats://127\\.0\\.0\\.1:4222, got "${bad.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}"`,
+      ),
+      bad,
+    );
+  }
+  // VICINAL_LOG_LEVEL: any case of the loggers' levels, else refused.
+  assert.equal(
+    studentTrainerConfig({}, { VICINAL_LOG_LEVEL: ' Debug ' }).logLevel,
+    'debug',
+  );
+  assert.equal(studentTrainerConfig({}, { VICINAL_LOG_LEVEL: '' }).logLevel, undefined);
+  assert.throws(
+    () =>
+      teacherServerConfig({}, { VICINAL_TEACHER_MODEL: 'm', VICINAL_LOG_LEVEL: 'loud' }),
+    /logLevel \(VICINAL_LOG_LEVEL\): .*"trace"\|"debug"\|"info"\|"warn"\|"error"\|"fatal"\|"silent"/,
+  );
+  // A name without a scheme (a host, a Kubernetes service) and lists are fine.
+  for (const good of ['nats', 'nats-0.nats:4222', 'nats://a:4222,tls://b:4222']) {
+    assert.equal(
+      teacherServerConfig({}, { VICINAL_TEACHER_MODEL: 'm', VICINAL_NATS_URL: good })
+        .natsUrl,
+      good,
+    );
+  }
 });
 
 test('every service setting is read from the variable its errors name', () => {

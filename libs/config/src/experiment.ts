@@ -18,10 +18,11 @@ import { parseConfig } from './validate.js';
 /** Bump when a change to training code makes cached teachers stale. */
 export const TEACHER_FORMAT = 2;
 
-const slug = z
-  .string()
-  .regex(/^[a-z0-9][a-z0-9-]*$/, 'lowercase letters, digits and dashes')
-  .max(40);
+/** A study's or a teacher's name: what study ids, job ids and NATS keys are made of. */
+export const SLUG = /^[a-z0-9][a-z0-9-]*$/;
+export const SLUG_RULE = 'lowercase letters, digits and dashes';
+
+const slug = z.string().regex(SLUG, SLUG_RULE).max(40);
 
 /** A teacher of the grid: a name, its architecture and training recipe, its seed. */
 export const teacherEntrySchema = recipeSchema

@@ -6,6 +6,7 @@ import {
   insecureFlag,
   natsClientEnv,
   natsClientFields,
+  natsUrlProblem,
   SettingsFileError,
   serverTlsFields,
   teacherClientTlsFields,
@@ -13,7 +14,27 @@ import {
 import { ConfigError, parseConfig } from './validate.js';
 
 const backend = z.enum(['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu']);
-const natsUrl = z.string().min(1);
+/**
+ * The levels VICINAL_LOG_LEVEL takes, any case, most verbose first. The
+ * loggers (libs/telemetry) read the variable themselves; the services'
+ * settings refuse a value that is none of these.
+ */
+export const LOG_LEVEL_NAMES = [
+  'trace',
+  'debug',
+  'info',
+  'warn',
+  'error',
+  'fatal',
+  'silent',
+] as const;
+const logLevel = z.enum(LOG_LEVEL_NAMES).optional();
+const logLevelEnv = (v: string | undefined) => v?.trim().toLowerCase() || undefined;
+
+const natsUrl = z.string().superRefine((value, ctx) => {
+  const problem = natsUrlProblem(value);
+  if (problem) ctx.addIssue({ code: 'custom', message: `${problem}, got "${value}"` });
+});
 
 export const teacherServerConfigSchema = z
   .object({
@@ -48,6 +69,7 @@ export const teacherServerConfigSchema = z
      * collection, in percent (0: V8 decides; see docs/operations.md).
      */
     heapGrowingPercent: z.number().int().min(0).max(1000),
+    logLevel,
     ...natsClientFields,
     ...serverTlsFields,
   })
@@ -87,6 +109,7 @@ export const studentTrainerConfigSchema = z
     prefetch: z.number().int().min(1).max(16),
     /** Longest a job waits for a teacher, in one stretch, before it fails. */
     teacherWaitSeconds: z.number().min(1),
+    logLevel,
     ...natsClientFields,
     ...teacherClientTlsFields,
   })
@@ -128,6 +151,7 @@ export function teacherServerConfig(
       inferenceThread: env.VICINAL_INFERENCE_THREAD || 'worker',
       heapGrowingPercent:
         num(env.VICINAL_HEAP_GROWING_PERCENT) ?? DEFAULT_HEAP_GROWING_PERCENT,
+      logLevel: logLevelEnv(env.VICINAL_LOG_LEVEL),
       ...natsClientEnv(env),
       tlsCert: env.VICINAL_TLS_CERT || undefined,
       tlsKey: env.VICINAL_TLS_KEY || undefined,
@@ -154,6 +178,7 @@ export function studentTrainerConfig(
       maxJobs: num(env.VICINAL_MAX_JOBS) ?? 0,
       prefetch: num(env.VICINAL_PREFETCH) ?? DEFAULT_PREFETCH,
       teacherWaitSeconds: num(env.VICINAL_TEACHER_WAIT_SECONDS) ?? 120,
+      logLevel: logLevelEnv(env.VICINAL_LOG_LEVEL),
       ...natsClientEnv(env),
       teacherTlsCa: env.VICINAL_TEACHER_TLS_CA || undefined,
       teacherTlsCert: env.VICINAL_TEACHER_TLS_CERT || undefined,

@@ -220,3 +220,31 @@ export function teacherClientSecurity(
     insecure: config.insecure,
   };
 }
+
+/**
+ * The URL schemes taken for a NATS server. The client reads only host and
+ * port from either: TLS comes from the TLS options (VICINAL_NATS_CA and the
+ * rest), not from tls://.
+ */
+const NATS_SCHEMES = ['nats:', 'tls:'];
+
+/**
+ * What is wrong with a NATS URL (or comma-separated list of them, as the
+ * client takes), or null: what the client would refuse only when connecting,
+ * after a name lookup perhaps: an empty value, one that is not a URL, or one
+ * of another scheme (http://, ftp://). A name without a scheme is taken as
+ * nats://NAME (a host or a Kubernetes service).
+ */
+export function natsUrlProblem(value: string): string | null {
+  for (const server of value.split(',')) {
+    const withScheme = server.includes('://') ? server.trim() : `nats://${server.trim()}`;
+    if (
+      !URL.canParse(withScheme) ||
+      !new URL(withScheme).hostname ||
+      !NATS_SCHEMES.includes(new URL(withScheme).protocol)
+    ) {
+      return 'Expected a NATS URL such as nats://127.0.0.1:4222';
+    }
+  }
+  return null;
+}

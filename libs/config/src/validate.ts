@@ -11,15 +11,36 @@ export class ConfigError extends Error {
   }
 }
 
-/** ` (got "abc")` for a wrong-typed value short enough to repeat, else ''. */
+/** Codes of the issues about one value, which the message then repeats. */
+const ECHOED = new Set([
+  'invalid_type',
+  'too_big',
+  'too_small',
+  'invalid_value',
+  'invalid_format',
+]);
+
+/** ` (got "abc")` for a bad value short enough to repeat, else ''. */
 function received(issue: { code: string; input?: unknown }): string {
-  if (issue.code !== 'invalid_type') return '';
+  if (!ECHOED.has(issue.code)) return '';
   const { input } = issue;
-  if (typeof input !== 'string' && typeof input !== 'boolean') {
-    if (typeof input !== 'number' || Number.isFinite(input)) return '';
+  if (
+    typeof input !== 'string' &&
+    typeof input !== 'boolean' &&
+    typeof input !== 'number'
+  ) {
+    return '';
   }
   const text = typeof input === 'number' ? String(input) : JSON.stringify(input);
   return ` (got ${text.length > 40 ? `${text.slice(0, 39)}…` : text})`;
+}
+
+/** The message of one issue: a missing value is "required". */
+function message(issue: z.core.$ZodIssue & { input?: unknown }): string {
+  if (issue.code === 'invalid_type' && issue.input === undefined) {
+    return `required (expected ${issue.expected})`;
+  }
+  return `${issue.message}${received(issue)}`;
 }
 
 /**
@@ -39,7 +60,7 @@ export function parseConfig<S extends z.ZodType>(
       const keys = issue.keys.map((k) => (path === '(root)' ? k : `${path}.${k}`));
       return `${keys.join(', ')}: unknown key${keys.length > 1 ? 's' : ''}`;
     }
-    return `${path}: ${issue.message}${received(issue)}`;
+    return `${path}: ${message(issue)}`;
   });
   throw new ConfigError(source, issues);
 }

@@ -2,7 +2,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { channelStats } from './channel-stats.js';
 import type { Dataset, ImageSplit } from './dataset.js';
-import { DatasetError } from './errors.js';
+import { DatasetError, requireDirectory } from './errors.js';
 
 export const CIFAR10_CLASSES = [
   'airplane',
@@ -238,9 +238,7 @@ async function cifarRoot(
   dir: string,
   files: { subdir: string; train: string[]; test: string[] },
 ): Promise<string> {
-  if (!(await stat(dir).catch(() => null))?.isDirectory()) {
-    throw new DatasetError(dir, 'expected a directory of CIFAR batch files, found none');
-  }
+  await requireDirectory(dir, 'a directory of CIFAR batch files');
   const sub = join(dir, files.subdir);
   const root = (await stat(sub).catch(() => null))?.isDirectory() ? sub : dir;
   const wanted = [...files.train, ...files.test];

@@ -45,7 +45,14 @@ export async function loadFashionMnist(
 ): Promise<Dataset> {
   const official = options.officialCounts ?? true;
   const info = await stat(dir).catch(() => null);
-  if (!info?.isDirectory()) {
+  if (info && !info.isDirectory()) {
+    throw new DatasetError(
+      dir,
+      'expected the Fashion-MNIST directory, got a file: pass the directory that holds ' +
+        'the four *-ubyte.gz files',
+    );
+  }
+  if (!info) {
     throw new DatasetError(
       dir,
       'expected the Fashion-MNIST directory, found none; install the Debian package ' +

@@ -3,6 +3,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { DatasetError } from './errors.js';
 import { isGzip, parseIdx, readIdxFile } from './idx.js';
 import { idxBytes, pattern } from './testing/idx-writer.js';
@@ -75,13 +76,24 @@ test('truncated files report expected and received byte counts (raw and gzip)', 
     'train-images-idx3-ubyte.gz',
     'expected 47040016 bytes for 60000x28x28 images, got 1000',
   );
-  // A gzip stream cut in the middle: whatever decompresses is counted.
+  // A gzip stream cut in the middle: whatever decompresses is counted, and
+  // the message says the stream itself ends early.
   const gz = idxBytes([50, 28, 28], pattern(50 * 784), { gzip: true });
   assert.throws(
     () => parseIdx(gz.subarray(0, gz.length - 200), 'cut.gz', { kind: 'images' }),
     (err: unknown) =>
       err instanceof DatasetError &&
-      /^cut\.gz: expected 39216 bytes for 50x28x28 images, got \d+$/.test(err.message),
+      /^cut\.gz: expected 39216 bytes for 50x28x28 images, got \d+ \(the gzip stream ends early: the file is cut short\)$/.test(
+        err.message,
+      ),
+  );
+  // A whole gzip stream of too few bytes is not called cut short.
+  const short = idxBytes([50, 28, 28], pattern(50 * 784), { gzip: true });
+  const whole = gzipSync(gunzipSync(short).subarray(0, 1000));
+  throwsDataset(
+    () => parseIdx(whole, 'short.gz', { kind: 'images' }),
+    'short.gz',
+    'expected 39216 bytes for 50x28x28 images, got 1000',
   );
   throwsDataset(
     () => parseIdx(new Uint8Array([0, 0, 8, 3, 0]), 'h', { kind: 'images' }),

@@ -45,7 +45,8 @@ export function parseIdx(
   expect: IdxExpectation,
 ): IdxData {
   let raw = bytes;
-  if (isGzip(bytes)) {
+  const gzipped = isGzip(bytes);
+  if (gzipped) {
     try {
       // A sync flush keeps what a truncated stream held, so the size check
       // below can say how many bytes arrived instead of a bare zlib error.
@@ -89,12 +90,25 @@ export function parseIdx(
   if (raw.length !== expectedBytes) {
     throw new DatasetError(
       file,
-      `expected ${expectedBytes} bytes for ${dims.join('x')} ${expect.kind}, got ${raw.length}`,
+      `expected ${expectedBytes} bytes for ${dims.join('x')} ${expect.kind}, got ${raw.length}` +
+        (gzipped && gzipCutShort(bytes)
+          ? ' (the gzip stream ends early: the file is cut short)'
+          : ''),
     );
   }
   // A plain Uint8Array view (not a Buffer), so callers see one array type.
   const data = new Uint8Array(raw.buffer, raw.byteOffset + headerBytes, items);
   return { kind: expect.kind, dims, data };
+}
+
+/** Whether a gzip stream ends before its end marker (a truncated file). */
+function gzipCutShort(bytes: Uint8Array): boolean {
+  try {
+    gunzipSync(bytes);
+    return false;
+  } catch (err) {
+    return (err as { code?: string }).code === 'Z_BUF_ERROR';
+  }
 }
 
 /** Reads and parses one IDX file; errors name the file's base name. */

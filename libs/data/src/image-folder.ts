@@ -1,9 +1,9 @@
 import { constants as bufferConstants } from 'node:buffer';
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { channelStats } from './channel-stats.js';
 import type { Dataset, ImageSplit } from './dataset.js';
-import { DatasetError } from './errors.js';
+import { DatasetError, requireDirectory } from './errors.js';
 import { decodeImage } from './image-decode.js';
 import { seededRandom } from './random.js';
 import { resizeArea } from './resize.js';
@@ -62,9 +62,7 @@ export async function loadImageFolder(
   options: ImageFolderOptions = {},
 ): Promise<Dataset> {
   checkOptions(options);
-  if (!(await stat(dir).catch(() => null))?.isDirectory()) {
-    throw new DatasetError(dir, 'expected an image-folder directory, found none');
-  }
+  await requireDirectory(dir, 'an image-folder directory');
   const layout = await scanLayout(dir, options);
   if (layout.classNames.length > 256) {
     throw new DatasetError(

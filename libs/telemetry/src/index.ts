@@ -1,5 +1,5 @@
 export { type Instruments, instruments } from './instruments.js';
-export { createLogger, type Logger } from './logger.js';
+export { createLogger, LOG_LEVELS, type Logger } from './logger.js';
 export {
   extractTraceContext,
   type HeaderCarrier,

@@ -1,18 +1,11 @@
 import { isMainThread } from 'node:worker_threads';
+import { LOG_LEVEL_NAMES } from '@vicinal/config';
 import { type Logger, pino } from 'pino';
 
 export type { Logger };
 
-/** The levels VICINAL_LOG_LEVEL accepts, most verbose first. */
-export const LOG_LEVELS = [
-  'trace',
-  'debug',
-  'info',
-  'warn',
-  'error',
-  'fatal',
-  'silent',
-] as const;
+/** The levels VICINAL_LOG_LEVEL accepts, most verbose first (libs/config). */
+export const LOG_LEVELS = LOG_LEVEL_NAMES;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
 /** Level of a logger when VICINAL_LOG_LEVEL is unset or empty. */
@@ -32,10 +25,11 @@ let unknownLevelReported = false;
  * Level comes from VICINAL_LOG_LEVEL (default "warn"), so libraries never
  * print unless asked. stdout stays free for the CLI's human output.
  *
- * A level that is none of LOG_LEVELS (any case) does not stop the process:
- * loggers are created when modules load (the backend's), before a service
- * has read its settings, so there is no clean place to refuse from. The
- * logger falls back to "info" instead, and the first such logger of the
+ * A level that is none of LOG_LEVELS (any case) does not stop the process
+ * here: loggers are created when modules load (the backend's), before a
+ * service has read its settings, which is where the services refuse it
+ * (libs/config). Until then, and in the CLI, the logger falls back to
+ * "info", and the first such logger of the
  * process says so in a warn line naming the variable and the accepted values
  * (on the main thread only: worker threads, such as the teacher's inference
  * thread, read the same environment and would repeat it).

@@ -208,7 +208,24 @@ test('errors go to stderr with exit code 2: a bad flag, a missing path, files th
       /install the Debian package/,
       2,
     ],
+    // A file where the directory is expected is called a file.
+    [
+      ['inspect', '--format', 'fashion-mnist', join(root, 'a-file')],
+      /a-file: expected the Fashion-MNIST directory, got a file: pass the directory/,
+      2,
+    ],
+    [
+      ['inspect', '--format', 'cifar10', join(root, 'a-file')],
+      /a-file: expected a directory of CIFAR batch files, got a file$/,
+      2,
+    ],
+    [
+      ['inspect', '--format', 'image-folder', join(root, 'a-file')],
+      /a-file: expected an image-folder directory, got a file$/,
+      2,
+    ],
   ];
+  await writeFile(join(root, 'a-file'), 'not a directory');
   for (const [args, pattern, code] of cases) {
     const result = await run(...args);
     assert.equal(result.exitCode, code, args.join(' '));

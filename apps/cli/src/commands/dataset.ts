@@ -50,7 +50,11 @@ export function datasetCommand(io: CommandIo = processIo): Command {
       `data set format (required): ${INSPECT_FORMATS.join(', ')}`,
     )
     .option('--json', 'print {"images": n, "shape": [h, w, c], "class_counts": [...]}')
-    .option('--split <split>', `which images to count: ${SPLIT_NAMES.join(', ')}`, 'all')
+    .option(
+      '--split <split>',
+      `which images to count: ${SPLIT_NAMES.join(', ')} (every file is read and checked)`,
+      'all',
+    )
     .option('--coarse', 'cifar100: use the 20 coarse labels instead of the 100 fine ones')
     .option(
       '--size <HxW>',

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
@@ -145,7 +145,28 @@ test('--out: a directory or a path that can become one', () => {
       () => checkOutputDirectory(join(file, 'sub', 'dir')),
       new RegExp(`cannot be a directory, ${file} is a file`),
     );
+    // The option is named: --cache-dir is checked alike.
+    assert.throws(
+      () => checkOutputDirectory(file, '--cache-dir'),
+      /^ConfigError: invalid --cache-dir:\n/,
+    );
   } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('a directory option this user may not write in is refused', {
+  skip: process.getuid?.() === 0 ? 'root may write anywhere' : false,
+}, () => {
+  const root = mkdtempSync(join(tmpdir(), 'vicinal-out-'));
+  try {
+    chmodSync(root, 0o500);
+    assert.throws(
+      () => checkOutputDirectory(join(root, 'new'), '--cache-dir'),
+      new RegExp(`expected a directory this user may write in; ${root} is not writable`),
+    );
+  } finally {
+    chmodSync(root, 0o700);
     rmSync(root, { recursive: true, force: true });
   }
 });

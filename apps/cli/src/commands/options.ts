@@ -1,7 +1,7 @@
-import { existsSync, statSync } from 'node:fs';
+import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname, resolve } from 'node:path';
-import { ConfigError } from '@vicinal/config';
+import { ConfigError, natsUrlProblem, SLUG, SLUG_RULE } from '@vicinal/config';
 import { InvalidArgumentError, Option } from 'commander';
 
 /** What --backend and VICINAL_BACKEND accept. */
@@ -21,30 +21,21 @@ export function backendOption(description: string): Option {
 }
 
 /**
- * The URL schemes taken for a NATS server. The client reads only host and
- * port from either: TLS comes from the TLS options (VICINAL_NATS_CA and the
- * rest), not from tls://.
- */
-const NATS_SCHEMES = ['nats:', 'tls:'];
-
-/**
- * Checks a NATS URL (or comma-separated list of them, as the client takes)
- * for what the client would refuse only when connecting: an empty value, one
- * that is not a URL, or one of another scheme (http://, ftp://). A name
- * without a scheme is taken as nats://NAME.
+ * Checks a NATS URL (or comma-separated list of them) as the services check
+ * VICINAL_NATS_URL (natsUrlProblem in libs/config).
  */
 export function parseNatsUrl(value: string): string {
-  for (const server of value.split(',')) {
-    const withScheme = server.includes('://') ? server.trim() : `nats://${server.trim()}`;
-    if (
-      !URL.canParse(withScheme) ||
-      !new URL(withScheme).hostname ||
-      !NATS_SCHEMES.includes(new URL(withScheme).protocol)
-    ) {
-      throw new InvalidArgumentError(
-        'Expected a NATS URL such as nats://127.0.0.1:4222.',
-      );
-    }
+  const problem = natsUrlProblem(value);
+  if (problem) throw new InvalidArgumentError(`${problem}.`);
+  return value;
+}
+
+/** A study id argument: the name of a study file, so a slug. */
+export function parseStudyId(value: string): string {
+  if (!SLUG.test(value) || value.length > 40) {
+    throw new InvalidArgumentError(
+      `Expected a study id (the name in its settings file: ${SLUG_RULE}, at most 40).`,
+    );
   }
   return value;
 }
@@ -61,23 +52,29 @@ export function natsOption(description = 'NATS server'): Option {
 }
 
 /**
- * --out must be a directory or a path that can become one (nothing there, and
- * no file on the way to it): refused before anything starts, since a file
- * there would fail the command only when it first writes (with a raw EEXIST
- * or ENOTDIR). `vicinal study` and `vicinal report` say so alike.
+ * A directory option (--out, --cache-dir) must be a directory or a path that
+ * can become one (nothing there, and no file on the way to it), and one this
+ * process may write in: refused before anything starts, since otherwise the
+ * command fails only when it first writes there (with a raw EEXIST, ENOTDIR
+ * or EACCES), perhaps after training a teacher.
  */
-export function checkOutputDirectory(out: string): void {
+export function checkOutputDirectory(out: string, option = '--out'): void {
   const path = resolve(out);
   if (existsSync(path) && !statSync(path).isDirectory()) {
-    throw new ConfigError('--out', [
+    throw new ConfigError(option, [
       `${path}: expected a directory (or a path that does not exist yet), got a file`,
     ]);
   }
-  let above = dirname(path);
+  let above = path;
   while (!existsSync(above) && dirname(above) !== above) above = dirname(above);
   if (!statSync(above).isDirectory()) {
-    throw new ConfigError('--out', [
-      `${path}: cannot be a directory, ${above} is a file`,
+    throw new ConfigError(option, [`${path}: cannot be a directory, ${above} is a file`]);
+  }
+  try {
+    accessSync(above, constants.W_OK | constants.X_OK);
+  } catch {
+    throw new ConfigError(option, [
+      `${path}: expected a directory this user may write in; ${above} is not writable`,
     ]);
   }
 }

@@ -5,6 +5,7 @@ import {
   ConfigError,
   defaultStudy,
   type ExperimentSettings,
+  isSingleStudy,
   parseExperiment,
   studyAsExperiment,
 } from '@vicinal/config';
@@ -81,6 +82,7 @@ export function studyCommand(): Command {
       process.once('SIGTERM', interrupt);
       const out = resolve(opts.out);
       checkOutputDirectory(out);
+      checkOutputDirectory(opts.cacheDir, '--cache-dir');
       const { summary, outputs } = await runStudy({
         settings,
         out,
@@ -103,7 +105,7 @@ export function studyCommand(): Command {
       process.stdout.write(`\n${summaryTable(summary)}\n\n`);
       process.stdout.write(
         `wrote ${out}/summary.json, summary.md, results.json and ${reports.join(', ')} ` +
-          `(${summary.wall_seconds} s)\n`,
+          `with report.json and the CSV tables beside it (${summary.wall_seconds} s)\n`,
       );
     });
 }
@@ -165,15 +167,13 @@ export function loadStudyFile(path: string): ExperimentSettings {
     ]);
   }
   const settings = parseExperiment(raw, path);
-  checkArchitectures(settings, path);
+  // Problems are named by the keys of the file's own form.
+  const single = isSingleStudy(raw);
+  checkArchitectures(settings, path, single);
   // The coordinator reads every data set itself (teachers, the summary),
   // also when the student trainers run elsewhere.
-  checkDatasetDirs(settings, path, isSingleStudy(raw));
+  checkDatasetDirs(settings, path, single);
   return settings;
-}
-
-function isSingleStudy(raw: unknown): boolean {
-  return typeof raw === 'object' && raw !== null && 'dataset' in raw;
 }
 
 /**
@@ -208,11 +208,17 @@ export function checkDatasetDirs(
  * Every architecture the grid names must be a registered model: checked with
  * the schema, before any teacher trains.
  */
-export function checkArchitectures(settings: ExperimentSettings, source: string): void {
+export function checkArchitectures(
+  settings: ExperimentSettings,
+  source: string,
+  single: boolean,
+): void {
   const known = new Set(listModels());
+  const field = (key: 'teacher' | 'student', i: number) =>
+    single ? `${key}.architecture` : `${key}s.${i}.architecture`;
   const named = [
-    ...settings.teachers.map((t, i) => [`teachers.${i}.architecture`, t.architecture]),
-    ...settings.students.map((s, i) => [`students.${i}.architecture`, s.architecture]),
+    ...settings.teachers.map((t, i) => [field('teacher', i), t.architecture]),
+    ...settings.students.map((s, i) => [field('student', i), s.architecture]),
   ];
   const issues = named
     .filter(([, name]) => !known.has(name))

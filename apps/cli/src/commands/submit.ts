@@ -8,7 +8,7 @@ import {
   submitExperiment,
 } from '../study/run-study.js';
 import { checkCachedTeachers } from '../study/teachers.js';
-import { backendOption, natsOption } from './options.js';
+import { backendOption, checkOutputDirectory, natsOption } from './options.js';
 import { loadStudyFile } from './study.js';
 
 /**
@@ -37,6 +37,7 @@ export function submitCommand(): Command {
       const settings = loadStudyFile(config);
       const plan = expandExperiment(settings);
       const cacheDir = resolve(opts.cacheDir);
+      checkOutputDirectory(cacheDir, '--cache-dir');
       checkCachedTeachers(plan.teachers, cacheDir, Boolean(opts.retrain));
       const print = (line: string) => process.stdout.write(`${line}\n`);
       const controller = new AbortController();

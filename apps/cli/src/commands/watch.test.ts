@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { names, publishEvent, submitJob } from '@vicinal/bus';
 import { loseEveryDelivery } from '../../../../test/support/lost-deliveries.js';
 import { testBus } from '../../../../test/support/test-bus.js';
-import { putManifest, type StudyManifest } from '../study/grid-state.js';
+import { getManifest, putManifest, type StudyManifest } from '../study/grid-state.js';
 import type { CommandIo } from './io.js';
 import { describeEvent, noStudy, statusCommand, watchCommand } from './watch.js';
 
@@ -182,6 +182,25 @@ test('watch --no-follow only reads: an announced job stays for a coordinator', a
     names.exhaustedJobsConsumer,
   );
   assert.equal(advisories.num_pending, 1, 'the announcement is left for a coordinator');
+});
+
+test('the same grid submitted again keeps its first submission time', async () => {
+  const first = { ...manifest('again'), submittedAt: '2026-01-01T00:00:00.000Z' };
+  await putManifest(nats.bus, first);
+  await putManifest(nats.bus, { ...first, submittedAt: '2026-01-02T00:00:00.000Z' });
+  let stored = await getManifest(nats.bus, 'again');
+  assert.equal(stored?.submittedAt, '2026-01-01T00:00:00.000Z');
+  assert.equal(stored?.resubmittedAt, '2026-01-02T00:00:00.000Z');
+  // Another grid under the same name is a new submission.
+  const changed = {
+    ...first,
+    submittedAt: '2026-01-03T00:00:00.000Z',
+    jobs: [{ ...first.jobs[0], jobId: 'again-other-job' }],
+  };
+  await putManifest(nats.bus, changed);
+  stored = await getManifest(nats.bus, 'again');
+  assert.equal(stored?.submittedAt, '2026-01-03T00:00:00.000Z');
+  assert.equal(stored?.resubmittedAt, undefined);
 });
 
 test('a failure names its delivery, and the last one says the job was dead-lettered', () => {

@@ -11,7 +11,7 @@ import {
 import { Command } from 'commander';
 import { getManifest, gridProgress, type StudyManifest } from '../study/grid-state.js';
 import { type CommandIo, processIo } from './io.js';
-import { natsOption } from './options.js';
+import { natsOption, parseStudyId } from './options.js';
 
 /** One human line for a progress event. */
 export function describeEvent(ev: StudyEvent): string {
@@ -54,7 +54,7 @@ export function watchCommand(io: CommandIo = processIo, stop?: AbortSignal): Com
         'following, jobs that ran out of deliveries with every worker killed are ' +
         'dead-lettered and reported, as vicinal study does.',
     )
-    .argument('<study>', 'study id (as printed by `vicinal study`)')
+    .argument('<study>', 'study id (as printed by `vicinal study`)', parseStudyId)
     .addOption(natsOption())
     .option('--no-follow', 'stop after the events stored so far')
     .action(async (study: string, opts: { nats: string; follow: boolean }) => {
@@ -130,7 +130,7 @@ export function watchCommand(io: CommandIo = processIo, stop?: AbortSignal): Com
 export function statusCommand(): Command {
   return new Command('status')
     .description("Progress over a study's grid: finished, started and queued jobs.")
-    .argument('<study>', 'study id (the name in the experiment file)')
+    .argument('<study>', 'study id (the name in the experiment file)', parseStudyId)
     .addOption(natsOption())
     .option('--json', 'print JSON')
     .action(async (study: string, opts: { nats: string; json?: boolean }) => {
@@ -148,6 +148,7 @@ export function statusCommand(): Command {
         const status = {
           study,
           submittedAt: manifest.submittedAt,
+          resubmittedAt: manifest.resubmittedAt ?? null,
           jobs: manifest.jobs.length,
           finished: count('finished'),
           started: count('running'),

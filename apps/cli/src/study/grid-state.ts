@@ -59,7 +59,10 @@ export async function finishedJobs(
 /** What `vicinal status` needs to show progress over a grid. */
 export interface StudyManifest {
   studyId: string;
+  /** When the grid was first submitted. */
   submittedAt: string;
+  /** When the same grid was last submitted again (a re-run), if it was. */
+  resubmittedAt?: string;
   teachers: { name: string; model: string; architecture: string; dataset: string }[];
   jobs: {
     jobId: string;
@@ -96,9 +99,24 @@ export function studyManifest(plan: ExperimentPlan): StudyManifest {
   };
 }
 
-/** Stores the grid of a study in the results bucket (`study.<id>`). */
+/**
+ * Stores the grid of a study in the results bucket (`study.<id>`). The same
+ * grid submitted again (a re-run, or `vicinal study --no-local-services`
+ * after `vicinal submit`) keeps its first submission time and records the
+ * new one as `resubmittedAt`; a changed grid is a new submission.
+ */
 export async function putManifest(bus: Bus, manifest: StudyManifest): Promise<void> {
-  await bus.results.put(manifestKey(manifest.studyId), JSON.stringify(manifest));
+  const earlier = await getManifest(bus, manifest.studyId);
+  const ids = (m: StudyManifest) => m.jobs.map((j) => j.jobId).join('\n');
+  const stored: StudyManifest =
+    earlier && ids(earlier) === ids(manifest)
+      ? {
+          ...manifest,
+          submittedAt: earlier.submittedAt,
+          resubmittedAt: manifest.submittedAt,
+        }
+      : manifest;
+  await bus.results.put(manifestKey(manifest.studyId), JSON.stringify(stored));
 }
 
 export async function getManifest(

@@ -341,7 +341,13 @@ export async function runStudy(
     const results = new Map(submitted.finished);
 
     if (local && pending.length > 0) {
-      const env = { VICINAL_NATS_URL: natsUrl, VICINAL_BACKEND: backend.name };
+      // The services' log files hold their life-cycle lines (ready, job
+      // started and finished) unless VICINAL_LOG_LEVEL asks otherwise.
+      const env = {
+        VICINAL_NATS_URL: natsUrl,
+        VICINAL_BACKEND: backend.name,
+        VICINAL_LOG_LEVEL: process.env.VICINAL_LOG_LEVEL || 'info',
+      };
       // One teacher-server process per teacher that an unfinished job needs.
       const needed = teachers.filter((t) =>
         pending.some((j) => j.job.teacherModel === t.plan.model),
