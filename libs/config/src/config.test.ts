@@ -134,6 +134,13 @@ test('a bad service setting names the environment variable to fix', () => {
       teacherServerConfig({}, { VICINAL_TEACHER_MODEL: 'm', VICINAL_LOG_LEVEL: 'loud' }),
     /logLevel \(VICINAL_LOG_LEVEL\): .*"trace"\|"debug"\|"info"\|"warn"\|"error"\|"fatal"\|"silent"/,
   );
+  // Credentials in a refused URL are not repeated.
+  assert.throws(
+    () => studentTrainerConfig({}, { VICINAL_NATS_URL: 'http://svc:s3cret@nats:4222' }),
+    (err: Error) =>
+      err.message.includes('got "http://***@nats:4222"') &&
+      !err.message.includes('s3cret'),
+  );
   // A name without a scheme (a host, a Kubernetes service) and lists are fine.
   for (const good of ['nats', 'nats-0.nats:4222', 'nats://a:4222,tls://b:4222']) {
     assert.equal(

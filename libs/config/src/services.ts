@@ -33,7 +33,9 @@ const logLevelEnv = (v: string | undefined) => v?.trim().toLowerCase() || undefi
 
 const natsUrl = z.string().superRefine((value, ctx) => {
   const problem = natsUrlProblem(value);
-  if (problem) ctx.addIssue({ code: 'custom', message: `${problem}, got "${value}"` });
+  // Echoed without any user:password@ it holds.
+  const shown = value.replace(/\/\/[^/@\s]*@/g, '//***@');
+  if (problem) ctx.addIssue({ code: 'custom', message: `${problem}, got "${shown}"` });
 });
 
 export const teacherServerConfigSchema = z
