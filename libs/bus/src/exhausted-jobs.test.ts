@@ -160,6 +160,39 @@ describe('jobs that run out of deliveries without a failure report', () => {
     );
   });
 
+  test('a pass that does not follow waits for announcements another reaper holds', async () => {
+    const studyId = 'exhausted-held';
+    const job = { kind: 'distill', studyId, jobId: 'job-held', arm: 'baseline' };
+    await submitJob(bus, names.distillSubject, `${studyId}.job-held`, job);
+    await loseEveryDelivery(bus, 'job-held');
+    // Another reaper (a following watch) takes the announcement...
+    const advisories = await bus.js.consumers.get(
+      names.advisoriesStream,
+      names.exhaustedJobsConsumer,
+    );
+    let held = null;
+    for (let i = 0; i < 100 && !held; i++)
+      held = await advisories.next({ expires: 1000 });
+    assert.ok(held, 'nats-server did not announce the exhausted job');
+    // ...while a submission's pass looks: it waits instead of returning.
+    let settled = false;
+    const pass = reapExhaustedJobs(bus, {
+      signal: new AbortController().signal,
+      follow: false,
+    }).then((outcomes) => {
+      settled = true;
+      return outcomes;
+    });
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal(settled, false, 'the pass returned while an announcement was held');
+    // The other reaper dead-letters the job: the pass then returns, and the
+    // job's failure is there for the submission to count.
+    await deadLetterExhausted(bus, held.data);
+    await held.ackAck();
+    assert.deepEqual(await pass, []);
+    assert.deepEqual(await deadLetteredJobs(bus, studyId), new Map([['job-held', 1]]));
+  });
+
   test('advisories that name no job of the queue are acked and ignored', async () => {
     const cases: Array<[string, RegExp | 'gone']> = [
       ['not json', /not JSON/],

@@ -1,4 +1,4 @@
-import type { JsMsg } from '@nats-io/jetstream';
+import type { Consumer, JsMsg } from '@nats-io/jetstream';
 import type { Logger } from '@vicinal/telemetry';
 import type { Bus } from './connection.js';
 import { publishEvent, type StudyEvent } from './events.js';
@@ -128,6 +128,37 @@ async function removeJob(bus: Bus, sequence: number): Promise<void> {
   }
 }
 
+/** How long a pass that does not follow waits for another reaper's held announcements. */
+export const HELD_ANNOUNCEMENT_WAIT_MS = 10_000;
+
+/**
+ * Whether announcements wait to be handled. When none does but another
+ * reaper holds some unacknowledged, waits up to HELD_ANNOUNCEMENT_WAIT_MS
+ * for it to settle them (a live reaper does in well under a second; one
+ * that crashed holding them releases them only after the consumer's 30 s
+ * ack wait, which this does not wait out). Not when this pass itself has
+ * handed one back to retry (`retrying`): those would be waited for forever.
+ */
+async function announcementsWaiting(
+  consumer: Consumer,
+  signal: AbortSignal,
+  retrying: boolean,
+): Promise<boolean> {
+  let info = await consumer.info();
+  const until = Date.now() + HELD_ANNOUNCEMENT_WAIT_MS;
+  while (
+    !retrying &&
+    info.num_pending === 0 &&
+    info.num_ack_pending > 0 &&
+    Date.now() < until &&
+    !signal.aborted
+  ) {
+    await new Promise((r) => setTimeout(r, 200));
+    info = await consumer.info();
+  }
+  return info.num_pending > 0;
+}
+
 /**
  * Handles the max-deliveries advisories of the students' consumer, which
  * the advisories stream keeps (ensureTopology) until a reaper acks them, so
@@ -158,11 +189,14 @@ export async function reapExhaustedJobs(
     names.exhaustedJobsConsumer,
   );
   const outcomes: ExhaustedOutcome[] = [];
+  let retrying = false;
   while (!signal.aborted) {
     let msg: JsMsg | null;
     try {
-      // Nothing announced: a pass that does not follow returns at once.
-      if (!follow && (await consumer.info()).num_pending === 0) break;
+      // Nothing announced: a pass that does not follow returns, once the
+      // announcements another reaper holds (a following watch or study) are
+      // settled, so that the jobs it dead-letters count for the caller.
+      if (!follow && !(await announcementsWaiting(consumer, signal, retrying))) break;
       msg = await consumer.next({
         expires: follow ? Math.max(1000, options.pollMs ?? 5000) : 1000,
       });
@@ -192,6 +226,7 @@ export async function reapExhaustedJobs(
       // The bus failed mid-way: the advisory comes back after the ack wait.
       warn((err as Error).message, 'a job out of deliveries not dead-lettered yet');
       msg.nak(1000);
+      retrying = true;
     }
   }
   return outcomes;

@@ -103,6 +103,17 @@ test('a bad service setting names the environment variable to fix', () => {
       ),
     /student\.epochs: .*expected int, received number \(got 1\.5\)/,
   );
+  // A missing choice is required too, with its choices.
+  assert.throws(
+    () => parseConfig(studySchema, { ...defaultStudy(), dataset: {} }, 'study.yaml'),
+    /dataset\.name: required \(expected one of "fashion-mnist", "cifar10", "cifar100", "image-folder"\)/,
+  );
+  // A study name longer than any id may be is refused with the schema.
+  assert.throws(
+    () =>
+      parseConfig(studySchema, { ...defaultStudy(), name: 'a'.repeat(41) }, 'study.yaml'),
+    /name: Too big: .*<=40 characters \(got "a+…\)/,
+  );
   // A number variable that is not a number is echoed as given.
   assert.throws(
     () =>
@@ -134,13 +145,20 @@ test('a bad service setting names the environment variable to fix', () => {
       teacherServerConfig({}, { VICINAL_TEACHER_MODEL: 'm', VICINAL_LOG_LEVEL: 'loud' }),
     /logLevel \(VICINAL_LOG_LEVEL\): .*"trace"\|"debug"\|"info"\|"warn"\|"error"\|"fatal"\|"silent"/,
   );
-  // Credentials in a refused URL are not repeated.
-  assert.throws(
-    () => studentTrainerConfig({}, { VICINAL_NATS_URL: 'http://svc:s3cret@nats:4222' }),
-    (err: Error) =>
-      err.message.includes('got "http://***@nats:4222"') &&
-      !err.message.includes('s3cret'),
-  );
+  // Credentials in a refused URL are not repeated, with or without a scheme,
+  // whatever the password holds.
+  for (const [bad, shown] of [
+    ['http://svc:s3cret@nats:4222', 'http://***@nats:4222'],
+    ['u:s3cret@host,http://x', '***@host,http://x'],
+    ['ftp://u:pa/s3cret@host:4222', 'ftp://***@host:4222'],
+  ]) {
+    assert.throws(
+      () => studentTrainerConfig({}, { VICINAL_NATS_URL: bad }),
+      (err: Error) =>
+        err.message.includes(`got "${shown}"`) && !err.message.includes('s3cret'),
+      bad,
+    );
+  }
   // A name without a scheme (a host, a Kubernetes service) and lists are fine.
   for (const good of ['nats', 'nats-0.nats:4222', 'nats://a:4222,tls://b:4222']) {
     assert.equal(

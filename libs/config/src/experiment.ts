@@ -11,6 +11,7 @@ import {
   type Recipe,
   recipeSchema,
   type StudySettings,
+  slugSchema,
   studySchema,
 } from './study.js';
 import { parseConfig } from './validate.js';
@@ -18,11 +19,7 @@ import { parseConfig } from './validate.js';
 /** Bump when a change to training code makes cached teachers stale. */
 export const TEACHER_FORMAT = 2;
 
-/** A study's or a teacher's name: what study ids, job ids and NATS keys are made of. */
-export const SLUG = /^[a-z0-9][a-z0-9-]*$/;
-export const SLUG_RULE = 'lowercase letters, digits and dashes';
-
-const slug = z.string().regex(SLUG, SLUG_RULE).max(40);
+const slug = slugSchema;
 
 /** A teacher of the grid: a name, its architecture and training recipe, its seed. */
 export const teacherEntrySchema = recipeSchema

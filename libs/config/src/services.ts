@@ -28,13 +28,23 @@ export const LOG_LEVEL_NAMES = [
   'fatal',
   'silent',
 ] as const;
+export type LogLevelName = (typeof LOG_LEVEL_NAMES)[number];
 const logLevel = z.enum(LOG_LEVEL_NAMES).optional();
 const logLevelEnv = (v: string | undefined) => v?.trim().toLowerCase() || undefined;
 
 const natsUrl = z.string().superRefine((value, ctx) => {
   const problem = natsUrlProblem(value);
-  // Echoed without any user:password@ it holds.
-  const shown = value.replace(/\/\/[^/@\s]*@/g, '//***@');
+  // Echoed without any user:password@ it holds: each entry's part before
+  // its last @ (after the scheme, if any) is masked.
+  const shown = value
+    .split(',')
+    .map((entry) => {
+      const at = entry.lastIndexOf('@');
+      if (at < 0) return entry;
+      const scheme = /^\s*[a-z][a-z0-9+.-]*:\/\//i.exec(entry)?.[0] ?? '';
+      return `${scheme}***@${entry.slice(at + 1)}`;
+    })
+    .join(',');
   if (problem) ctx.addIssue({ code: 'custom', message: `${problem}, got "${shown}"` });
 });
 

@@ -66,11 +66,14 @@ export const mixupSchema = z
   })
   .strict();
 
+/** A study's or a teacher's name: what study ids, job ids and NATS keys are made of. */
+export const SLUG = /^[a-z0-9][a-z0-9-]*$/;
+export const SLUG_RULE = 'lowercase letters, digits and dashes';
+export const slugSchema = z.string().regex(SLUG, SLUG_RULE).max(40);
+
 export const studySchema = z
   .object({
-    name: z
-      .string()
-      .regex(/^[a-z0-9][a-z0-9-]*$/, 'lowercase letters, digits and dashes'),
+    name: slugSchema,
     seed: z.number().int().min(0),
     dataset: datasetSchema,
     /** The teacher's recipe; needed only when an arm distils (kd, kd+mixup). */

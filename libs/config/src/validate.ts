@@ -40,6 +40,10 @@ function message(issue: z.core.$ZodIssue & { input?: unknown }): string {
   if (issue.code === 'invalid_type' && issue.input === undefined) {
     return `required (expected ${issue.expected})`;
   }
+  if (issue.code === 'invalid_value' && issue.input === undefined) {
+    const values = issue.values.map((v) => JSON.stringify(v)).join(', ');
+    return `required (expected one of ${values})`;
+  }
   return `${issue.message}${received(issue)}`;
 }
 

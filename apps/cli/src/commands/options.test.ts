@@ -13,6 +13,7 @@ import {
   maxWorkers,
   parseNatsUrl,
   parseWorkers,
+  serviceLogLevel,
 } from './options.js';
 import { InterruptedError, studyCommand } from './study.js';
 import { submitCommand } from './submit.js';
@@ -169,6 +170,16 @@ test('a directory option this user may not write in is refused', {
     chmodSync(root, 0o700);
     rmSync(root, { recursive: true, force: true });
   }
+});
+
+test('VICINAL_LOG_LEVEL for the services a study starts: a known level, else refused', () => {
+  assert.equal(serviceLogLevel(undefined), 'info');
+  assert.equal(serviceLogLevel(''), 'info');
+  assert.equal(serviceLogLevel(' Debug '), 'debug');
+  assert.throws(
+    () => serviceLogLevel('loud'),
+    /^ConfigError: invalid VICINAL_LOG_LEVEL:\n {2}expected one of trace, debug, info, warn, error, fatal, silent, got "loud"$/,
+  );
 });
 
 test('--workers is bounded: 4 per CPU core', async () => {

@@ -1,7 +1,14 @@
 import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname, resolve } from 'node:path';
-import { ConfigError, natsUrlProblem, SLUG, SLUG_RULE } from '@vicinal/config';
+import {
+  ConfigError,
+  LOG_LEVEL_NAMES,
+  type LogLevelName,
+  natsUrlProblem,
+  SLUG,
+  SLUG_RULE,
+} from '@vicinal/config';
 import { InvalidArgumentError, Option } from 'commander';
 
 /** What --backend and VICINAL_BACKEND accept. */
@@ -113,6 +120,22 @@ export function parseWorkers(value: string, max = maxWorkers()): number {
  * --workers given with it would be silently ignored. Both are refused
  * before anything starts.
  */
+/**
+ * VICINAL_LOG_LEVEL as the services it starts will read it: a known level
+ * (any case) or unset. Checked before anything starts, since a service
+ * refuses an unknown one only when it starts, after NATS and perhaps a
+ * teacher's training. Returns the level to hand them.
+ */
+export function serviceLogLevel(setting = process.env.VICINAL_LOG_LEVEL): LogLevelName {
+  const level = setting?.trim().toLowerCase() || 'info';
+  if (!(LOG_LEVEL_NAMES as readonly string[]).includes(level)) {
+    throw new ConfigError('VICINAL_LOG_LEVEL', [
+      `expected one of ${LOG_LEVEL_NAMES.join(', ')}, got ${JSON.stringify(setting)}`,
+    ]);
+  }
+  return level as LogLevelName;
+}
+
 export function checkLocalServices(opts: {
   localServices: boolean;
   nats?: string;

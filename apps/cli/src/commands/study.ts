@@ -21,6 +21,7 @@ import {
   maxWorkers,
   parseNatsUrl,
   parseWorkers,
+  serviceLogLevel,
   WORKERS_PER_CPU,
 } from './options.js';
 
@@ -63,6 +64,7 @@ export function studyCommand(): Command {
         ...opts,
         workersGiven: command.getOptionValueSource('workers') === 'cli',
       });
+      const serviceLogs = serviceLogLevel();
       const settings: ExperimentSettings = config
         ? loadStudyFile(config)
         : studyAsExperiment(defaultStudy(opts.full ? 'full' : 'default'));
@@ -92,6 +94,7 @@ export function studyCommand(): Command {
         localServices: opts.localServices,
         cacheDir: resolve(opts.cacheDir),
         backend: opts.backend,
+        serviceLogLevel: serviceLogs,
         print: (line) => process.stdout.write(`${line}\n`),
         signal: controller.signal,
       }).catch((err: unknown) => {

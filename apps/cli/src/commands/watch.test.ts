@@ -201,6 +201,18 @@ test('the same grid submitted again keeps its first submission time', async () =
   stored = await getManifest(nats.bus, 'again');
   assert.equal(stored?.submittedAt, '2026-01-03T00:00:00.000Z');
   assert.equal(stored?.resubmittedAt, undefined);
+  // First submissions at the same moment: one is the first, the others
+  // find it (a write over what another just wrote fails and reads again).
+  const race = manifest('race');
+  await Promise.all(
+    ['2026-01-04', '2026-01-05', '2026-01-06'].map((day) =>
+      putManifest(nats.bus, { ...race, submittedAt: `${day}T00:00:00.000Z` }),
+    ),
+  );
+  stored = await getManifest(nats.bus, 'race');
+  assert.match(stored?.submittedAt ?? '', /^2026-01-0[456]T/);
+  assert.match(stored?.resubmittedAt ?? '', /^2026-01-0[456]T/);
+  assert.notEqual(stored?.submittedAt, stored?.resubmittedAt);
 });
 
 test('a failure names its delivery, and the last one says the job was dead-lettered', () => {

@@ -106,17 +106,29 @@ export function studyManifest(plan: ExperimentPlan): StudyManifest {
  * new one as `resubmittedAt`; a changed grid is a new submission.
  */
 export async function putManifest(bus: Bus, manifest: StudyManifest): Promise<void> {
-  const earlier = await getManifest(bus, manifest.studyId);
+  const key = manifestKey(manifest.studyId);
   const ids = (m: StudyManifest) => m.jobs.map((j) => j.jobId).join('\n');
-  const stored: StudyManifest =
-    earlier && ids(earlier) === ids(manifest)
-      ? {
-          ...manifest,
-          submittedAt: earlier.submittedAt,
-          resubmittedAt: manifest.submittedAt,
-        }
-      : manifest;
-  await bus.results.put(manifestKey(manifest.studyId), JSON.stringify(stored));
+  // Read, then write only over what was read: a submission at the same
+  // moment makes the write fail, and this reads again.
+  for (let attempt = 1; ; attempt++) {
+    const entry = await bus.results.get(key);
+    const earlier = entry?.operation === 'PUT' ? entry.json<StudyManifest>() : null;
+    const stored: StudyManifest =
+      earlier && ids(earlier) === ids(manifest)
+        ? {
+            ...manifest,
+            submittedAt: earlier.submittedAt,
+            resubmittedAt: manifest.submittedAt,
+          }
+        : manifest;
+    try {
+      if (entry) await bus.results.update(key, JSON.stringify(stored), entry.revision);
+      else await bus.results.create(key, JSON.stringify(stored));
+      return;
+    } catch (err) {
+      if (attempt >= 5) throw err;
+    }
+  }
 }
 
 export async function getManifest(

@@ -69,6 +69,8 @@ export interface StudyRunOptions {
   localServices?: boolean;
   cacheDir: string;
   backend: BackendName | 'auto';
+  /** VICINAL_LOG_LEVEL of the services started here (default "info"). */
+  serviceLogLevel?: string;
   print: (line: string) => void;
   signal: AbortSignal;
 }
@@ -346,7 +348,7 @@ export async function runStudy(
       const env = {
         VICINAL_NATS_URL: natsUrl,
         VICINAL_BACKEND: backend.name,
-        VICINAL_LOG_LEVEL: process.env.VICINAL_LOG_LEVEL || 'info',
+        VICINAL_LOG_LEVEL: options.serviceLogLevel ?? 'info',
       };
       // One teacher-server process per teacher that an unfinished job needs.
       const needed = teachers.filter((t) =>
