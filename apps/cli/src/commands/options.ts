@@ -114,13 +114,6 @@ export function parseWorkers(value: string, max = maxWorkers()): number {
 }
 
 /**
- * --no-local-services needs --nats: without it the study would start a NATS
- * of its own that no teacher server or student trainer elsewhere can reach,
- * and wait for results forever. It also starts no trainers here, so a
- * --workers given with it would be silently ignored. Both are refused
- * before anything starts.
- */
-/**
  * VICINAL_LOG_LEVEL as the services it starts will read it: a known level
  * (any case) or unset. Checked before anything starts, since a service
  * refuses an unknown one only when it starts, after NATS and perhaps a
@@ -136,6 +129,13 @@ export function serviceLogLevel(setting = process.env.VICINAL_LOG_LEVEL): LogLev
   return level as LogLevelName;
 }
 
+/**
+ * --no-local-services needs --nats: without it the study would start a NATS
+ * of its own that no teacher server or student trainer elsewhere can reach,
+ * and wait for results forever. It also starts no trainers here, so a
+ * --workers given with it would be silently ignored. Both are refused
+ * before anything starts.
+ */
 export function checkLocalServices(opts: {
   localServices: boolean;
   nats?: string;
