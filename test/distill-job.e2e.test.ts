@@ -14,6 +14,7 @@ import {
   names,
   publishTeacher,
   startNatsServer,
+  studentArtifact,
   submitJob,
   waitForTeacher,
 } from '@vicinal/bus';
@@ -183,7 +184,7 @@ test('a kd+mixup job runs end to end and its result is stored before the ack', a
   );
 
   // The student was stored and loads.
-  const stored = await getArtifact(bus, `student-${job.jobId}`);
+  const stored = await getArtifact(bus, studentArtifact(job.studyId, job.jobId));
   assert.ok(stored);
   const student = await decodeArtifact(stored);
   assert.equal(countParameters(student), result.parameters);

@@ -5,11 +5,13 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import {
   type Bus,
+  checkpointArtifact,
   connectBus,
   getArtifact,
   getResult,
   type NatsServerHandle,
   names,
+  retryTransient,
   startNatsServer,
   submitJob,
 } from '@vicinal/bus';
@@ -20,8 +22,10 @@ import { stopStarted } from './support/stop-started.js';
 import { storedEvents } from './support/study-events.js';
 
 // nats-server is stopped and started again on the same port and storage
-// while a student trainer works: the worker reconnects, the job finishes,
-// its result and progress events are all there, and nothing is lost.
+// while a student trainer works: the worker reconnects, the job finishes on
+// the same delivery, its result and progress events are all there, a
+// coordinator reading results across the restart gets the result, and
+// nothing is lost.
 
 const store = mkdtempSync(join(tmpdir(), 'vicinal-restart-'));
 let nats: NatsServerHandle | undefined;
@@ -57,16 +61,28 @@ test('a nats-server restart loses no job, result or progress event', async () =>
   services.push(worker);
   // Restart the broker once the worker has stored its first checkpoint.
   const deadline = Date.now() + 120_000;
-  while (!(await getArtifact(bus, `checkpoint-${job.jobId}`))) {
+  while (!(await getArtifact(bus, checkpointArtifact(job.studyId, job.jobId)))) {
     assert.ok(Date.now() < deadline, 'no checkpoint within 120 s');
     await new Promise((r) => setTimeout(r, 50));
   }
+  // A coordinator waiting for the result reads it across the restart, as
+  // `vicinal study` does, instead of failing on the reads that time out.
+  const read = () => getResult<DistillResult>(bus!, job.studyId, job.jobId);
+  const waiting = (async () => {
+    const deadline = Date.now() + 300_000;
+    for (;;) {
+      const found = await retryTransient('reading the result', read);
+      if (found) return found;
+      assert.ok(Date.now() < deadline, 'no result within 300 s');
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  })();
   await nats.stop();
   await new Promise((r) => setTimeout(r, 1000));
   nats = await startNatsServer({ storeDir: join(store, 'js'), port });
 
   assert.equal(await worker.exited, 0, `worker failed; log: ${worker.logFile}`);
-  const result = await getResult<DistillResult>(bus, job.studyId, job.jobId);
+  const result = await waiting;
   assert.ok(result, 'the result survived the restart');
   assert.equal(result.steps, 64);
   const info = await bus.jsm.consumers.info(names.jobsStream, names.studentsConsumer);
@@ -77,4 +93,15 @@ test('a nats-server restart loses no job, result or progress event', async () =>
   const epochs = new Set(events.flatMap((e) => (e.type === 'epoch' ? [e.epoch] : [])));
   assert.deepEqual([...epochs].sort(), [1, 2, 3, 4], 'every epoch reported');
   assert.equal(events.filter((e) => e.type === 'job-finished').length, 1);
+  // The job rode out the restart on its first delivery: no failure handed
+  // it back (a delivery of its 5 spent on the broker's absence).
+  assert.deepEqual(
+    events.filter((e) => e.type === 'job-failed'),
+    [],
+    'the restart cost the job a delivery',
+  );
+  assert.deepEqual(
+    events.filter((e) => e.type === 'job-started').map((e) => e.deliveryCount),
+    [1],
+  );
 });

@@ -6,12 +6,14 @@ import { after, before, test } from 'node:test';
 import { initBackend } from '@vicinal/backend';
 import {
   type Bus,
+  checkpointArtifact,
   connectBus,
   getArtifact,
   getResult,
   type NatsServerHandle,
   names,
   startNatsServer,
+  studentArtifact,
   submitJob,
 } from '@vicinal/bus';
 import type { DistillResult } from '@vicinal/config';
@@ -74,7 +76,7 @@ test('a killed student trainer loses no work: the job resumes from its checkpoin
   );
   services.push(first);
   const checkpoint = await until('the first checkpoint', () =>
-    getArtifact(bus, `checkpoint-${job.jobId}`),
+    getArtifact(bus, checkpointArtifact(job.studyId, job.jobId)),
   );
   first.child.kill('SIGKILL');
   assert.equal(await first.exited, 'SIGKILL');
@@ -95,6 +97,13 @@ test('a killed student trainer loses no work: the job resumes from its checkpoin
   assert.match(result.worker, /^second@/);
   assert.equal(result.steps, 4 * 16, 'every planned step ran once');
   assert.equal(result.samples, 4 * 16 * 64);
+  // Its result stored, the job's checkpoint is removed; checkpoints are kept
+  // per study, so another study's run of the same cell starts afresh.
+  assert.equal(await getArtifact(bus, checkpointArtifact(job.studyId, job.jobId)), null);
+  assert.notEqual(
+    checkpointArtifact('study-a', job.jobId),
+    checkpointArtifact('study-b', job.jobId),
+  );
 
   const events = await storedEvents(bus);
   const starts = events.filter((e) => e.type === 'job-started');
@@ -121,7 +130,7 @@ test('a killed student trainer loses no work: the job resumes from its checkpoin
     teacher: null,
     seed: 21,
   });
-  const stored = await getArtifact(bus, `student-${job.jobId}`);
+  const stored = await getArtifact(bus, studentArtifact(job.studyId, job.jobId));
   assert.ok(stored);
   const resumed = await decodeArtifact(stored);
   const a = reference.getWeights();

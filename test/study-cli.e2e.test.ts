@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -301,6 +301,29 @@ test('an empty settings file and a wrong-typed value are named as such', () => {
     bad.stderr,
     /teacher\.epochs: .*expected number, received string \(got "three"\)/,
   );
+});
+
+test('output into a pipe its reader closed (| head) ends quietly with code 0', async () => {
+  const child = spawn(
+    process.execPath,
+    [
+      'apps/cli/bin/vicinal.mjs',
+      'dataset',
+      'inspect',
+      '--format',
+      'fashion-mnist',
+      '/usr/share/datasets/fashion-mnist',
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  child.stdout.destroy();
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  const code = await new Promise((resolve) => child.once('exit', resolve));
+  assert.equal(stderr, '');
+  assert.equal(code, 0);
 });
 
 test('bad flags of the other commands exit with code 2; --version prints the version', () => {

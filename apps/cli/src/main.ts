@@ -14,6 +14,15 @@ const { version } = JSON.parse(
   readFileSync(new URL('../package.json', import.meta.url), 'utf8'),
 ) as { version: string };
 
+// A reader that stops early (`vicinal status ... | head -1`) closes the pipe:
+// stop quietly, as other command-line tools do, instead of an unhandled EPIPE.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0);
+    throw err;
+  });
+}
+
 /** Printed after a usage error (an unknown command or option), not the whole help. */
 const HELP_POINTER =
   '(vicinal --help lists the commands; vicinal COMMAND --help its options)';

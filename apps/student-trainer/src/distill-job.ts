@@ -2,11 +2,16 @@ import { hostname } from 'node:os';
 import type { JobContext } from '@vicinal/bus';
 import {
   type Bus,
+  checkpointArtifact,
+  deleteArtifact,
   getArtifact,
   getResult,
   publishEvent,
   putArtifact,
   putResult,
+  retryTransient,
+  type StudyEvent,
+  studentArtifact,
 } from '@vicinal/bus';
 import {
   armUses,
@@ -59,6 +64,12 @@ export async function runDistillJob(
   ctx: WorkerContext,
 ): Promise<DistillResult> {
   const { bus, log } = ctx;
+  // Progress, checkpoints and results ride out a nats-server restart (the
+  // client reconnects; calls meanwhile time out) instead of failing the job.
+  const again = <T>(what: string, call: () => Promise<T>) =>
+    retryTransient(what, call, { log, signal: jobCtx.signal });
+  const announce = (event: StudyEvent) =>
+    again(`publishing ${event.type}`, () => publishEvent(bus, job.studyId, event));
   // Workers without read access to the results bucket just run the job.
   const done = await getResult<DistillResult>(bus, job.studyId, job.jobId).catch(
     () => null,
@@ -69,8 +80,10 @@ export async function runDistillJob(
   }
   const uses = armUses(job.arm);
   // A redelivered job continues from the last epoch a previous worker stored.
-  const checkpointName = `checkpoint-${job.jobId}`;
-  const stored = await getArtifact(bus, checkpointName);
+  const checkpointName = checkpointArtifact(job.studyId, job.jobId);
+  const stored = await again('reading the checkpoint', () =>
+    getArtifact(bus, checkpointName),
+  );
   const resumeFrom = stored ? decodeCheckpoint(stored) : null;
   log.info(
     {
@@ -82,7 +95,7 @@ export async function runDistillJob(
     },
     'job started',
   );
-  await publishEvent(bus, job.studyId, {
+  await announce({
     type: 'job-started',
     jobId: job.jobId,
     worker: ctx.worker,
@@ -137,12 +150,15 @@ export async function runDistillJob(
       attributes: { 'vicinal.role': 'student', 'vicinal.arm': job.arm },
       resumeFrom,
       onCheckpoint: async (checkpoint) => {
-        await putArtifact(bus, checkpointName, encodeCheckpoint(checkpoint));
+        const bytes = encodeCheckpoint(checkpoint);
+        await again('storing the checkpoint', () =>
+          putArtifact(bus, checkpointName, bytes),
+        );
       },
       onEpoch: async (p) => {
         log.info({ job: job.jobId, ...p }, 'epoch finished');
         if (p.epoch < p.epochs) checkEpoch(p.epoch);
-        await publishEvent(bus, job.studyId, {
+        await announce({
           type: 'epoch',
           jobId: job.jobId,
           epoch: p.epoch,
@@ -171,7 +187,10 @@ export async function runDistillJob(
             seed: job.seed,
           })
         : null;
-    await putArtifact(bus, `student-${job.jobId}`, await encodeArtifact(model));
+    const artifact = await encodeArtifact(model);
+    await again('storing the student', () =>
+      putArtifact(bus, studentArtifact(job.studyId, job.jobId), artifact),
+    );
     const result: DistillResult = {
       studyId: job.studyId,
       jobId: job.jobId,
@@ -193,7 +212,14 @@ export async function runDistillJob(
       finishedAt: new Date().toISOString(),
     };
     model.dispose();
-    await putResult(bus, job.studyId, job.jobId, result);
+    await again('storing the result', () =>
+      putResult(bus, job.studyId, job.jobId, result),
+    );
+    // The result stored, the checkpoint has served: a later delivery finds
+    // the result and does not run the job.
+    await deleteArtifact(bus, checkpointName).catch((err: Error) =>
+      log.warn({ job: job.jobId, err: err.message }, 'checkpoint not removed'),
+    );
     log.info(
       {
         job: job.jobId,
@@ -204,7 +230,7 @@ export async function runDistillJob(
       },
       'job finished',
     );
-    await publishEvent(bus, job.studyId, {
+    await announce({
       type: 'job-finished',
       jobId: job.jobId,
       accuracy: result.accuracy,

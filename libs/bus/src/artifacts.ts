@@ -10,6 +10,24 @@ export async function putArtifact(
   await bus.models.putBlob({ name }, bytes);
 }
 
+/** Removes an artifact; one that is not there is fine. */
+export async function deleteArtifact(bus: Bus, name: string): Promise<void> {
+  await bus.models.delete(name).catch((err: Error) => {
+    if (!/not found/i.test(err.message)) throw err;
+  });
+}
+
+/**
+ * Object-store names of a job's epoch checkpoint and of its trained student.
+ * Both name the study: a job id is the same for the same cell in every study
+ * (it is derived from the cell's settings), and a new study must not resume
+ * from another study's checkpoint.
+ */
+export const checkpointArtifact = (studyId: string, jobId: string) =>
+  `checkpoint-${studyId}-${jobId}`;
+export const studentArtifact = (studyId: string, jobId: string) =>
+  `student-${studyId}-${jobId}`;
+
 /** Fetches an artifact; null when no object of that name exists. */
 export async function getArtifact(bus: Bus, name: string): Promise<Uint8Array | null> {
   return bus.models.getBlob(name);

@@ -1,8 +1,11 @@
 export {
+  checkpointArtifact,
+  deleteArtifact,
   fetchTeacher,
   getArtifact,
   publishTeacher,
   putArtifact,
+  studentArtifact,
   type TeacherMeta,
 } from './artifacts.js';
 export {
@@ -53,6 +56,11 @@ export {
   startNatsServer,
 } from './nats-server.js';
 export { getResult, listResults, putResult } from './results.js';
+export {
+  BUS_RETRY_BUDGET_MS,
+  isTransientBusError,
+  retryTransient,
+} from './retry.js';
 export {
   findTeachers,
   registerTeacher,

@@ -3,7 +3,12 @@ import { test } from 'node:test';
 import { names, publishEvent, submitJob } from '@vicinal/bus';
 import { loseEveryDelivery } from '../../../../test/support/lost-deliveries.js';
 import { testBus } from '../../../../test/support/test-bus.js';
-import { getManifest, putManifest, type StudyManifest } from '../study/grid-state.js';
+import {
+  getManifest,
+  gridProgress,
+  putManifest,
+  type StudyManifest,
+} from '../study/grid-state.js';
 import type { CommandIo } from './io.js';
 import { describeEvent, noStudy, statusCommand, watchCommand } from './watch.js';
 
@@ -84,7 +89,7 @@ test('watch --no-follow prints the grid and the stored events of a study', async
   await done;
   assert.equal(
     printed.out,
-    'stored: 1 jobs in the grid\n' +
+    'stored: 1 job in the grid\n' +
       'stored-job: finished, accuracy 50.00%, ECE 0.2500 (1/1 finished)\n',
   );
   assert.equal(printed.err, '');
@@ -105,7 +110,7 @@ test('watch follows a study not submitted yet: says so once, then shows it', asy
     await until('the event', () => printed.out.includes('finished'));
     assert.equal(
       printed.out,
-      'later: 1 jobs in the grid\n' +
+      'later: 1 job in the grid\n' +
         'later-job: finished, accuracy 75.00%, ECE 0.1250 (1/1 finished)\n',
     );
   } finally {
@@ -156,6 +161,10 @@ test('a followed study learns of a job whose workers were all killed: watch dead
   });
   assert.equal(dead?.json<{ jobId: string }>().jobId, jobId);
   assert.match(dead?.header.get('Vicinal-Reason') ?? '', /no worker finished it/);
+  // status says so: dead-lettered with the reason, not running on a dead worker.
+  const [progress] = await gridProgress(nats.bus, manifest(studyId));
+  assert.equal(progress.state, 'dead-lettered');
+  assert.match(progress.lastError ?? '', /^no worker finished it in 5 deliveries/);
 });
 
 test('watch --no-follow only reads: an announced job stays for a coordinator', async () => {
@@ -182,6 +191,34 @@ test('watch --no-follow only reads: an announced job stays for a coordinator', a
     names.exhaustedJobsConsumer,
   );
   assert.equal(advisories.num_pending, 1, 'the announcement is left for a coordinator');
+});
+
+test('a followed grid that is extended is read again: its new size and counts', async () => {
+  const stop = new AbortController();
+  await putManifest(nats.bus, manifest('grow'));
+  const { printed, done } = watch(['grow'], stop.signal);
+  try {
+    await until('the grid', () => printed.out !== '');
+    const bigger = manifest('grow');
+    bigger.jobs.push({ ...bigger.jobs[0], jobId: 'grow-job-2', seed: 2 });
+    await putManifest(nats.bus, bigger);
+    await publishEvent(nats.bus, 'grow', {
+      type: 'job-finished',
+      jobId: 'grow-job-2',
+      accuracy: 0.5,
+      ece: 0.25,
+    });
+    await until('the new job', () => printed.out.includes('grow-job-2'));
+    assert.equal(
+      printed.out,
+      'grow: 1 job in the grid\n' +
+        'grow: 2 jobs in the grid\n' +
+        'grow-job-2: finished, accuracy 50.00%, ECE 0.2500 (1/2 finished)\n',
+    );
+  } finally {
+    stop.abort();
+    await done;
+  }
 });
 
 test('the same grid submitted again keeps its first submission time', async () => {

@@ -87,7 +87,9 @@ export function watchCommand(io: CommandIo = processIo, stop?: AbortSignal): Com
         let manifest = await getManifest(bus, study);
         if (!manifest && !opts.follow) throw new Error(noStudy(study, opts.nats));
         const grid = (found: StudyManifest) => {
-          io.out(`${study}: ${found.jobs.length} jobs in the grid\n`);
+          io.out(
+            `${study}: ${found.jobs.length} job${found.jobs.length === 1 ? '' : 's'} in the grid\n`,
+          );
           return new Set(found.jobs.map((j) => j.jobId));
         };
         let ids = manifest ? grid(manifest) : new Set<string>();
@@ -99,10 +101,15 @@ export function watchCommand(io: CommandIo = processIo, stop?: AbortSignal): Com
         }
         const finished = new Set<string>();
         const show = async (ev: StudyEvent) => {
-          // A study submitted while watch waits: its grid comes before its events.
-          if (!manifest) {
-            manifest = await getManifest(bus, study);
-            if (manifest) ids = grid(manifest);
+          // A study submitted while watch waits: its grid comes before its
+          // events. A job not in the grid: the grid was extended (submitted
+          // again with more cells), so it is read again.
+          if (!manifest || !ids.has(ev.jobId)) {
+            const latest = await getManifest(bus, study);
+            if (latest?.jobs.some((j) => j.jobId === ev.jobId) || (!manifest && latest)) {
+              manifest = latest;
+              ids = grid(latest);
+            }
           }
           let total = '';
           if (ev.type === 'job-finished' && manifest && ids.has(ev.jobId)) {
@@ -129,7 +136,9 @@ export function watchCommand(io: CommandIo = processIo, stop?: AbortSignal): Com
 /** `vicinal status STUDY`: where every job of the study's grid stands, and the queue. */
 export function statusCommand(): Command {
   return new Command('status')
-    .description("Progress over a study's grid: finished, started and queued jobs.")
+    .description(
+      "Progress over a study's grid: finished, started, queued and dead-lettered jobs.",
+    )
     .argument('<study>', 'study id (the name in the experiment file)', parseStudyId)
     .addOption(natsOption())
     .option('--json', 'print JSON')
@@ -153,6 +162,8 @@ export function statusCommand(): Command {
           finished: count('finished'),
           started: count('running'),
           queued: count('queued'),
+          deadLettered: count('dead-lettered'),
+          // The students' queue as a whole: every study's jobs on this NATS.
           queue: { pending: consumer.num_pending, inProgress: consumer.num_ack_pending },
           teachers: manifest.teachers.map((t) => ({
             ...t,
@@ -166,8 +177,12 @@ export function statusCommand(): Command {
         }
         process.stdout.write(
           `${study}: ${status.finished} of ${status.jobs} jobs finished, ` +
-            `${status.started} started, ${status.queued} not started ` +
-            `(queue: ${status.queue.pending} waiting, ${status.queue.inProgress} in progress)\n`,
+            `${status.started} started, ${status.queued} queued` +
+            (status.deadLettered
+              ? `, ${status.deadLettered} dead-lettered (run the study again to retry)`
+              : '') +
+            ` (queue of all studies: ${status.queue.pending} waiting, ` +
+            `${status.queue.inProgress} in progress)\n`,
         );
         for (const t of status.teachers) {
           process.stdout.write(
@@ -180,9 +195,10 @@ export function statusCommand(): Command {
             j.accuracy === null
               ? ''
               : `: accuracy ${(100 * j.accuracy).toFixed(2)}%, ECE ${j.ece?.toFixed(4)}`;
-          const where = j.worker ? ` (${j.worker})` : '';
+          const where = j.worker && j.state !== 'dead-lettered' ? ` (${j.worker})` : '';
+          const error = j.state === 'dead-lettered' ? `: ${j.lastError}` : '';
           const state = j.state === 'running' ? 'started' : j.state;
-          process.stdout.write(`  [${state}] ${j.label}${figures}${where}\n`);
+          process.stdout.write(`  [${state}] ${j.label}${figures}${error}${where}\n`);
         }
       } finally {
         await bus.close();

@@ -1,6 +1,12 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { type Bus, getResult, listResults, storedEvents } from '@vicinal/bus';
+import {
+  type Bus,
+  getResult,
+  JOB_MAX_DELIVER,
+  listResults,
+  storedEvents,
+} from '@vicinal/bus';
 import type { DistillResult, ExperimentPlan, PlannedJob } from '@vicinal/config';
 
 /** Where a study's finished jobs are kept as files: `<out>/runs/<job id>.json`. */
@@ -157,7 +163,13 @@ export function jobLabel(job: {
 export interface JobProgress {
   jobId: string;
   label: string;
-  state: 'finished' | 'running' | 'queued';
+  /**
+   * "dead-lettered": its last delivery failed (or its every worker was
+   * killed) and it left the queue; running the study again queues it anew.
+   */
+  state: 'finished' | 'running' | 'queued' | 'dead-lettered';
+  /** The error of its last failure report, if any. */
+  lastError: string | null;
   /** Starts seen (more than 1: redelivered or resumed). */
   starts: number;
   worker: string | null;
@@ -177,10 +189,22 @@ export async function gridProgress(
     const started = own.filter((e) => e.type === 'job-started');
     const last = started.at(-1);
     const result = results.get(job.jobId);
+    // The newest start or failure report says where an unfinished job is.
+    const latest = own.filter((e) => e.type !== 'epoch').at(-1);
+    const lastFailure = own.filter((e) => e.type === 'job-failed').at(-1);
+    const lost =
+      latest?.type === 'job-failed' && (latest.deliveryCount ?? 0) >= JOB_MAX_DELIVER;
     return {
       jobId: job.jobId,
       label: jobLabel(job),
-      state: result ? 'finished' : started.length > 0 ? 'running' : 'queued',
+      state: result
+        ? 'finished'
+        : lost
+          ? 'dead-lettered'
+          : started.length > 0
+            ? 'running'
+            : 'queued',
+      lastError: lastFailure?.type === 'job-failed' ? lastFailure.error : null,
       starts: started.length,
       worker: result?.worker ?? (last?.type === 'job-started' ? last.worker : null),
       accuracy: result?.accuracy ?? null,

@@ -134,7 +134,7 @@ test('a re-run dead-letters a job whose workers were all killed, and queues it a
   assert.equal(endsTheWait(events[0], first.get('job-k')), true);
   assert.equal(endsTheWait(events[0], again.get('job-k')), false);
   assert.deepEqual(lines, [
-    `submitted 1 jobs for study ${studyId}: 1 queued now, 1 of them queued again ` +
+    `submitted 1 job for study ${studyId}: 1 queued now, 1 of them queued again ` +
       'after being dead-lettered in an earlier run',
   ]);
   const msg = await takeJob();
@@ -160,7 +160,7 @@ test('a re-run queues a fresh copy of a job whose copy was taken off the queue u
   const lines: string[] = [];
   const again = await submitJobs(nats.bus, studyId, jobs, (l) => lines.push(l));
   assert.deepEqual(lines, [
-    `submitted 1 jobs for study ${studyId}: 1 queued now, 1 of them queued again as ` +
+    `submitted 1 job for study ${studyId}: 1 queued now, 1 of them queued again as ` +
       'their earlier copy was lost',
   ]);
   const copy = await takeJob();

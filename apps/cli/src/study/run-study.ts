@@ -13,6 +13,7 @@ import {
   type NatsServerHandle,
   names,
   reapExhaustedJobs,
+  retryTransient,
   type SeenEvent,
   startNatsServer,
   submitJob,
@@ -244,7 +245,7 @@ export async function submitJobs(
     parts.push(`${replaced} of them queued again as their earlier copy was lost`);
   }
   print(
-    `submitted ${pending.length} jobs for study ${studyId}` +
+    `submitted ${pending.length} job${pending.length === 1 ? '' : 's'} for study ${studyId}` +
       (duplicates > 0 || again > 0 || replaced > 0 ? `: ${parts.join(', ')}` : ''),
   );
   return copies;
@@ -538,6 +539,9 @@ export function endsTheWait(ev: SeenEvent, copy: SubmittedCopy | undefined): boo
   return ev.jobSequence === undefined || ev.jobSequence === copy.sequence;
 }
 
+/** How long the wait for results rides out NATS not answering before it gives up. */
+const RESULT_READ_BUDGET_MS = 120_000;
+
 async function waitForResults(
   bus: Bus,
   plan: ExperimentPlan,
@@ -622,7 +626,21 @@ async function waitForResults(
     while (waiting.size > 0) {
       if (signal.aborted) throw new Error('study interrupted');
       for (const id of [...waiting]) {
-        const result = await getResult<DistillResult>(bus, plan.studyId, id);
+        // A nats-server restart makes reads time out until the client is
+        // back: wait for it (printed once per outage) rather than give up.
+        let told = false;
+        const result = await retryTransient(
+          `reading the result of ${labels.get(id)}`,
+          () => getResult<DistillResult>(bus, plan.studyId, id),
+          {
+            signal,
+            budgetMs: RESULT_READ_BUDGET_MS,
+            onFirstRetry: (message) => {
+              if (!told) print(`warning: ${message}`);
+              told = true;
+            },
+          },
+        );
         if (!result) continue;
         waiting.delete(id);
         results.set(id, result);
