@@ -44,7 +44,7 @@ const { telemetry, backend, bus } = await startServiceOrExit(
 const stop = new AbortController();
 for (const sig of ['SIGTERM', 'SIGINT'] as const) {
   process.once(sig, () => {
-    log.info({ signal: sig }, 'stopping: the job in hand goes back to the queue');
+    log.info({ signal: sig }, 'stopping: any job in hand goes back to the queue');
     stop.abort(new Error(`received ${sig}`));
   });
 }
