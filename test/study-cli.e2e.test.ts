@@ -279,6 +279,16 @@ test('a study of the arms without a teacher needs no teacher, loss or mixup sett
   for (const s of summary.students) assert.ok(s.accuracy > 0.15, JSON.stringify(s));
   const html = readFileSync(join(out, 'report.html'), 'utf8');
   assert.match(html, /the comparison is made per teacher, and this run trained none/);
+  // A teacher no arm uses is trained all the same, with a warning.
+  const unused = studyWith(
+    'unused-teacher',
+    settings.replace('arms: [baseline, mixup, kd, kd+mixup]', 'arms: [baseline]'),
+  );
+  assert.equal(unused.code, 0, unused.stderr + unused.stdout);
+  assert.match(
+    unused.stdout,
+    /warning: teacher teacher-cnn: no arm distils from it \(arms: baseline\); it is trained and reported all the same/,
+  );
   // A kd arm without a teacher is refused by name before anything starts.
   const kd = studyWith(
     'kd-no-teacher',

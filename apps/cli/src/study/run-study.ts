@@ -134,6 +134,12 @@ export async function submitExperiment(input: {
   }
   const teachers: ObtainedTeacher[] = [];
   for (const t of plan.teachers) {
+    if (!plan.jobs.some((j) => j.job.teacherModel === t.model)) {
+      print(
+        `warning: teacher ${t.name}: no arm distils from it (arms: ` +
+          `${input.settings.arms.join(', ')}); it is trained and reported all the same`,
+      );
+    }
     const teacher = await obtainTeacher(t, input.datasets[t.datasetIndex], bus, {
       cacheDir: input.cacheDir,
       retrain: input.retrain,
