@@ -30,7 +30,20 @@ export const LOG_LEVEL_NAMES = [
 ] as const;
 export type LogLevelName = (typeof LOG_LEVEL_NAMES)[number];
 const logLevel = z.enum(LOG_LEVEL_NAMES).optional();
+/** A VICINAL_LOG_LEVEL setting as compared: trimmed, lower case; undefined when empty. */
 const logLevelEnv = (v: string | undefined) => v?.trim().toLowerCase() || undefined;
+
+/**
+ * The level a VICINAL_LOG_LEVEL setting names (any case): undefined when it
+ * is unset or empty, null when it names none of LOG_LEVEL_NAMES.
+ */
+export function logLevelOf(setting: string | undefined): LogLevelName | undefined | null {
+  const wanted = logLevelEnv(setting);
+  if (wanted === undefined) return undefined;
+  return (LOG_LEVEL_NAMES as readonly string[]).includes(wanted)
+    ? (wanted as LogLevelName)
+    : null;
+}
 
 const natsUrl = z.string().superRefine((value, ctx) => {
   const problem = natsUrlProblem(value);

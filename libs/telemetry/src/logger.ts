@@ -1,5 +1,5 @@
 import { isMainThread } from 'node:worker_threads';
-import { LOG_LEVEL_NAMES } from '@vicinal/config';
+import { LOG_LEVEL_NAMES, logLevelOf } from '@vicinal/config';
 import { type Logger, pino } from 'pino';
 
 export type { Logger };
@@ -53,7 +53,6 @@ export function createLogger(name: string, level?: string): Logger {
 
 /** The level a setting names: the default when unset or empty, null when unknown. */
 export function logLevel(setting: string | undefined): LogLevel | null {
-  const wanted = setting?.trim().toLowerCase();
-  if (!wanted) return DEFAULT_LEVEL;
-  return (LOG_LEVELS as readonly string[]).includes(wanted) ? (wanted as LogLevel) : null;
+  const level = logLevelOf(setting);
+  return level === undefined ? DEFAULT_LEVEL : level;
 }

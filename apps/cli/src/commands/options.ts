@@ -5,6 +5,7 @@ import {
   ConfigError,
   LOG_LEVEL_NAMES,
   type LogLevelName,
+  logLevelOf,
   natsUrlProblem,
   SLUG,
   SLUG_RULE,
@@ -120,13 +121,13 @@ export function parseWorkers(value: string, max = maxWorkers()): number {
  * teacher's training. Returns the level to hand them.
  */
 export function serviceLogLevel(setting = process.env.VICINAL_LOG_LEVEL): LogLevelName {
-  const level = setting?.trim().toLowerCase() || 'info';
-  if (!(LOG_LEVEL_NAMES as readonly string[]).includes(level)) {
+  const level = logLevelOf(setting);
+  if (level === null) {
     throw new ConfigError('VICINAL_LOG_LEVEL', [
       `expected one of ${LOG_LEVEL_NAMES.join(', ')}, got ${JSON.stringify(setting)}`,
     ]);
   }
-  return level as LogLevelName;
+  return level ?? 'info';
 }
 
 /**

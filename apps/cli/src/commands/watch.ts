@@ -104,9 +104,9 @@ export function watchCommand(io: CommandIo = processIo, stop?: AbortSignal): Com
           // A study submitted while watch waits: its grid comes before its
           // events. A job not in the grid: the grid was extended (submitted
           // again with more cells), so it is read again.
-          if (!manifest || !ids.has(ev.jobId)) {
+          if (!ids.has(ev.jobId)) {
             const latest = await getManifest(bus, study);
-            if (latest?.jobs.some((j) => j.jobId === ev.jobId) || (!manifest && latest)) {
+            if (latest && (!manifest || latest.jobs.some((j) => j.jobId === ev.jobId))) {
               manifest = latest;
               ids = grid(latest);
             }

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import {
   type Bus,
   getResult,
-  JOB_MAX_DELIVER,
+  isFinalFailure,
   listResults,
   storedEvents,
 } from '@vicinal/bus';
@@ -192,8 +192,7 @@ export async function gridProgress(
     // The newest start or failure report says where an unfinished job is.
     const latest = own.filter((e) => e.type !== 'epoch').at(-1);
     const lastFailure = own.filter((e) => e.type === 'job-failed').at(-1);
-    const lost =
-      latest?.type === 'job-failed' && (latest.deliveryCount ?? 0) >= JOB_MAX_DELIVER;
+    const lost = latest !== undefined && isFinalFailure(latest);
     return {
       jobId: job.jobId,
       label: jobLabel(job),

@@ -633,18 +633,15 @@ async function waitForResults(
       if (signal.aborted) throw new Error('study interrupted');
       for (const id of [...waiting]) {
         // A nats-server restart makes reads time out until the client is
-        // back: wait for it (printed once per outage) rather than give up.
-        let told = false;
+        // back: wait for it rather than give up. The read that meets the
+        // outage rides it out, so its warning is printed once per outage.
         const result = await retryTransient(
           `reading the result of ${labels.get(id)}`,
           () => getResult<DistillResult>(bus, plan.studyId, id),
           {
             signal,
             budgetMs: RESULT_READ_BUDGET_MS,
-            onFirstRetry: (message) => {
-              if (!told) print(`warning: ${message}`);
-              told = true;
-            },
+            onFirstRetry: (message) => print(`warning: ${message}`),
           },
         );
         if (!result) continue;
