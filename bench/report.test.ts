@@ -61,6 +61,7 @@ function measurements(): BenchMeasurements {
       inferenceThread: 'worker',
       heapGrowingPercent: 100,
       pid: 1,
+      held: { name: 'fashion-mnist/train', fingerprint: 'sha256:ab', rows: 60000 },
     },
     studentThroughput: {
       backend: 'wasm',
@@ -68,28 +69,37 @@ function measurements(): BenchMeasurements {
         none: [500, 400, 600],
         'in-process': [250, 200, 300],
         remote: [450, 400, 500],
+        'remote-pixels': [400, 350, 450],
       },
       wholeRunSamplesPerSecond: {
         none: [480, 390, 590],
         'in-process': [240, 190, 290],
         remote: [420, 380, 470],
+        'remote-pixels': [360, 300, 420],
       },
       firstStepMs: {
         none: [40, 50, 45],
         'in-process': [90, 80, 85],
         remote: [70, 75, 80],
+        'remote-pixels': [70, 75, 80],
       },
-      teacherLatencyMs: { 'in-process': [10, 20, 30], remote: [40, 50, 60] },
+      teacherLatencyMs: {
+        'in-process': [10, 20, 30],
+        remote: [40, 50, 60],
+        'remote-pixels': [40, 50, 60],
+      },
       teacherWaitMsPerStep: {
         none: [0, 0, 0],
         'in-process': [9, 7, 8],
         remote: [3, 1, 2],
+        'remote-pixels': [3, 1, 2],
       },
       steps: 4,
       epochs: 1,
       batchSize: 128,
       trainImages: 512,
       prefetch: 2,
+      remoteSends: 'rows',
     },
     rawInference: {
       backend: 'wasm',
@@ -198,7 +208,26 @@ test('steady state is the headline; whole runs and first steps are reported besi
   assert.equal(r.remote_vs_no_teacher, 0.9);
   const table = formatTable(r);
   assert.match(table, /over whole runs, first step included: 0\.875/);
+  // The images sent instead of row numbers: 400 / 500, and 360 / 480 over whole runs.
+  assert.equal(r.remote_pixels_vs_no_teacher, 0.8);
+  assert.equal(st?.ratios.remote_pixels_vs_no_teacher_whole_run?.value, 0.75);
+  assert.equal(st?.ratios.remote_vs_remote_pixels?.value, 1.125);
+  assert.equal(st?.remote_sends, 'rows');
+  assert.match(
+    table,
+    /the student sent row numbers of the training split the teacher server holds; sending the images instead: 0\.8/,
+  );
+  assert.deepEqual(r.warnings, []);
   assert.match(table, /remote\s+450 \(400-500\)\s+420\s+75\s+50 \/ 59\.8/);
+});
+
+test('a remote student that could not send row numbers is called out', () => {
+  const m = measurements();
+  if (m.studentThroughput) m.studentThroughput.remoteSends = 'pixels';
+  const r = buildReport(m);
+  assert.equal(r.student_throughput?.remote_sends, 'pixels');
+  assert.match(r.warnings.join('\n'), /mode remote sent images as remote-pixels does/);
+  assert.match(formatTable(r), /the student sent images \(the server held no split\)/);
 });
 
 test('without PyTorch the PyTorch ratios are null and the reason is kept', () => {

@@ -95,10 +95,17 @@ export interface BenchReport {
   /** The same from each side's fastest repetition (see ComparisonReport). */
   train_step_ratio_vs_pytorch_fastest: number | null;
   inference_ratio_vs_pytorch_fastest: number | null;
+  /**
+   * Remote teacher vs none, the remote student sending what a local study's
+   * does: row numbers, the teacher server holding the training split
+   * (student_throughput.remote_sends says which it was).
+   */
   remote_vs_no_teacher: number | null;
   remote_vs_in_process: number | null;
   /** remote_vs_no_teacher over whole runs: the first step's round trip included. */
   remote_vs_no_teacher_whole_run: number | null;
+  /** The same server sent the images (uint8, mixed on the teacher) instead. */
+  remote_pixels_vs_no_teacher: number | null;
   server_vs_raw_b128: number | null;
   uint8_bytes_fraction: number | null;
   targets: Record<string, TargetCheck>;
@@ -124,6 +131,8 @@ export interface BenchReport {
     /** Teacher queries in flight ahead of the training step. */
     prefetch: number;
     train_images: number;
+    /** What mode "remote" sent: row numbers of the held split, or the images. */
+    remote_sends: 'rows' | 'pixels';
     modes: Record<string, StudentModeReport>;
     ratios: Record<string, RatioSummary>;
   } | null;
@@ -260,7 +269,9 @@ function studentSection(m: BenchMeasurements): BenchReport['student_throughput']
   const pairs: [string, string, string][] = [
     ['remote_vs_no_teacher', 'remote', 'none'],
     ['remote_vs_in_process', 'remote', 'in-process'],
+    ['remote_pixels_vs_no_teacher', 'remote-pixels', 'none'],
     ['in_process_vs_no_teacher', 'in-process', 'none'],
+    ['remote_vs_remote_pixels', 'remote', 'remote-pixels'],
     // Diagnostics: what the KD term itself costs, and what the transport costs.
     ['free_teacher_vs_no_teacher', 'free', 'none'],
     ['remote_vs_free_teacher', 'remote', 'free'],
@@ -269,7 +280,7 @@ function studentSection(m: BenchMeasurements): BenchReport['student_throughput']
     if (raw[a] && raw[b]) ratios[name] = roundedRatio(ratio(raw[a], raw[b]));
   }
   // The headline pair over whole runs, for comparison with steady state.
-  for (const [name, a, b] of pairs.slice(0, 2)) {
+  for (const [name, a, b] of pairs.slice(0, 3)) {
     if (whole[a] && whole[b]) {
       ratios[`${name}_whole_run`] = roundedRatio(ratio(whole[a], whole[b]));
     }
@@ -282,6 +293,7 @@ function studentSection(m: BenchMeasurements): BenchReport['student_throughput']
     epochs_per_rep: r.epochs,
     train_images: r.trainImages,
     prefetch: r.prefetch,
+    remote_sends: r.remoteSends,
     modes,
     ratios,
   };
@@ -465,6 +477,13 @@ export function benchWarnings(
     }
   }
   if (!m.pinning.available) out.push(`not pinned: ${m.pinning.reason}`);
+  const st = m.studentThroughput;
+  if (st?.samplesPerSecond.remote && st.remoteSends !== 'rows') {
+    out.push(
+      "student: the teacher server did not hold the student's training split, so " +
+        'mode remote sent images as remote-pixels does',
+    );
+  }
   if (pytorch && !pytorch.available) out.push(`no PyTorch comparison: ${pytorch.reason}`);
   if (m.manyStudents?.failovers) {
     out.push(
@@ -518,6 +537,8 @@ export function buildReport(m: BenchMeasurements): BenchReport {
     remote_vs_in_process: student?.ratios.remote_vs_in_process?.value ?? null,
     remote_vs_no_teacher_whole_run:
       student?.ratios.remote_vs_no_teacher_whole_run?.value ?? null,
+    remote_pixels_vs_no_teacher:
+      student?.ratios.remote_pixels_vs_no_teacher?.value ?? null,
     server_vs_raw_b128: serverHeadline?.vs_raw?.value ?? null,
     uint8_bytes_fraction: wireHeadline?.fraction_of_float32 ?? null,
   };

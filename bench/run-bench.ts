@@ -107,11 +107,17 @@ export function measureWire(settings: BenchSettings): WireSize[] {
       const partner = Int32Array.from({ length: batch }, (_, i) => (i * 7 + 3) % batch);
       const lambda = Float32Array.from({ length: batch }, () => random());
       const mixed = Float32Array.from(images, (v) => (v / 255 - 0.5) / 0.25);
+      // Rows spread over a 60,000-image split, named by a sha256 fingerprint.
+      const rows = Uint32Array.from({ length: batch }, () =>
+        Math.floor(random() * 60_000),
+      );
       const sample = {
         images,
         shape: [batch, h, w, c] as [number, number, number, number],
         partner,
         lambda,
+        rows,
+        dataset: `sha256:${'0'.repeat(64)}`,
       };
       for (const mode of REQUEST_MODES)
         out.push(measureWireSize(mode, sample, mixed, 10));
@@ -175,6 +181,10 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchMeasure
         name: 'bench-teacher',
         maxBatch: SERVER_MAX_BATCH,
         maxDelayMs: SERVER_MAX_DELAY_MS,
+        // As a local study's teacher: it holds the training split, so
+        // section 1's remote student sends row numbers (mode remote-pixels
+        // sends the images).
+        holdDataset: has('student') ? 'fashion-mnist' : undefined,
       };
       const server = await children.start<ServeTeacherReady>(
         { script: 'serve-teacher.ts', settings: serverSettings },
@@ -185,14 +195,16 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchMeasure
       const address = `127.0.0.1:${server.ready.port}`;
       if (has('student')) {
         say(
-          'bench: 1. student throughput: no / in-process / remote / free teacher (core 1)',
+          'bench: 1. student throughput: no / in-process / remote (rows, pixels) / free ' +
+            'teacher (core 1)',
         );
         const studentSettings: StudentSettings = {
           student,
           teacher,
           teacherAddress: address,
           teacherName: serverSettings.name,
-          modes: ['none', 'in-process', 'remote', 'free'],
+          heldFingerprint: server.ready.held?.fingerprint ?? null,
+          modes: ['none', 'in-process', 'remote', 'remote-pixels', 'free'],
           reps: settings.reps,
           stepsPerEpoch: settings.studentSteps,
           epochsPerRep: settings.studentEpochs,

@@ -4,11 +4,13 @@
  * artifact encoding a deployed teacher is fetched in, and runs where a
  * deployed teacher's does: on an inference thread unless
  * `inferenceThread` (or VICINAL_INFERENCE_THREAD) says "main", with the
- * heap tuned as a deployed teacher's (VICINAL_HEAP_GROWING_PERCENT). Prints
+ * heap tuned as a deployed teacher's (VICINAL_HEAP_GROWING_PERCENT), and
+ * holding a data set's training split when `holdDataset` names one. Prints
  * {"port": N, "backend": ...} once listening; stops on SIGTERM or when the
  * parent closes stdin.
  */
 import { initBackend } from '@vicinal/backend';
+import { loadDataset } from '@vicinal/data';
 import { encodeArtifact } from '@vicinal/models';
 import {
   loadTeacherRuntime,
@@ -28,6 +30,8 @@ export interface ServeTeacherSettings {
   /** Rows the batching queue holds (default: the server's, 8 x maxBatch). */
   queueLimit?: number;
   inferenceThread?: 'worker' | 'main';
+  /** A data set whose training split the server holds for row-number queries. */
+  holdDataset?: string;
 }
 
 export interface ServeTeacherReady {
@@ -38,6 +42,8 @@ export interface ServeTeacherReady {
   inferenceThread: 'worker' | 'main';
   heapGrowingPercent: number;
   pid: number;
+  /** The split held for row-number queries, if any. */
+  held: { name: string; fingerprint: string; rows: number } | null;
 }
 
 const settings = childSettings<ServeTeacherSettings>('serve-teacher');
@@ -53,6 +59,17 @@ const built = buildBenchModel(settings.model);
 const artifact = await encodeArtifact(built);
 built.dispose();
 const runtime = await loadTeacherRuntime(artifact, where);
+const data = settings.holdDataset
+  ? await loadDataset({ name: settings.holdDataset })
+  : null;
+const held = data
+  ? {
+      name: `${settings.holdDataset}/train`,
+      fingerprint: data.train.fingerprint ?? '',
+      images: data.train.images,
+      rows: data.train.count,
+    }
+  : null;
 const server = await startTeacherServer({
   address: '127.0.0.1:0',
   model: runtime.infer,
@@ -73,6 +90,7 @@ const server = await startTeacherServer({
   maxDelayMs: settings.maxDelayMs,
   maxInFlight: runtime.maxInFlight,
   queueLimit: settings.queueLimit,
+  heldData: held ? [held] : [],
 });
 
 let stopping = false;
@@ -94,5 +112,6 @@ const ready: ServeTeacherReady = {
   inferenceThread: where,
   heapGrowingPercent,
   pid: process.pid,
+  held: held && { name: held.name, fingerprint: held.fingerprint, rows: held.rows },
 };
 await sendMessage(ready);

@@ -1,8 +1,10 @@
 /**
  * Bench child: student training throughput of the kd+mixup arm on a real
  * Fashion-MNIST subset with (a) no teacher, (b) the teacher in this process,
- * (c) a teacher server over loopback gRPC, and, as a diagnostic, (d) a "free"
- * teacher answering instantly with fixed logits: the student's own cost of
+ * (c) a teacher server over loopback gRPC, sent row numbers when it holds the
+ * training split, as a local study's teacher does ("remote"), or sent the
+ * images ("remote-pixels"), and, as a diagnostic, (d) a "free" teacher
+ * answering instantly with fixed logits: the student's own cost of
  * distillation (the KD loss term), which no teacher placement can beat. The
  * modes are interleaved within each repetition, so slow drifts of the
  * machine hit them alike, and their order changes from one repetition to
@@ -23,7 +25,13 @@ import { childSettings, progress, runChild } from './child-io.js';
 import { buildBenchModel, type ModelSettings } from './models.js';
 import { modeOrder, steadyState } from './stats.js';
 
-export const STUDENT_MODES = ['none', 'in-process', 'remote', 'free'] as const;
+export const STUDENT_MODES = [
+  'none',
+  'in-process',
+  'remote',
+  'remote-pixels',
+  'free',
+] as const;
 export type StudentMode = (typeof STUDENT_MODES)[number];
 
 export interface StudentSettings {
@@ -32,6 +40,8 @@ export interface StudentSettings {
   /** host:port of the teacher server and its model name (mode "remote"). */
   teacherAddress: string | null;
   teacherName: string;
+  /** Fingerprint of the split the teacher server holds (null: none). */
+  heldFingerprint: string | null;
   modes: StudentMode[];
   reps: number;
   /**
@@ -71,6 +81,8 @@ export interface StudentResult {
   batchSize: number;
   trainImages: number;
   prefetch: number;
+  /** What mode "remote" sent: row numbers (the server holds the split) or images. */
+  remoteSends: 'rows' | 'pixels';
 }
 
 /** Answers at once with the same seeded logits: the KD loss without a teacher's cost. */
@@ -147,12 +159,15 @@ async function main(): Promise<StudentResult> {
         ),
       );
     }
-    if (mode === 'remote') {
+    if (mode === 'remote' || mode === 'remote-pixels') {
       if (!s.teacherAddress)
         throw new Error('teacherAddress: expected host:port, got none');
+      const sendRows = mode === 'remote';
       sources.set(
         mode,
-        new TimedTeacher(await RemoteTeacher.connect(s.teacherAddress, s.teacherName)),
+        new TimedTeacher(
+          await RemoteTeacher.connect(s.teacherAddress, s.teacherName, { sendRows }),
+        ),
       );
     }
   }
@@ -231,6 +246,10 @@ async function main(): Promise<StudentResult> {
     batchSize: s.batchSize,
     trainImages: n,
     prefetch: s.prefetch,
+    remoteSends:
+      s.heldFingerprint !== null && train.origin?.fingerprint === s.heldFingerprint
+        ? 'rows'
+        : 'pixels',
   };
 }
 

@@ -73,6 +73,12 @@ export function formatTable(report: BenchReport): string {
         `runs, first step included: ${num(report.remote_vs_no_teacher_whole_run)}`,
     );
   }
+  if (report.remote_pixels_vs_no_teacher !== null) {
+    out.push(
+      `remote_vs_no_teacher: the student sent ${report.student_throughput?.remote_sends === 'rows' ? 'row numbers of the training split the teacher server holds' : 'images (the server held no split)'}; ` +
+        `sending the images instead: ${num(report.remote_pixels_vs_no_teacher)}`,
+    );
+  }
   const st = report.student_throughput;
   if (st) {
     out.push(

@@ -7,8 +7,12 @@ import {
   teacherMethod,
 } from '@vicinal/wire';
 
-/** How a student can send a batch to a teacher server. */
-export const REQUEST_MODES = ['float32', 'float16', 'uint8-mix'] as const;
+/**
+ * How a student can send a batch to a teacher server: mixed images as float32
+ * or float16, clean uint8 images mixed on the teacher, or only their row
+ * numbers in a data set split the teacher holds ("rows").
+ */
+export const REQUEST_MODES = ['float32', 'float16', 'uint8-mix', 'rows'] as const;
 export type RequestMode = (typeof REQUEST_MODES)[number];
 
 /** Bytes of one serialised SoftLabels request (and its response) of B rows. */
@@ -23,18 +27,21 @@ export interface WireSize {
   responseBytes: number;
 }
 
-/** One batch to encode: clean uint8 images and their mixing. */
+/** One batch to encode: clean uint8 images, their rows in a split, and their mixing. */
 export interface SampleBatch {
   images: Uint8Array;
   shape: [number, number, number, number];
   partner: Int32Array;
   lambda: Float32Array;
+  /** The images' row numbers in a held split, and its fingerprint. */
+  rows: Uint32Array;
+  dataset: string;
 }
 
 /**
  * The request a student would send for `batch` in `mode`: the mixed,
- * normalised images as float32 or float16 tensors, or the clean uint8 images
- * with partner and lambda ("mix on the teacher").
+ * normalised images as float32 or float16 tensors, the clean uint8 images
+ * with partner and lambda ("mix on the teacher"), or their row numbers.
  */
 export function queryFor(
   mode: RequestMode,
@@ -44,6 +51,10 @@ export function queryFor(
   if (mode === 'uint8-mix') {
     const { images, shape, partner, lambda } = batch;
     return { model: 'teacher', mix: { images, shape, partner, lambda } };
+  }
+  if (mode === 'rows') {
+    const { rows, dataset, partner, lambda } = batch;
+    return { model: 'teacher', rows: { dataset, rows, partner, lambda } };
   }
   return {
     model: 'teacher',

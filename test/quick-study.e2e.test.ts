@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -79,6 +79,27 @@ test('configs/quick.yaml runs the grid end to end and the report shows its numbe
   const servers = [...run.stdout.matchAll(/teacher server for (\S+) ready at (\S+)/g)];
   assert.deepEqual(servers.map((m) => m[1]).sort(), ['cnn-large', 'resnet8']);
   assert.notEqual(servers[0][2], servers[1][2]);
+  // Each teacher server held the Fashion-MNIST training split, and every
+  // query it answered named rows of it: no student sent pixels. (Its last
+  // log line before stopping counts what it answered, by request form.)
+  const serverLogs = readdirSync(join(out, 'logs')).filter((f) =>
+    f.startsWith('teacher-server-'),
+  );
+  assert.equal(serverLogs.length, 2, serverLogs.join(', '));
+  for (const file of serverLogs) {
+    const lines = readFileSync(join(out, 'logs', file), 'utf8')
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as { msg: string; answered?: Record<string, number> });
+    assert.ok(
+      lines.some((l) => l.msg === 'holding a data set for row-number queries'),
+      file,
+    );
+    const answered = lines.find((l) => l.msg === 'draining')?.answered;
+    assert.ok(answered && answered.rows > 0, `${file}: ${JSON.stringify(answered)}`);
+    assert.equal(answered.mix, 0, file);
+    assert.equal(answered.images, 0, file);
+  }
 
   const results = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as {
     teachers: {

@@ -7,6 +7,7 @@ import { createLogger } from '@vicinal/telemetry';
 import { type MixedBatchQuery, RemoteTeacher } from '@vicinal/training';
 import { TeacherCallError } from '@vicinal/wire';
 import {
+  answerWithin,
   mixedLogits,
   pixels,
   SMALL,
@@ -109,13 +110,7 @@ test('after the stream ends with its server, the next query opens a new one', as
     // A server again at the same address: the channel reconnects and a new
     // stream carries the next query (tries bounded, not timed).
     again = await serve(first.address);
-    let answer: Float32Array | null = null;
-    for (let attempt = 0; attempt < 50 && !answer; attempt++) {
-      answer = await teacher.softLabels(q).catch(async () => {
-        await new Promise((r) => setTimeout(r, 100));
-        return null;
-      });
-    }
+    const answer = await answerWithin(() => teacher.softLabels(q));
     assert.ok(answer, 'the new server answered within 50 tries');
     assertLogits(answer, q, 'second server');
     assert.equal(again.stats().openStreams, 1);

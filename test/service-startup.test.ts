@@ -55,6 +55,31 @@ async function deadNatsUrl(): Promise<string> {
   return `nats://127.0.0.1:${port}`;
 }
 
+/** Publishes the small test teacher (8x8x1 inputs) and returns its metadata. */
+async function publishSmallTeacher(bus: Bus) {
+  await initBackend('cpu');
+  const model = smallModel();
+  const meta = smallMetadata();
+  await publishTeacher(
+    bus,
+    {
+      name: meta.model,
+      version: meta.version,
+      architecture: meta.architecture,
+      parameters: 0,
+      inputShape: [SMALL.h, SMALL.w, SMALL.c],
+      numClasses: SMALL.k,
+      classNames: [...meta.classNames],
+      mean: [...meta.mean],
+      std: [...meta.std],
+      dataset: meta.dataset,
+    },
+    await encodeArtifact(model),
+  );
+  model.dispose();
+  return meta;
+}
+
 describe('service start-up failures', () => {
   let nats: NatsServerHandle;
   let bus: Bus;
@@ -93,26 +118,7 @@ describe('service start-up failures', () => {
   });
 
   test('teacher-server, the listen port in use: one line, exit code 1, not registered', async () => {
-    await initBackend('cpu');
-    const model = smallModel();
-    const meta = smallMetadata();
-    await publishTeacher(
-      bus,
-      {
-        name: meta.model,
-        version: meta.version,
-        architecture: meta.architecture,
-        parameters: 0,
-        inputShape: [SMALL.h, SMALL.w, SMALL.c],
-        numClasses: SMALL.k,
-        classNames: [...meta.classNames],
-        mean: [...meta.mean],
-        std: [...meta.std],
-        dataset: meta.dataset,
-      },
-      await encodeArtifact(model),
-    );
-    model.dispose();
+    const meta = await publishSmallTeacher(bus);
     const taken = await holdPort();
     try {
       const address = `127.0.0.1:${portOf(taken)}`;
@@ -132,6 +138,40 @@ describe('service start-up failures', () => {
     } finally {
       await new Promise((resolve) => taken.close(resolve));
     }
+  });
+
+  test('teacher-server, a data set to hold that does not load or does not fit the model: one line, exit code 1', async () => {
+    const meta = await publishSmallTeacher(bus);
+    const missing = await teacherServer({
+      VICINAL_NATS_URL: nats.url,
+      VICINAL_TEACHER_MODEL: meta.model,
+      VICINAL_HOLD_DATASET: 'fashion-mnist',
+      VICINAL_HOLD_DATASET_DIR: '/nonexistent/vicinal-test-data',
+    });
+    assertOneLineFailure(
+      missing,
+      /^teacher-server: VICINAL_HOLD_DATASET=fashion-mnist: .*\/nonexistent\/vicinal-test-data/,
+    );
+    const unknown = await teacherServer({
+      VICINAL_NATS_URL: nats.url,
+      VICINAL_TEACHER_MODEL: meta.model,
+      VICINAL_HOLD_DATASET: 'mnist-digits',
+    });
+    assertOneLineFailure(
+      unknown,
+      /^teacher-server: VICINAL_HOLD_DATASET=mnist-digits: dataset\.name: expected one of cifar10, cifar100, fashion-mnist, image-folder, got "mnist-digits"$/,
+    );
+    // Fashion-MNIST's 28x28x1 images for a model of 8x8x1 inputs.
+    const misfit = await teacherServer({
+      VICINAL_NATS_URL: nats.url,
+      VICINAL_TEACHER_MODEL: meta.model,
+      VICINAL_HOLD_DATASET: 'fashion-mnist',
+    });
+    assertOneLineFailure(
+      misfit,
+      /^teacher-server: VICINAL_HOLD_DATASET=fashion-mnist: expected images of the model's input shape 8x8x1, got 28x28x1$/,
+    );
+    assert.deepEqual(await findTeachers(bus, meta.model), []);
   });
 
   test('student-trainer on wasm, NATS unreachable: one line, exit code 1', async () => {

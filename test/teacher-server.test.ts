@@ -416,7 +416,7 @@ describe('teacher server over loopback gRPC', () => {
         'no input',
         { requestId: 3 },
         'input',
-        /expected one of images or mix, got neither/,
+        /expected one of images, mix and rows, got none/,
       ],
       [
         'negative temperature',

@@ -133,3 +133,21 @@ export function pixels(random: () => number, rows: number): Uint8Array {
     Math.floor(random() * 256),
   );
 }
+
+/**
+ * The first answer of `ask` within `tries` attempts 100 ms apart (a server
+ * coming back at the same address), or null: tries bounded, not timed.
+ */
+export async function answerWithin<T>(
+  ask: () => Promise<T>,
+  tries = 50,
+): Promise<T | null> {
+  for (let attempt = 0; attempt < tries; attempt++) {
+    const answer = await ask().catch(async () => {
+      await new Promise((r) => setTimeout(r, 100));
+      return null;
+    });
+    if (answer !== null) return answer;
+  }
+  return null;
+}

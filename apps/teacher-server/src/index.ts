@@ -20,6 +20,7 @@ export {
 export { checkMetadata, type TeacherMetadata } from './metadata.js';
 export {
   checkModel,
+  type HeldSplit,
   type PreparedRequest,
   prepareRequest,
   type RequestLimits,

@@ -9,10 +9,12 @@ import {
   startServiceOrExit,
   teacherServerConfig,
 } from '@vicinal/config';
+import { loadDataset } from '@vicinal/data';
 import { createLogger, startTelemetry } from '@vicinal/telemetry';
 import { checkPlaintextAllowed, serverCredentials } from '@vicinal/wire';
 import { tuneServingHeap } from './heap.js';
 import { loadTeacherRuntime } from './inference-thread.js';
+import type { HeldSplit } from './request.js';
 import { startTeacherServer } from './server.js';
 
 /**
@@ -45,6 +47,7 @@ const { telemetry, bus, runtime, server, deregister } = await startServiceOrExit
     });
     closeOnFailure(() => bus.close());
     const { meta, artifact } = await fetchTeacher(bus, config.model);
+    const heldData = await loadHeldData(meta.inputShape);
     // Before the inference thread starts, so its heap is tuned too.
     tuneServingHeap(config.heapGrowingPercent);
     // The model on an inference thread of its own unless VICINAL_INFERENCE_THREAD=main.
@@ -86,6 +89,7 @@ const { telemetry, bus, runtime, server, deregister } = await startServiceOrExit
       maxMessageBytes: config.maxMessageBytes,
       maxStreams: config.maxStreams,
       requestTimeoutMs: config.requestTimeoutMs,
+      heldData,
       ...security,
     });
     closeOnFailure(() => server.stop(0));
@@ -116,7 +120,9 @@ let stopping = false;
 async function shutdown(signal: string) {
   if (stopping) return;
   stopping = true;
-  log.info({ signal }, 'draining');
+  // What the server answered, by request form (rows: students named rows of
+  // a held split; mix: they sent pixels).
+  log.info({ signal, answered: server.stats().answered }, 'draining');
   await deregister();
   await server.stop(config.drainMs);
   await runtime.close();
@@ -126,6 +132,45 @@ async function shutdown(signal: string) {
 }
 process.once('SIGTERM', () => void shutdown('SIGTERM'));
 process.once('SIGINT', () => void shutdown('SIGINT'));
+
+/**
+ * The training split of VICINAL_HOLD_DATASET (from VICINAL_HOLD_DATASET_DIR,
+ * else the loader's default place), which students training on the same
+ * files then name by row number; none when it is unset. A data set that does
+ * not load, or whose images are not the model's input shape, stops the start.
+ */
+async function loadHeldData(
+  inputShape: readonly [number, number, number],
+): Promise<HeldSplit[]> {
+  if (!config.holdDataset) return [];
+  const name = config.holdDataset;
+  const where = `VICINAL_HOLD_DATASET=${name}`;
+  const data = await loadDataset({ name, dir: config.holdDatasetDir }).catch(
+    (err: Error) => {
+      throw new Error(`${where}: ${err.message}`);
+    },
+  );
+  if (data.shape.join('x') !== inputShape.join('x')) {
+    throw new Error(
+      `${where}: expected images of the model's input shape ${inputShape.join('x')}, ` +
+        `got ${data.shape.join('x')}`,
+    );
+  }
+  const fingerprint = data.train.fingerprint;
+  if (!fingerprint) throw new Error(`${where}: the loader gave no fingerprint`);
+  log.info(
+    { dataset: `${name}/train`, rows: data.train.count, fingerprint },
+    'holding a data set for row-number queries',
+  );
+  return [
+    {
+      name: `${name}/train`,
+      fingerprint,
+      images: data.train.images,
+      rows: data.train.count,
+    },
+  ];
+}
 
 /**
  * Transport security is settled before any other work: unreadable or

@@ -4,16 +4,32 @@ import { mixImagesArray, mixPixelsNormalised } from '@vicinal/distillation';
 import {
   decodeTensor,
   type MixSpecMessage,
+  type RowsSpecMessage,
   type SoftLabelsRequestMessage,
   UndecodableMessage,
 } from '@vicinal/wire';
 import { TeacherRequestError } from './errors.js';
 import type { TeacherMetadata } from './metadata.js';
 
+/**
+ * A data set split the server holds for "rows" requests: uint8 pixels
+ * [rows, H, W, C] in the model's input shape.
+ */
+export interface HeldSplit {
+  /** For people: e.g. "fashion-mnist/train". */
+  name: string;
+  /** splitFingerprint of the pixels; what requests name. */
+  fingerprint: string;
+  images: Uint8Array;
+  rows: number;
+}
+
 /** What the server needs to know to check a request. */
 export interface RequestLimits {
   metadata: TeacherMetadata;
   maxBatch: number;
+  /** Held splits by fingerprint. */
+  held: ReadonlyMap<string, HeldSplit>;
 }
 
 /** A checked request, turned into normalised float32 rows for the model. */
@@ -89,7 +105,10 @@ export function prepareRequest(
   if (request.input === 'mix' && request.mix) {
     return { ...prepareMix(request.mix, expect, metadata), temperature };
   }
-  throw TeacherRequestError.invalid('input', 'one of images or mix', 'neither');
+  if (request.input === 'rows' && request.rows) {
+    return { ...prepareRows(request.rows, limits), temperature };
+  }
+  throw TeacherRequestError.invalid('input', 'one of images, mix and rows', 'none');
 }
 
 /** Refuses requests naming a model this server does not serve. */
@@ -116,25 +135,81 @@ function prepareMix(
   if (images.dtype !== 'uint8')
     throw new Error('decodeTensor let a non-uint8 tensor through');
   const rows = images.shape[0];
-  const { partner, lambda } = mix;
+  checkMixing('mix', 'mix.images', rows, mix.partner, mix.lambda);
+  return mixedInput(images.data, rows, mix, metadata);
+}
+
+/**
+ * Rows the server holds: gathers the named rows of a held split, then mixes
+ * them as prepareMix does.
+ */
+function prepareRows(
+  spec: RowsSpecMessage,
+  limits: RequestLimits,
+): Omit<PreparedRequest, 'temperature'> {
+  const held = limits.held.get(spec.dataset);
+  if (!held) {
+    const names = [...limits.held.values()].map((h) => `${h.fingerprint} (${h.name})`);
+    throw new TeacherRequestError(
+      status.FAILED_PRECONDITION,
+      `rows.dataset: expected a data set this server holds ` +
+        `(${names.length > 0 ? names.join(', ') : 'it holds none'}), got "${spec.dataset}"; ` +
+        'send the images instead (mix)',
+      'rows.dataset',
+    );
+  }
+  const rows = spec.rows.length;
+  if (rows < 1 || rows > limits.maxBatch) {
+    throw TeacherRequestError.invalid(
+      'rows.rows',
+      `1 to ${limits.maxBatch} row numbers`,
+      `${rows}`,
+    );
+  }
+  checkMixing('rows', 'rows.rows', rows, spec.partner, spec.lambda);
+  const [h, w, c] = limits.metadata.inputShape;
+  const pixels = h * w * c;
+  const images = new Uint8Array(rows * pixels);
+  for (let i = 0; i < rows; i++) {
+    const row = spec.rows[i];
+    if (!Number.isInteger(row) || row >= held.rows) {
+      throw TeacherRequestError.invalid(
+        'rows.rows',
+        `row numbers < ${held.rows} (the rows of ${held.name})`,
+        `${row} at position ${i}`,
+      );
+    }
+    images.set(held.images.subarray(row * pixels, (row + 1) * pixels), i * pixels);
+  }
+  return mixedInput(images, rows, spec, limits.metadata);
+}
+
+/** Checks one partner (< rows) and one lambda (in [0, 1]) per row. */
+function checkMixing(
+  prefix: 'mix' | 'rows',
+  rowsField: string,
+  rows: number,
+  partner: readonly number[],
+  lambda: readonly number[],
+): void {
   if (partner.length !== rows) {
     throw TeacherRequestError.invalid(
-      'mix.partner',
-      `${rows} indices (one per row of mix.images)`,
+      `${prefix}.partner`,
+      `${rows} indices (one per row of ${rowsField})`,
       `${partner.length}`,
     );
   }
   if (lambda.length !== rows) {
     throw TeacherRequestError.invalid(
-      'mix.lambda',
-      `${rows} values (one per row of mix.images)`,
+      `${prefix}.lambda`,
+      `${rows} values (one per row of ${rowsField})`,
       `${lambda.length}`,
     );
   }
   for (let i = 0; i < rows; i++) {
     if (!Number.isInteger(partner[i]) || partner[i] >= rows) {
       throw TeacherRequestError.invalid(
-        'mix.partner',
+        `${prefix}.partner`,
         `row indices < ${rows}`,
         `${partner[i]} at row ${i}`,
       );
@@ -142,29 +217,45 @@ function prepareMix(
     const l = lambda[i];
     if (!(l >= 0 && l <= 1)) {
       throw TeacherRequestError.invalid(
-        'mix.lambda',
+        `${prefix}.lambda`,
         'values in [0, 1]',
         `${l} at row ${i}`,
       );
     }
   }
-  const pixels = images.data.length / rows;
+}
+
+/**
+ * The model input of a mixed request: the mixed rows, then, when asked, the
+ * clean rows (the checks are done).
+ */
+function mixedInput(
+  pixelsU8: Uint8Array,
+  rows: number,
+  mix: {
+    partner: readonly number[];
+    lambda: readonly number[];
+    returnConstituents: boolean;
+  },
+  metadata: TeacherMetadata,
+): Omit<PreparedRequest, 'temperature'> {
+  const pixels = pixelsU8.length / rows;
   const withConstituents = mix.returnConstituents;
   const input = new Float32Array((withConstituents ? 2 : 1) * rows * pixels);
   const mixed = input.subarray(0, rows * pixels);
-  const partnerRows = Int32Array.from(partner);
-  const lambdas = Float32Array.from(lambda);
+  const partnerRows = Int32Array.from(mix.partner);
+  const lambdas = Float32Array.from(mix.lambda);
   // The same float32 arithmetic the student's mixing does, so both build the
   // same batch.
   if (withConstituents) {
     // The clean normalised rows are model input too: the second half.
     const clean = input.subarray(rows * pixels);
-    normalisePixels(images.data, metadata.mean, metadata.std, clean);
+    normalisePixels(pixelsU8, metadata.mean, metadata.std, clean);
     mixImagesArray(clean, partnerRows, lambdas, mixed);
   } else {
     const table = pixelTable(metadata.mean, metadata.std);
     mixPixelsNormalised(
-      images.data,
+      pixelsU8,
       table,
       metadata.mean.length,
       partnerRows,

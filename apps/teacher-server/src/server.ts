@@ -22,7 +22,12 @@ import { HealthImplementation } from 'grpc-health-check';
 import { BatcherError, type BatcherStats, DynamicBatcher } from './batcher.js';
 import { TeacherRequestError, toRequestError } from './errors.js';
 import { checkMetadata, type TeacherMetadata } from './metadata.js';
-import { checkModel, prepareRequest, refuseUndecodable } from './request.js';
+import {
+  checkModel,
+  type HeldSplit,
+  prepareRequest,
+  refuseUndecodable,
+} from './request.js';
 import { type TeacherModel, toInferFunction } from './runtime.js';
 import { softmaxRows } from './softmax.js';
 import {
@@ -69,6 +74,11 @@ export interface TeacherServerOptions {
    * cancelled while they wait leave the queue without being run.
    */
   requestTimeoutMs?: number;
+  /**
+   * Data set splits held in memory, in the model's input shape, whose rows
+   * "rows" requests may name instead of sending pixels (Describe lists them).
+   */
+  heldData?: readonly HeldSplit[];
   /** Serve over TLS; with `tls.clientCa`, clients need a certificate (mTLS). */
   tls?: ServerTlsOptions;
   /**
@@ -85,6 +95,8 @@ export const DEFAULT_BATCH_ROWS = 128;
 export interface TeacherServerStats extends BatcherStats {
   /** SoftLabelsStream calls open now (at most maxStreams). */
   openStreams: number;
+  /** Soft-label requests answered, by input: images, mix and rows. */
+  answered: Record<'images' | 'mix' | 'rows', number>;
 }
 
 export interface TeacherServer {
@@ -147,7 +159,9 @@ export async function startTeacherServer(
       onBatch: recordBatches(maxBatch),
     },
   );
-  const limits = { metadata, maxBatch };
+  const held = checkHeldData(options.heldData ?? [], h * w * c);
+  const limits = { metadata, maxBatch, held };
+  const answered = { images: 0, mix: 0, rows: 0 };
   const stopObservingQueue = observeQueueDepth(() => batcher.stats().queuedRows);
   let openStreams = 0;
 
@@ -211,6 +225,7 @@ export async function startTeacherServer(
           `${Math.floor(nonFinite / k)}`,
       );
     }
+    if (request.input) answered[request.input]++;
     const useProbabilities = prepared.temperature > 0;
     const answerValues = useProbabilities
       ? softmaxRows(logits, k, prepared.temperature)
@@ -251,8 +266,13 @@ export async function startTeacherServer(
   > = (call, callback) => {
     const request = requestSignal(call.getDeadline());
     call.on('cancelled', request.cancel);
-    traceCall('SoftLabels', call.metadata, call.request.traceContext, statusOf, (span) =>
-      answer(call.request, request.signal, span),
+    traceCall(
+      'SoftLabels',
+      inputOf(call.request),
+      call.metadata,
+      call.request.traceContext,
+      statusOf,
+      (span) => answer(call.request, request.signal, span),
     )
       .finally(request.done)
       .then(
@@ -307,6 +327,7 @@ export async function startTeacherServer(
       pending.add(request.cancel);
       traceCall(
         'SoftLabelsStream',
+        inputOf(message),
         call.metadata,
         message.traceContext,
         statusOf,
@@ -389,6 +410,11 @@ export async function startTeacherServer(
       dataset: metadata.dataset,
       numClasses: metadata.numClasses,
       maxMessageBytes,
+      heldDatasets: [...held.values()].map((split) => ({
+        name: split.name,
+        fingerprint: split.fingerprint,
+        rows: split.rows,
+      })),
     });
   };
 
@@ -438,7 +464,7 @@ export async function startTeacherServer(
     port,
     address: `${host}:${port}`,
     transport,
-    stats: () => ({ ...batcher.stats(), openStreams }),
+    stats: () => ({ ...batcher.stats(), openStreams, answered: { ...answered } }),
     stop(graceMs = 10_000) {
       stopping ??= new Promise<void>((resolve) => {
         health.setStatus('', 'NOT_SERVING');
@@ -461,6 +487,39 @@ export async function startTeacherServer(
       return stopping;
     },
   };
+}
+
+/** A request's form for spans and metrics: images, mix, rows, or none. */
+function inputOf(request: SoftLabelsRequestMessage): string {
+  return (request as Partial<SoftLabelsRequestMessage>).input ?? 'none';
+}
+
+/**
+ * The held splits by fingerprint, each checked against the model's input:
+ * a split that cannot be served stops the start with the reason.
+ */
+function checkHeldData(
+  splits: readonly HeldSplit[],
+  pixels: number,
+): Map<string, HeldSplit> {
+  const held = new Map<string, HeldSplit>();
+  for (const split of splits) {
+    const where = `heldData "${split.name}"`;
+    if (!split.fingerprint) {
+      throw new RangeError(`${where}: expected a fingerprint, got none`);
+    }
+    if (!Number.isInteger(split.rows) || split.rows < 1) {
+      throw new RangeError(`${where}: expected rows >= 1, got ${split.rows}`);
+    }
+    if (split.images.length !== split.rows * pixels) {
+      throw new RangeError(
+        `${where}: expected ${split.rows} images of ${pixels} pixels (the model's ` +
+          `input shape), got ${split.images.length} bytes`,
+      );
+    }
+    held.set(split.fingerprint, split);
+  }
+  return held;
 }
 
 /**

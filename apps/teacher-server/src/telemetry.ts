@@ -41,16 +41,19 @@ function metadataCarrier(metadata: grpc.Metadata): HeaderCarrier {
  * Runs one request's answer inside its server span, a child of the trace
  * context the request carries (its own, on a stream) or else its call's
  * metadata; `statusOf` maps a failure to the gRPC status it is answered with.
+ * `input` is the request's form (images, mix, rows; none when it has no
+ * input or did not decode), an attribute of the span and the metrics.
  */
 export function traceCall<T>(
   method: 'SoftLabels' | 'SoftLabelsStream',
+  input: string,
   metadata: grpc.Metadata,
   requestContext: Record<string, string> | undefined,
   statusOf: (err: unknown) => number,
   fn: (span: Span) => Promise<T>,
 ): Promise<T> {
   const started = performance.now();
-  const attributes = rpc(method);
+  const attributes = { ...rpc(method), 'vicinal.teacher.input': input };
   const finish = (code: number) => {
     const labelled = { ...attributes, 'rpc.grpc.status_code': code };
     instruments().rpcServerDuration.record(performance.now() - started, labelled);

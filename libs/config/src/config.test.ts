@@ -213,6 +213,22 @@ test('service settings come from the environment and are validated', () => {
       bad,
     );
   }
+  assert.equal(t.holdDataset, undefined);
+  const hold = {
+    VICINAL_TEACHER_MODEL: 'm',
+    VICINAL_HOLD_DATASET: 'fashion-mnist',
+    VICINAL_HOLD_DATASET_DIR: '/data/fm',
+  };
+  assert.equal(teacherServerConfig({}, hold).holdDataset, 'fashion-mnist');
+  assert.equal(teacherServerConfig({}, hold).holdDatasetDir, '/data/fm');
+  assert.throws(
+    () =>
+      teacherServerConfig(
+        {},
+        { VICINAL_TEACHER_MODEL: 'm', VICINAL_HOLD_DATASET_DIR: '/data/fm' },
+      ),
+    /holdDatasetDir \(VICINAL_HOLD_DATASET_DIR\): a directory for VICINAL_HOLD_DATASET, which is not set, got "\/data\/fm"/,
+  );
   const onLoop = { VICINAL_TEACHER_MODEL: 'm', VICINAL_INFERENCE_THREAD: 'main' };
   assert.equal(teacherServerConfig({}, onLoop).inferenceThread, 'main');
   assert.throws(

@@ -94,6 +94,13 @@ export const teacherServerConfigSchema = z
      * collection, in percent (0: V8 decides; see docs/operations.md).
      */
     heapGrowingPercent: z.number().int().min(0).max(1000),
+    /**
+     * A data set whose training split the server loads and holds, so
+     * students training on it send row numbers instead of pixels.
+     */
+    holdDataset: z.string().min(1).optional(),
+    /** Its directory (default: the loader's own). */
+    holdDatasetDir: z.string().min(1).optional(),
     logLevel,
     ...natsClientFields,
     ...serverTlsFields,
@@ -102,6 +109,13 @@ export const teacherServerConfigSchema = z
   .superRefine((value, ctx) => {
     checkNatsClient(value, ctx);
     checkServerTls(value, ctx);
+    if (value.holdDatasetDir !== undefined && value.holdDataset === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['holdDatasetDir'],
+        message: `a directory for VICINAL_HOLD_DATASET, which is not set, got "${value.holdDatasetDir}"`,
+      });
+    }
   });
 export type TeacherServerConfig = z.infer<typeof teacherServerConfigSchema>;
 
@@ -176,6 +190,8 @@ export function teacherServerConfig(
       inferenceThread: env.VICINAL_INFERENCE_THREAD || 'worker',
       heapGrowingPercent:
         num(env.VICINAL_HEAP_GROWING_PERCENT) ?? DEFAULT_HEAP_GROWING_PERCENT,
+      holdDataset: env.VICINAL_HOLD_DATASET || undefined,
+      holdDatasetDir: env.VICINAL_HOLD_DATASET_DIR || undefined,
       logLevel: logLevelEnv(env.VICINAL_LOG_LEVEL),
       ...natsClientEnv(env),
       tlsCert: env.VICINAL_TLS_CERT || undefined,

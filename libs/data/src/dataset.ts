@@ -3,6 +3,23 @@ export interface ImageSplit {
   images: Uint8Array;
   labels: Uint8Array;
   count: number;
+  /**
+   * Identity of these pixels (splitFingerprint), set on the training split
+   * of every data set loadDataset returns: a teacher server holding the same
+   * split lists the same fingerprint, and a student's queries may then name
+   * rows instead of sending pixels.
+   */
+  fingerprint?: string;
+  /** A subset's rows in the fingerprinted split it was drawn from. */
+  origin?: SplitOrigin;
+}
+
+/** Where a subset's rows come from. */
+export interface SplitOrigin {
+  /** Fingerprint of the split the rows were drawn from. */
+  fingerprint: string;
+  /** Row i of the subset is row rows[i] of that split. */
+  rows: Uint32Array;
 }
 
 /**

@@ -16,6 +16,7 @@ export {
   type DatasetSettings,
   type ImageSplit,
   pixelsPerImage,
+  type SplitOrigin,
 } from './dataset.js';
 export {
   type DatasetDescription,
@@ -31,6 +32,7 @@ export {
   type FashionMnistOptions,
   loadFashionMnist,
 } from './fashion-mnist.js';
+export { sourceRows, splitFingerprint } from './fingerprint.js';
 export {
   IDX_IMAGES_MAGIC,
   IDX_LABELS_MAGIC,

@@ -2,6 +2,7 @@ import { loadCifar10, loadCifar100 } from './cifar.js';
 import type { Dataset, DatasetOptions, DatasetSettings } from './dataset.js';
 import { DatasetError } from './errors.js';
 import { loadFashionMnist } from './fashion-mnist.js';
+import { splitFingerprint } from './fingerprint.js';
 import { loadImageFolder } from './image-folder.js';
 
 /**
@@ -31,7 +32,10 @@ export async function loadDataset(settings: DatasetSettings): Promise<Dataset> {
       `expected one of ${datasetNames().join(', ')}, got "${settings.name}"`,
     );
   }
-  return loader(settings.dir, settings.options);
+  const data = await loader(settings.dir, settings.options);
+  // The training split's identity, for teachers that hold it (see ImageSplit).
+  data.train.fingerprint ??= splitFingerprint(data.train.images, data.shape);
+  return data;
 }
 
 /** The directory a loader without a default location was given, or an error. */

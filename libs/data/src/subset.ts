@@ -5,7 +5,9 @@ import { seededRandom } from './random.js';
 /**
  * A deterministic random subset of `n` distinct items of a split (same seed,
  * same subset), kept in the split's original order. The pixels are copied,
- * so the subset does not pin the full split in memory.
+ * so the subset does not pin the full split in memory; when the split has a
+ * fingerprint (or is itself a subset of one), the subset records each row's
+ * number there (`origin`).
  */
 export function subset(split: ImageSplit, n: number, seed: number): ImageSplit {
   if (!Number.isInteger(n) || n < 1 || n > split.count) {
@@ -33,5 +35,12 @@ export function subset(split: ImageSplit, n: number, seed: number): ImageSplit {
     images.set(split.images.subarray(src * pixels, (src + 1) * pixels), k * pixels);
     labels[k] = split.labels[src];
   }
-  return { images, labels, count: n };
+  const from =
+    split.origin ??
+    (split.fingerprint ? { fingerprint: split.fingerprint, rows: null } : null);
+  if (!from) return { images, labels, count: n };
+  const rows = from.rows
+    ? Uint32Array.from(chosen, (k) => from.rows[k])
+    : Uint32Array.from(chosen);
+  return { images, labels, count: n, origin: { fingerprint: from.fingerprint, rows } };
 }

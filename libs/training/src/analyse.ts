@@ -1,6 +1,6 @@
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { tf } from '@vicinal/backend';
-import { type ImageSplit, toNormalisedTensor } from '@vicinal/data';
+import { type ImageSplit, sourceRows, toNormalisedTensor } from '@vicinal/data';
 import {
   createRandom,
   mixImages,
@@ -105,6 +105,8 @@ export async function analyseVicinal(
       shape: [b, h, w, c],
       partner,
       lambda: weights,
+      // Row numbers for a teacher that holds the split the images come from.
+      rows: sourceRows(images, indices) ?? undefined,
     };
     const fromTeacher = await teacher(query);
     checkLogits('teacher mixed logits', fromTeacher.mixed, b, k);

@@ -5,6 +5,8 @@ export interface Batch {
   images: Uint8Array;
   labels: Uint8Array;
   size: number;
+  /** Row i of the batch is row indices[i] of the split. */
+  indices: Uint32Array;
 }
 
 /**
@@ -20,15 +22,17 @@ export function* batchesInOrder(
   for (let start = 0; start + batchSize <= order.length; start += batchSize) {
     const images = new Uint8Array(batchSize * pixelsPerImage);
     const labels = new Uint8Array(batchSize);
+    const indices = new Uint32Array(batchSize);
     for (let i = 0; i < batchSize; i++) {
       const src = order[start + i];
+      indices[i] = src;
       images.set(
         split.images.subarray(src * pixelsPerImage, (src + 1) * pixelsPerImage),
         i * pixelsPerImage,
       );
       labels[i] = split.labels[src];
     }
-    yield { images, labels, size: batchSize };
+    yield { images, labels, size: batchSize, indices };
   }
 }
 

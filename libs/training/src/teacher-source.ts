@@ -5,6 +5,11 @@ export interface MixedBatchQuery {
   shape: [number, number, number, number];
   partner: Int32Array;
   lambda: Float32Array;
+  /**
+   * The images as rows of a fingerprinted data set split (sourceRows), when
+   * known: a remote teacher holding that split is sent these instead.
+   */
+  rows?: { dataset: string; rows: Uint32Array };
 }
 
 /**

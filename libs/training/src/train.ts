@@ -6,7 +6,12 @@ import {
   type MixupSettings,
   type Recipe,
 } from '@vicinal/config';
-import { type ImageSplit, normaliseWithTable, pixelTable } from '@vicinal/data';
+import {
+  type ImageSplit,
+  normaliseWithTable,
+  pixelTable,
+  sourceRows,
+} from '@vicinal/data';
 import {
   blendedLoss,
   createRandom,
@@ -353,6 +358,7 @@ function* planRun(
               shape: ctx.shape,
               partner: mixing.partner,
               lambda: mixing.lambda,
+              rows: sourceRows(train, batch.indices) ?? undefined,
             }),
           )
         : null;

@@ -21,6 +21,8 @@ export interface TeacherDescription {
   maxBatch: number;
   maxMessageBytes: number;
   dataset: string;
+  /** Data set splits the server holds for "rows" queries (none: pixels only). */
+  heldDatasets: { name: string; fingerprint: string; rows: number }[];
 }
 
 /** Unpacks a Describe response. */
@@ -44,5 +46,10 @@ export function decodeDescription(message: DescribeResponseMessage): TeacherDesc
     maxBatch: message.maxBatch,
     maxMessageBytes: message.maxMessageBytes,
     dataset: message.dataset,
+    heldDatasets: (message.heldDatasets ?? []).map((h) => ({
+      name: h.name,
+      fingerprint: h.fingerprint,
+      rows: h.rows,
+    })),
   };
 }

@@ -25,13 +25,22 @@ export interface MixSpecMessage {
   returnConstituents: boolean;
 }
 
+export interface RowsSpecMessage {
+  dataset: string;
+  rows: number[];
+  partner: number[];
+  lambda: number[];
+  returnConstituents: boolean;
+}
+
 export interface SoftLabelsRequestMessage {
   requestId: number;
   model: string;
   images?: TensorMessage | null;
   mix?: MixSpecMessage | null;
+  rows?: RowsSpecMessage | null;
   /** Which member of the `input` oneof is set (undefined: none). */
-  input?: 'images' | 'mix';
+  input?: 'images' | 'mix' | 'rows';
   temperature: number;
   /** Per-request trace context (stream requests); empty when absent. */
   traceContext?: Record<string, string>;
@@ -60,6 +69,12 @@ export interface SoftLabelsResponseMessage {
   error: RequestErrorMessage | null;
 }
 
+export interface HeldDatasetMessage {
+  name: string;
+  fingerprint: string;
+  rows: number;
+}
+
 export interface DescribeRequestMessage {
   model: string;
 }
@@ -80,4 +95,5 @@ export interface DescribeResponseMessage {
   dataset: string;
   numClasses: number;
   maxMessageBytes: number;
+  heldDatasets: HeldDatasetMessage[];
 }

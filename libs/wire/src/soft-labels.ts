@@ -24,7 +24,22 @@ export interface MixInput {
   returnConstituents?: boolean;
 }
 
-/** One soft-label query: exactly one of `images` and `mix`. */
+/**
+ * "Rows the teacher holds": row numbers in a data set split the server
+ * loaded itself (its Describe lists the split's fingerprint), mixed on the
+ * server as `mix` would be. Only the row numbers travel.
+ */
+export interface RowsInput {
+  /** The split's fingerprint, as the server's Describe lists it. */
+  dataset: string;
+  rows: ArrayLike<number>;
+  partner: ArrayLike<number>;
+  lambda: ArrayLike<number>;
+  /** Also return the teacher's logits on the clean images. */
+  returnConstituents?: boolean;
+}
+
+/** One soft-label query: exactly one of `images`, `mix` and `rows`. */
 export interface SoftLabelsQuery {
   /** Echoed back; a stream assigns one when absent. */
   requestId?: number;
@@ -32,6 +47,7 @@ export interface SoftLabelsQuery {
   model?: string;
   images?: ImagesInput;
   mix?: MixInput;
+  rows?: RowsInput;
   /** > 0: the server returns softmax(logits / temperature) instead of logits. */
   temperature?: number;
   /** Trace context headers of this request (traceparent, tracestate). */
@@ -72,24 +88,46 @@ export function encodeSoftLabelsQuery(
     temperature: query.temperature ?? 0,
     traceContext: query.traceContext ?? {},
   };
-  if ((query.images === undefined) === (query.mix === undefined)) {
-    throw new WireError('input', 'exactly one of images and mix', 'both or neither');
+  const inputs = [query.images, query.mix, query.rows].filter((i) => i !== undefined);
+  if (inputs.length !== 1) {
+    throw new WireError(
+      'input',
+      'exactly one of images, mix and rows',
+      inputs.length === 0 ? 'none' : `${inputs.length}`,
+    );
   }
   if (query.images) {
     const { data, shape, dtype } = query.images;
     const images = encodeTensor(data, shape, dtype);
     return { message: { ...base, images }, rows: shape[0] ?? 0 };
   }
+  if (query.rows) {
+    const spec = query.rows;
+    const rows = spec.rows.length;
+    checkLengths(rows, [
+      ['rows.partner', spec.partner],
+      ['rows.lambda', spec.lambda],
+    ]);
+    return {
+      message: {
+        ...base,
+        rows: {
+          dataset: spec.dataset,
+          rows: Array.from(spec.rows),
+          partner: Array.from(spec.partner),
+          lambda: Array.from(spec.lambda),
+          returnConstituents: spec.returnConstituents ?? false,
+        },
+      },
+      rows,
+    };
+  }
   const mix = query.mix!;
   const rows = mix.shape[0] ?? 0;
-  for (const [name, values] of [
+  checkLengths(rows, [
     ['mix.partner', mix.partner],
     ['mix.lambda', mix.lambda],
-  ] as const) {
-    if (values.length !== rows) {
-      throw new WireError(name, `${rows} values (one per row)`, `${values.length}`);
-    }
-  }
+  ]);
   const images: TensorMessage = encodeTensor(mix.images, mix.shape, 'uint8');
   return {
     message: {
@@ -103,6 +141,15 @@ export function encodeSoftLabelsQuery(
     },
     rows,
   };
+}
+
+/** Throws a WireError naming the first of `fields` without one value per row. */
+function checkLengths(rows: number, fields: [string, ArrayLike<number>][]): void {
+  for (const [name, values] of fields) {
+    if (values.length !== rows) {
+      throw new WireError(name, `${rows} values (one per row)`, `${values.length}`);
+    }
+  }
 }
 
 /**

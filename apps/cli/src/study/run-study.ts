@@ -1,4 +1,4 @@
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { type BackendName, initBackend } from '@vicinal/backend';
 import {
   type Bus,
@@ -30,7 +30,7 @@ import {
   natsClientSecurity,
   type PlannedJob,
 } from '@vicinal/config';
-import { type Dataset, loadDataset } from '@vicinal/data';
+import { type Dataset, type DatasetSettings, loadDataset } from '@vicinal/data';
 import type { StudyResults } from '@vicinal/report';
 import {
   finishedJobs,
@@ -74,6 +74,20 @@ export interface StudyRunOptions {
   serviceLogLevel?: string;
   print: (line: string) => void;
   signal: AbortSignal;
+}
+
+/**
+ * The teacher server of a local study holds its data set's training split,
+ * so the students' queries carry row numbers instead of pixels. Data sets
+ * read with loader options are not held (the server reads none): their
+ * students send pixels.
+ */
+function holdDatasetEnv(dataset: DatasetSettings): Record<string, string> {
+  if (dataset.options && Object.keys(dataset.options).length > 0) return {};
+  return {
+    VICINAL_HOLD_DATASET: dataset.name,
+    ...(dataset.dir ? { VICINAL_HOLD_DATASET_DIR: resolve(dataset.dir) } : {}),
+  };
 }
 
 /** One report of a study: the runs of one dataset and one student architecture. */
@@ -365,7 +379,12 @@ export async function runStudy(
         const server = startService(
           'teacher-server',
           `teacher-server-${t.plan.name}-${datasetLabel(t.plan.dataset)}`,
-          { ...env, VICINAL_TEACHER_MODEL: t.plan.model, VICINAL_LISTEN: '127.0.0.1:0' },
+          {
+            ...env,
+            VICINAL_TEACHER_MODEL: t.plan.model,
+            VICINAL_LISTEN: '127.0.0.1:0',
+            ...holdDatasetEnv(t.plan.dataset),
+          },
           logDir,
         );
         services.push(server);
