@@ -1,6 +1,5 @@
-import { hostname } from 'node:os';
 import * as grpc from '@grpc/grpc-js';
-import { connectBus, fetchTeacher, registerTeacher } from '@vicinal/bus';
+import { connectBus, fetchTeacher, registerTeacher, teacherInstance } from '@vicinal/bus';
 import {
   exitOnUncaughtErrors,
   natsClientSecurity,
@@ -97,7 +96,7 @@ const { telemetry, bus, runtime, server, deregister } = await startServiceOrExit
     const deregister = await registerTeacher(
       bus,
       {
-        instance: `${hostname()}-${process.pid}`,
+        instance: teacherInstance(),
         address: advertise,
         model: meta.name,
         version: meta.version,

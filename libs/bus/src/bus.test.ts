@@ -21,6 +21,8 @@ import {
   registerTeacher,
   startNatsServer,
   submitJob,
+  teacherInstance,
+  waitForTeacher,
   watchEvents,
 } from './index.js';
 
@@ -133,6 +135,41 @@ describe('bus over a real nats-server', () => {
       await new Promise((r) => setTimeout(r, 250));
     }
     assert.deepEqual(await findTeachers(bus, 'm'), []);
+  });
+
+  test('waiting for one named teacher instance ignores the others serving its model', async () => {
+    const entry = (instance: string, port: number) => ({
+      instance,
+      address: `127.0.0.1:${port}`,
+      model: 'shared-model',
+      version: '1',
+      architecture: 'a',
+      backend: 'cpu',
+      startedAt: new Date().toISOString(),
+    });
+    const other = await registerTeacher(bus, entry('someone-else', 1), 200, () => {});
+    try {
+      assert.equal(
+        (await waitForTeacher(bus, 'shared-model', 1000)).instance,
+        'someone-else',
+      );
+      // Its own server registers later: the wait returns that one, not the first.
+      const mine = teacherInstance(4242);
+      assert.match(mine, /-4242$/);
+      const waiting = waitForTeacher(bus, 'shared-model', 10_000, undefined, mine);
+      const stop = await registerTeacher(bus, entry(mine, 2), 200, () => {});
+      try {
+        assert.equal((await waiting).address, '127.0.0.1:2');
+      } finally {
+        await stop();
+      }
+      await assert.rejects(
+        waitForTeacher(bus, 'shared-model', 300, undefined, teacherInstance(1)),
+        /no teacher serving model "shared-model" registered within 300 ms/,
+      );
+    } finally {
+      await other();
+    }
   });
 
   test('events published before lastEventSequence are told apart from later ones', async () => {

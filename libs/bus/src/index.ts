@@ -65,6 +65,7 @@ export {
   findTeachers,
   registerTeacher,
   type TeacherRegistration,
+  teacherInstance,
   waitForTeacher,
 } from './teacher-registry.js';
 export { ensureTopology, JOB_ACK_WAIT_SECONDS, JOB_MAX_DELIVER } from './topology.js';

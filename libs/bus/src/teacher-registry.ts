@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import type { Bus } from './connection.js';
 import { names } from './names.js';
 
@@ -67,16 +68,27 @@ export async function findTeachers(
   return found.sort((a, b) => a.instance.localeCompare(b.instance));
 }
 
-/** Waits (polling) until a teacher for `model` is registered. */
+/** The registry's name for the teacher server process `pid` on this host. */
+export function teacherInstance(pid: number = process.pid): string {
+  return `${hostname()}-${pid}`;
+}
+
+/**
+ * Waits (polling) until a teacher for `model` is registered: any, or the
+ * one named `instance` (a process this caller started, teacherInstance).
+ */
 export async function waitForTeacher(
   bus: Bus,
   model: string,
   timeoutMs: number,
   signal?: AbortSignal,
+  instance?: string,
 ): Promise<TeacherRegistration> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const found = await findTeachers(bus, model);
+    const found = (await findTeachers(bus, model)).filter(
+      (t) => instance === undefined || t.instance === instance,
+    );
     if (found.length) return found[Math.floor(Math.random() * found.length)];
     if (Date.now() > deadline || signal?.aborted) {
       throw new Error(

@@ -214,6 +214,43 @@ test('service settings come from the environment and are validated', () => {
     );
   }
   assert.equal(t.holdDataset, undefined);
+  // Ports past 65535, and numbers not written in decimal, are refused and echoed.
+  assert.throws(
+    () =>
+      teacherServerConfig(
+        {},
+        { VICINAL_TEACHER_MODEL: 'm', VICINAL_LISTEN: '127.0.0.1:99999' },
+      ),
+    /listen \(VICINAL_LISTEN\): host:port with a port in \[0, 65535\]/,
+  );
+  assert.equal(
+    teacherServerConfig(
+      {},
+      { VICINAL_TEACHER_MODEL: 'm', VICINAL_LISTEN: '0.0.0.0:65535' },
+    ).listen,
+    '0.0.0.0:65535',
+  );
+  for (const bad of [' ', '0x10', '1_000', '12abc']) {
+    assert.throws(
+      () =>
+        teacherServerConfig({}, { VICINAL_TEACHER_MODEL: 'm', VICINAL_MAX_BATCH: bad }),
+      new RegExp(
+        `maxBatch \\(VICINAL_MAX_BATCH\\).*${JSON.stringify(bad).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`,
+      ),
+      bad,
+    );
+  }
+  for (const [text, value] of [
+    ['64', 64],
+    [' 64 ', 64],
+    ['6.4e1', 64],
+  ] as const) {
+    assert.equal(
+      teacherServerConfig({}, { VICINAL_TEACHER_MODEL: 'm', VICINAL_MAX_BATCH: text })
+        .maxBatch,
+      value,
+    );
+  }
   const hold = {
     VICINAL_TEACHER_MODEL: 'm',
     VICINAL_HOLD_DATASET: 'fashion-mnist',

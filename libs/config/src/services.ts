@@ -61,16 +61,21 @@ const natsUrl = z.string().superRefine((value, ctx) => {
   if (problem) ctx.addIssue({ code: 'custom', message: `${problem}, got "${shown}"` });
 });
 
+/** host:port with a port number in [0, 65535]. */
+const hostPort = z
+  .string()
+  .regex(/^[^\s:]+:\d+$/, 'host:port')
+  .refine((v) => Number(v.slice(v.lastIndexOf(':') + 1)) <= 65_535, {
+    message: 'host:port with a port in [0, 65535]',
+  });
+
 export const teacherServerConfigSchema = z
   .object({
     natsUrl,
     /** host:port to listen on; port 0 picks a free one. */
-    listen: z.string().regex(/^[^\s:]+:\d+$/, 'host:port'),
+    listen: hostPort,
     /** host:port students should dial; defaults to the bound address. */
-    advertise: z
-      .string()
-      .regex(/^[^\s:]+:\d+$/, 'host:port')
-      .optional(),
+    advertise: hostPort.optional(),
     /** Object-store name of the teacher artifact to serve. */
     model: z.string().min(1),
     maxBatch: z.number().int().min(1).max(8192),
@@ -159,11 +164,13 @@ export const studentTrainerConfigSchema = z
   });
 export type StudentTrainerConfig = z.infer<typeof studentTrainerConfigSchema>;
 
-/** A number variable; one that does not read as a number stays text, so the schema echoes it. */
+/**
+ * A number variable, written in decimal; anything else (blanks, "0x10",
+ * "lots") stays text, so the schema refuses it and echoes it.
+ */
 const num = (v: string | undefined): number | string | undefined => {
   if (v === undefined || v === '') return undefined;
-  const n = Number(v);
-  return Number.isNaN(n) ? v : n;
+  return /^\s*[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?\s*$/i.test(v) ? Number(v) : v;
 };
 
 /** Teacher-server settings from VICINAL_* environment variables and overrides. */

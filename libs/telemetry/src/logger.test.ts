@@ -63,6 +63,16 @@ test('an unknown VICINAL_LOG_LEVEL: logging at info, one warning naming the vari
   );
 });
 
+test('an unknown VICINAL_LOG_LEVEL warns only once something is logged', () => {
+  // A service refuses the level before it logs: only its refusal is printed.
+  const result = run(
+    'loud',
+    `createLogger('quiet'); createLogger('quieter').debug('hidden');`,
+  );
+  assert.equal(result.code, 0, result.stderr);
+  assert.equal(result.stderr, '');
+});
+
 test('a known VICINAL_LOG_LEVEL is used as it is, without a warning', () => {
   const result = run(
     'ERROR',

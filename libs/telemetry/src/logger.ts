@@ -29,26 +29,38 @@ let unknownLevelReported = false;
  * here: loggers are created when modules load (the backend's), before a
  * service has read its settings, which is where the services refuse it
  * (libs/config). Until then, and in the CLI, the logger falls back to
- * "info", and the first such logger of the
- * process says so in a warn line naming the variable and the accepted values
- * (on the main thread only: worker threads, such as the teacher's inference
- * thread, read the same environment and would repeat it).
+ * "info", and the first line logged in the process is preceded by a warn
+ * line naming the variable and the accepted values. A process that refuses
+ * the level before logging anything so prints only its refusal (on the main
+ * thread only: worker threads, such as the teacher's inference thread, read
+ * the same environment and would repeat it).
  */
 export function createLogger(name: string, level?: string): Logger {
   const wanted = level ?? process.env.VICINAL_LOG_LEVEL;
   const known = logLevel(wanted);
-  const logger = pino(
-    { name, level: known ?? FALLBACK_LEVEL },
-    pino.destination({ fd: 2, sync: true }),
-  );
-  if (!known && !unknownLevelReported && isMainThread) {
+  const warnFirst = (logger: Logger) => {
+    if (unknownLevelReported || !isMainThread) return;
     unknownLevelReported = true;
     logger.warn(
       `VICINAL_LOG_LEVEL: expected one of ${LOG_LEVELS.join(', ')}, got ` +
         `${JSON.stringify(wanted)}; logging at "${FALLBACK_LEVEL}"`,
     );
-  }
-  return logger;
+  };
+  return pino(
+    {
+      name,
+      level: known ?? FALLBACK_LEVEL,
+      hooks: known
+        ? {}
+        : {
+            logMethod(args, method) {
+              warnFirst(this);
+              method.apply(this, args);
+            },
+          },
+    },
+    pino.destination({ fd: 2, sync: true }),
+  );
 }
 
 /** The level a setting names: the default when unset or empty, null when unknown. */

@@ -17,6 +17,7 @@ import {
   type SeenEvent,
   startNatsServer,
   submitJob,
+  teacherInstance,
   waitForTeacher,
   watchEvents,
 } from '@vicinal/bus';
@@ -425,7 +426,14 @@ export async function runStudy(
       for (const [i, t] of needed.entries()) {
         const server = launched[i];
         const registration = await Promise.race([
-          waitForTeacher(bus, t.plan.model, 120_000, signal),
+          // Its own server's registration, not another one serving the model.
+          waitForTeacher(
+            bus,
+            t.plan.model,
+            120_000,
+            signal,
+            teacherInstance(server.child.pid),
+          ),
           server.exited.then((code) => {
             const last = lastLogLines(server.logFile);
             throw new Error(
