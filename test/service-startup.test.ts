@@ -150,16 +150,20 @@ describe('service start-up failures', () => {
     });
     assertOneLineFailure(
       missing,
-      /^teacher-server: VICINAL_HOLD_DATASET=fashion-mnist: .*\/nonexistent\/vicinal-test-data/,
+      /^teacher-server: VICINAL_HOLD_DATASET=fashion-mnist: \/nonexistent\/vicinal-test-data: expected the Fashion-MNIST directory, found none: no such directory$/,
     );
+    // An unknown name is a bad setting: refused before NATS is dialled.
     const unknown = await teacherServer({
-      VICINAL_NATS_URL: nats.url,
+      VICINAL_NATS_URL: await deadNatsUrl(),
       VICINAL_TEACHER_MODEL: meta.model,
       VICINAL_HOLD_DATASET: 'mnist-digits',
     });
-    assertOneLineFailure(
-      unknown,
-      /^teacher-server: VICINAL_HOLD_DATASET=mnist-digits: dataset\.name: expected one of cifar10, cifar100, fashion-mnist, image-folder, got "mnist-digits"$/,
+    assert.equal(unknown.code, 2, unknown.stderr);
+    assert.equal(
+      unknown.stderr,
+      'teacher-server refuses to start: invalid teacher-server settings:\n' +
+        '  holdDataset (VICINAL_HOLD_DATASET): expected one of cifar10, cifar100, ' +
+        'fashion-mnist, image-folder, got "mnist-digits"\n',
     );
     // Fashion-MNIST's 28x28x1 images for a model of 8x8x1 inputs.
     const misfit = await teacherServer({

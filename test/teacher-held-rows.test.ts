@@ -157,7 +157,7 @@ describe('a teacher server holding a split', () => {
         { ...base, rows: [1, COUNT, 3] },
         grpc.status.INVALID_ARGUMENT,
         'rows.rows',
-        /expected row numbers < 40 \(the rows of synthetic\/train\), got 40 at position 1/,
+        /expected row numbers < 40 \(the rows of synthetic\/train\), got 40 at row 1/,
       ],
       [
         'no rows',
@@ -248,7 +248,10 @@ describe('RemoteTeacher and held rows', () => {
     const pixelsOnly = await RemoteTeacher.connect(holding.address, 'small-teacher', {
       sendRows: false,
     });
-    const onPlain = await RemoteTeacher.connect(plain.address, 'small-teacher');
+    const plainForms: string[] = [];
+    const onPlain = await RemoteTeacher.connect(plain.address, 'small-teacher', {
+      onForm: (form, why) => plainForms.push(`${form}: ${why}`),
+    });
     try {
       const q = query([5, 9, 1, 30], 3);
       const before = { ...holding.stats().answered };
@@ -266,6 +269,9 @@ describe('RemoteTeacher and held rows', () => {
       assert.equal(holding.stats().answered.mix, before.mix + 3);
       assertLogits(await onPlain.softLabels(q), q, 'server holding nothing');
       assert.deepEqual(plain.stats().answered, { images: 0, mix: 1, rows: 0 });
+      assert.deepEqual(plainForms, [
+        'images: the teacher does not hold the training split',
+      ]);
     } finally {
       await Promise.all([onHolding.close(), pixelsOnly.close(), onPlain.close()]);
     }
@@ -273,7 +279,10 @@ describe('RemoteTeacher and held rows', () => {
 
   test('a server that no longer holds the split gets pixels, that query included', async () => {
     const first = await serve('127.0.0.1:0', [held]);
-    const teacher = await RemoteTeacher.connect(first.address, 'small-teacher');
+    const forms: string[] = [];
+    const teacher = await RemoteTeacher.connect(first.address, 'small-teacher', {
+      onForm: (form, why) => forms.push(`${form}: ${why}`),
+    });
     let again: TeacherServer | null = null;
     try {
       const q = query([2, 4, 6], 4);
@@ -286,9 +295,17 @@ describe('RemoteTeacher and held rows', () => {
       assert.ok(answer, 'the new server answered within 50 tries');
       assertLogits(answer, q, 'second server');
       assertLogits(await teacher.softLabels(q), q, 'second server, again');
-      // One refused rows request, then pixels only.
+      // One refused rows request, then pixels only; each change was told once.
       assert.equal(again.stats().answered.rows, 0);
       assert.equal(again.stats().answered.mix, 2);
+      assert.deepEqual(forms.slice(0, 1), [
+        `rows: the teacher holds the training split ${held.fingerprint}`,
+      ]);
+      assert.equal(
+        forms.at(-1),
+        'images: the teacher no longer holds the training split',
+      );
+      assert.ok(forms.length <= 3, forms.join('\n'));
     } finally {
       await teacher.close();
       await again?.stop(1000);

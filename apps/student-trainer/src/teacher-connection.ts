@@ -56,6 +56,13 @@ export function openTeacher(
         // A dead address fails at once; the failover moves on to the next.
         failFast: true,
         connectTimeoutMs: 5000,
+        onForm: (form, why) =>
+          options.log?.info(
+            { model, address, form },
+            form === 'rows'
+              ? `teacher queries send row numbers: ${why}`
+              : `teacher queries send images: ${why}`,
+          ),
       }),
     deadlineMs: options.waitSeconds * 1000,
     jitterSeed: hash(options.worker),

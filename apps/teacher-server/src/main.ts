@@ -1,6 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { connectBus, fetchTeacher, registerTeacher, teacherInstance } from '@vicinal/bus';
 import {
+  ConfigError,
   exitOnUncaughtErrors,
   natsClientSecurity,
   serverTransportSecurity,
@@ -8,7 +9,7 @@ import {
   startServiceOrExit,
   teacherServerConfig,
 } from '@vicinal/config';
-import { loadDataset } from '@vicinal/data';
+import { datasetNames, loadDataset } from '@vicinal/data';
 import { createLogger, startTelemetry } from '@vicinal/telemetry';
 import { checkPlaintextAllowed, serverCredentials } from '@vicinal/wire';
 import { tuneServingHeap } from './heap.js';
@@ -24,7 +25,18 @@ import { startTeacherServer } from './server.js';
  * exits.
  */
 exitOnUncaughtErrors('teacher-server');
-const config = serviceSettingsOrExit('teacher-server', () => teacherServerConfig());
+const config = serviceSettingsOrExit('teacher-server', () => {
+  const settings = teacherServerConfig();
+  // A data set name is checked with the other settings (exit 2), before NATS.
+  const held = settings.holdDataset;
+  if (held !== undefined && !datasetNames().includes(held)) {
+    throw new ConfigError('teacher-server settings', [
+      `holdDataset (VICINAL_HOLD_DATASET): expected one of ${datasetNames().join(', ')}, ` +
+        `got ${JSON.stringify(held)}`,
+    ]);
+  }
+  return settings;
+});
 const security = settleTransport();
 const natsSecurity = serviceSettingsOrExit('teacher-server', () =>
   natsClientSecurity(config),

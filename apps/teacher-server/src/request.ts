@@ -176,7 +176,7 @@ function prepareRows(
       throw TeacherRequestError.invalid(
         'rows.rows',
         `row numbers < ${held.rows} (the rows of ${held.name})`,
-        `${row} at position ${i}`,
+        `${row} at row ${i}`,
       );
     }
     images.set(held.images.subarray(row * pixels, (row + 1) * pixels), i * pixels);

@@ -55,8 +55,10 @@ export async function loadFashionMnist(
   if (!info) {
     throw new DatasetError(
       dir,
-      'expected the Fashion-MNIST directory, found none; install the Debian package ' +
-        'dataset-fashion-mnist (apt-get install dataset-fashion-mnist) or pass its directory',
+      dir === FASHION_MNIST_DIR
+        ? 'expected the Fashion-MNIST directory, found none; install the Debian package ' +
+            'dataset-fashion-mnist (apt-get install dataset-fashion-mnist) or pass its directory'
+        : 'expected the Fashion-MNIST directory, found none: no such directory',
     );
   }
   const [train, test] = await Promise.all([

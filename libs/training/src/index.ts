@@ -27,7 +27,7 @@ export {
   TeacherUnavailableError,
 } from './failover-teacher.js';
 export { InProcessTeacher, type InProcessTeacherOptions } from './in-process-teacher.js';
-export { RemoteTeacher } from './remote-teacher.js';
+export { type QueryForm, RemoteTeacher } from './remote-teacher.js';
 export type { MixedBatchQuery, TeacherSource } from './teacher-source.js';
 export { type HeldOutTemperature, heldOutTemperature } from './temperature.js';
 export {

@@ -17,6 +17,9 @@ import {
 } from '@vicinal/wire';
 import type { MixedBatchQuery, TeacherSource } from './teacher-source.js';
 
+/** How a query travels: row numbers of a split the teacher holds, or its images. */
+export type QueryForm = 'rows' | 'images';
+
 /**
  * A teacher served over gRPC. Batches go in "mix on the teacher" form (clean
  * uint8 images + partner + lambda), a quarter of the bytes of float32 mixed
@@ -39,32 +42,48 @@ export class RemoteTeacher implements TeacherSource {
   /** Fingerprints of the splits the server holds; null until Describe answered. */
   private held: ReadonlySet<string> | null = null;
   private describing: Promise<ReadonlySet<string>> | null = null;
+  /** The form the last query went in, as last reported to `onForm`. */
+  private form: QueryForm | null = null;
 
   private constructor(
     private readonly client: TeacherClient,
     readonly address: string,
     readonly model: string,
     private readonly sendRows: boolean,
+    private readonly onForm: ((form: QueryForm, why: string) => void) | undefined,
   ) {}
 
   /**
    * Connects to the teacher at `address`. `options` carry TLS (`tls: {ca,
    * cert?, key?}`), the plaintext opt-in for non-loopback addresses
    * (`insecure`), the connect deadline and each query's deadline;
-   * `sendRows: false` keeps every query in "mix" form, with its pixels.
+   * `sendRows: false` keeps every query in "mix" form, with its pixels;
+   * `onForm` hears which form the queries go in, when it is first known and
+   * whenever it changes, with the reason.
    */
   static async connect(
     address: string,
     model: string,
-    options: TeacherClientOptions & { sendRows?: boolean } = {},
+    options: TeacherClientOptions & {
+      sendRows?: boolean;
+      onForm?: (form: QueryForm, why: string) => void;
+    } = {},
   ): Promise<RemoteTeacher> {
-    const { sendRows = true, ...client } = options;
+    const { sendRows = true, onForm, ...client } = options;
     return new RemoteTeacher(
       await TeacherClient.connect(address, client),
       address,
       model,
       sendRows,
+      onForm,
     );
+  }
+
+  /** Tells `onForm` the form of the next query when it differs from the last. */
+  private sending(form: QueryForm, why: () => string): void {
+    if (form === this.form) return;
+    this.form = form;
+    this.onForm?.(form, why());
   }
 
   async softLabels(query: MixedBatchQuery): Promise<Float32Array> {
@@ -153,6 +172,10 @@ export class RemoteTeacher implements TeacherSource {
         const held = rows ? (this.held ?? (await this.heldSplits())) : null;
         let result: SoftLabelsResult;
         if (rows && held?.has(rows.dataset)) {
+          this.sending(
+            'rows',
+            () => `the teacher holds the training split ${rows.dataset}`,
+          );
           span.setAttribute('vicinal.teacher.input', 'rows');
           result = await send({
             rows: {
@@ -173,10 +196,21 @@ export class RemoteTeacher implements TeacherSource {
             // The server no longer holds the split (restarted otherwise):
             // the images from now on, until a new connection asks again.
             this.held = new Set();
+            this.sending(
+              'images',
+              () => 'the teacher no longer holds the training split',
+            );
             span.setAttribute('vicinal.teacher.input', 'mix');
             return send(mix);
           });
         } else {
+          this.sending('images', () =>
+            !this.sendRows
+              ? 'row numbers are turned off'
+              : !query.rows
+                ? 'the images come from no fingerprinted split'
+                : 'the teacher does not hold the training split',
+          );
           span.setAttribute('vicinal.teacher.input', 'mix');
           result = await send(mix);
         }

@@ -205,7 +205,7 @@ test('errors go to stderr with exit code 2: a bad flag, a missing path, files th
     ],
     [
       ['inspect', '--format', 'fashion-mnist', join(root, 'nothing')],
-      /install the Debian package/,
+      /nothing: expected the Fashion-MNIST directory, found none: no such directory$/,
       2,
     ],
     // A file where the directory is expected is called a file.
