@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -104,4 +104,122 @@ test('a nats-server restart loses no job, result or progress event', async () =>
     events.filter((e) => e.type === 'job-started').map((e) => e.deliveryCount),
     [1],
   );
+});
+
+// nats-server 2.9 restarted while a job has run longer than the ack wait
+// may deliver that job again at once (it counts the ack wait from the
+// delivery; the "working" signals that extended it are not on disk), to an
+// idle worker, while the first worker, reconnected, trains on. The job must
+// still run once: the second worker sees the first one's lease, stands by,
+// sees the lease refreshed once the first worker is back, and acknowledges
+// its delivery when the first is done. The first worker is paused (SIGSTOP)
+// across the restart so the redelivery happens in every run, not only when
+// its reconnect is slow; it is resumed once the second stands by.
+
+const LEASE_ACK_WAIT_SECONDS = 12;
+const leaseStore = mkdtempSync(join(tmpdir(), 'vicinal-restart-lease-'));
+const lease: { nats?: NatsServerHandle; bus?: Bus; services: ServiceHandle[] } = {
+  services: [],
+};
+
+after(() =>
+  stopStarted({
+    services: lease.services,
+    bus: lease.bus,
+    nats: lease.nats,
+    dirs: [leaseStore],
+  }),
+);
+
+const leasedJob = smallDistillJob({
+  studyId: 'restart-lease',
+  jobId: 'restart-lease-mixup',
+  arm: 'mixup',
+  seed: 9,
+  epochs: 30,
+});
+
+test('a job held across a nats-server restart runs once, with a second worker idle', async () => {
+  let nats = await startNatsServer({ storeDir: join(leaseStore, 'js') });
+  lease.nats = nats;
+  const port = nats.port;
+  const bus = await connectBus(nats.url, {
+    name: 'restart-lease-test',
+    jobAckWaitSeconds: LEASE_ACK_WAIT_SECONDS,
+  });
+  lease.bus = bus;
+  const job = leasedJob;
+  await submitJob(bus, names.distillSubject, job.jobId, job);
+  const worker = (name: string) => {
+    const started = startService(
+      'student-trainer',
+      name,
+      {
+        VICINAL_NATS_URL: nats.url,
+        VICINAL_BACKEND: 'wasm',
+        VICINAL_MAX_JOBS: '1',
+        VICINAL_WORKER_NAME: name,
+        VICINAL_LOG_LEVEL: 'info',
+      },
+      leaseStore,
+    );
+    lease.services.push(started);
+    return started;
+  };
+  const logOf = (s: ServiceHandle) =>
+    existsSync(s.logFile) ? readFileSync(s.logFile, 'utf8') : '';
+  /** Waits (bounded, not timed) until `cond` holds. */
+  const until = async (cond: () => Promise<boolean> | boolean, what: string) => {
+    const deadline = Date.now() + 180_000;
+    while (!(await cond())) {
+      assert.ok(Date.now() < deadline, `gave up waiting: ${what}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  };
+  const first = worker('first');
+  await until(
+    async () => (await storedEvents(bus)).some((e) => e.type === 'job-started'),
+    'the job to start on the first worker',
+  );
+  const second = worker('second');
+  await until(() => logOf(second).includes('student trainer ready'), 'the second worker');
+  // The first worker stops answering; the broker restarts meanwhile.
+  first.child.kill('SIGSTOP');
+  await nats.stop();
+  await new Promise((r) => setTimeout(r, 1000));
+  nats = await startNatsServer({ storeDir: join(leaseStore, 'js'), port });
+  lease.nats = nats;
+  await until(async () => {
+    const restarted = (await retryTransient('reading events', () => storedEvents(bus)))
+      .filter((e) => e.type === 'job-started')
+      .some((e) => e.deliveryCount > 1);
+    assert.ok(
+      !restarted,
+      'the second worker started the job again instead of standing by',
+    );
+    return logOf(second).includes('job delivered again while its worker still runs it');
+  }, 'the second worker to get the job and stand by');
+  first.child.kill('SIGCONT');
+
+  assert.equal(await first.exited, 0, `first worker failed; log: ${first.logFile}`);
+  const result = await retryTransient('reading the result', () =>
+    getResult<DistillResult>(bus, job.studyId, job.jobId),
+  );
+  assert.ok(result, 'the result was stored');
+  assert.equal(result.steps, 30 * 16);
+  const events = await storedEvents(bus);
+  assert.deepEqual(
+    events.filter((e) => e.type === 'job-started').map((e) => e.deliveryCount),
+    [1],
+    'the job was started again on its second delivery',
+  );
+  assert.equal(events.filter((e) => e.type === 'job-finished').length, 1);
+  await until(
+    () => logOf(second).includes('job finished by the worker that held it'),
+    'the second worker to acknowledge its delivery',
+  );
+  assert.doesNotMatch(logOf(second), /taking the job over/);
+  const info = await bus.jsm.consumers.info(names.jobsStream, names.studentsConsumer);
+  assert.equal(info.num_pending, 0);
+  assert.equal(info.num_ack_pending, 0);
 });

@@ -59,6 +59,7 @@ await runServiceOrExit('student-trainer', async () => {
     pollMs: config.pollMs,
     signal: stop.signal,
     maxJobs: config.maxJobs,
+    worker: config.name,
     handler: async (job, ctx) => {
       try {
         await runDistillJob(job, ctx, {

@@ -32,6 +32,14 @@ export {
   reapExhaustedJobs,
 } from './exhausted-jobs.js';
 export {
+  holdLease,
+  type LeaseRecord,
+  readLease,
+  releaseLease,
+  type StandByOutcome,
+  standBy,
+} from './job-lease.js';
+export {
   type ConsumeOptions,
   consumeJobs,
   countJob,

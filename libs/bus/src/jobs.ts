@@ -11,6 +11,13 @@ import {
 } from '@vicinal/telemetry';
 import type { z } from 'zod';
 import type { Bus } from './connection.js';
+import {
+  holdLease,
+  type LeaseRecord,
+  releaseLease,
+  sleep,
+  standBy,
+} from './job-lease.js';
 import { names } from './names.js';
 import { JOB_MAX_DELIVER } from './topology.js';
 import { messageTraceContext, traceHeaders } from './trace-headers.js';
@@ -48,6 +55,7 @@ export type JobState =
   | 'duplicate'
   | 'started'
   | 'completed'
+  | 'completed_elsewhere'
   | 'failed'
   | 'handed_back'
   | 'dead_lettered';
@@ -86,6 +94,8 @@ export interface ConsumeOptions<S extends z.ZodType> {
   signal: AbortSignal;
   /** Stop after this many handled jobs (0 = never). */
   maxJobs?: number;
+  /** This worker's name in job leases (default worker-<pid>). */
+  worker?: string;
 }
 
 /**
@@ -94,13 +104,18 @@ export interface ConsumeOptions<S extends z.ZodType> {
  * runs, "working" signals keep it from being redelivered. A job that cannot
  * be decoded, or that failed JOB_MAX_DELIVER times, goes to the dead-letter
  * subject with the reason. On stop, the job in hand is handed back (nak)
- * so another worker takes it at once.
+ * so another worker takes it at once. A running job holds a lease
+ * (job-lease.ts), refreshed with each "working" signal, marked done before
+ * the ack and released when the job goes back; a redelivered job whose lease
+ * another worker still keeps fresh is not run twice: this worker stands by
+ * and acknowledges it once that worker is done.
  */
 export async function consumeJobs<S extends z.ZodType>(
   bus: Bus,
   options: ConsumeOptions<S>,
 ): Promise<number> {
   const { schema, handler, log, pollMs, signal } = options;
+  const worker = options.worker ?? `worker-${process.pid}`;
   const consumer = await bus.js.consumers.get(names.jobsStream, names.studentsConsumer);
   // "Working" signals go out four times per ack wait of the consumer.
   const ackWaitMs = ((await consumer.info()).config.ack_wait ?? 30e9) / 1e6;
@@ -127,7 +142,31 @@ export async function consumeJobs<S extends z.ZodType>(
       await deadLetter(bus, msg, `undecodable job: ${(err as Error).message}`, log);
       continue;
     }
-    const working = setInterval(() => msg.working(), ackWaitMs / 4);
+    if (deliveryCount > 1) {
+      const outcome = await standBy(bus, msg, { worker, ackWaitMs, signal, log });
+      if (outcome === 'stopped') {
+        msg.nak();
+        break;
+      }
+      if (outcome === 'done') {
+        // Another worker ran this delivery's job to the end and stored its result.
+        countJob(msg.subject, 'completed_elsewhere');
+        log.info({ jobSequence: msg.seq }, 'job finished by the worker that held it');
+        await msg.ackAck().catch(() => {});
+        continue;
+      }
+    }
+    const lease: LeaseRecord = { worker, delivery: deliveryCount, state: 'running' };
+    // Best effort: without a lease the job runs as it would have before them.
+    const hold = (record: LeaseRecord) =>
+      holdLease(bus, msg.seq, record).catch((err: Error) =>
+        log.debug({ err: err.message }, 'job lease not written'),
+      );
+    await hold(lease);
+    const working = setInterval(() => {
+      msg.working();
+      void hold(lease);
+    }, ackWaitMs / 4);
     // The worker's side of the job, in the submitter's trace.
     const span = startSpan(`process ${msg.subject}`, {
       kind: SpanKind.CONSUMER,
@@ -139,15 +178,16 @@ export async function consumeJobs<S extends z.ZodType>(
       },
     });
     countJob(msg.subject, 'started');
+    let finished = false;
     try {
       await inSpan(span, () =>
         handler(job, { deliveryCount, jobSequence: msg.seq, signal }),
       );
-      await msg.ackAck();
-      handled += 1;
-      countJob(msg.subject, 'completed');
+      finished = true;
     } catch (err) {
       failSpan(span, err);
+      clearInterval(working);
+      await releaseLease(bus, msg.seq).catch(() => {});
       if (signal.aborted) {
         countJob(msg.subject, 'handed_back');
         msg.nak();
@@ -165,6 +205,20 @@ export async function consumeJobs<S extends z.ZodType>(
       span.end();
       clearInterval(working);
     }
+    if (!finished) continue;
+    // Done before the ack: should the ack be lost, the job's next delivery
+    // finds its lease done and acknowledges it without running it again.
+    await hold({ ...lease, state: 'done' });
+    await msg
+      .ackAck()
+      .catch((err: Error) =>
+        log.warn(
+          { err: err.message, jobSequence: msg.seq },
+          'job finished; its ack was not confirmed',
+        ),
+      );
+    handled += 1;
+    countJob(msg.subject, 'completed');
   }
   return handled;
 }
@@ -214,16 +268,4 @@ async function deadLetter(bus: Bus, msg: JsMsg, reason: string, log: Logger) {
 
 function describeIssue(issue: { path: PropertyKey[]; message: string }): string {
   return `${issue.path.map(String).join('.') || '(root)'}: ${issue.message}`;
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(t);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const t = setTimeout(done, ms);
-    signal.addEventListener('abort', done);
-  });
 }

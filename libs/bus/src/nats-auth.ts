@@ -52,7 +52,8 @@ function writeObjects(store: string): string[] {
  *   results or events.
  * - student: pulls and acks jobs on the students' durable consumer,
  *   dead-letters poison jobs, publishes progress events, writes and reads
- *   results (a job already finished is not run again), reads the teacher
+ *   results and job leases (a job already finished is not run again, one
+ *   running elsewhere is not run twice), reads the teacher
  *   registry, reads and writes the object store (student
  *   artifacts and checkpoints). It cannot submit jobs nor register teachers.
  * - coordinator: everything (it creates the streams, buckets and consumer).
