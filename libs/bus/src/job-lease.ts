@@ -29,7 +29,7 @@ export async function readLease(
   jobSequence: number,
 ): Promise<{ record: LeaseRecord; ageMs: number; revision: number } | null> {
   const entry = await bus.results.get(leaseKey(jobSequence));
-  if (!entry || entry.operation !== 'PUT') return null;
+  if (entry?.operation !== 'PUT') return null;
   return {
     record: entry.json<LeaseRecord>(),
     ageMs: Date.now() - entry.created.getTime(),
@@ -77,7 +77,11 @@ export async function standBy(
   if (!first || first.record.worker === worker) return 'run';
   if (first.record.state === 'done') return 'done';
   log.info(
-    { jobSequence: msg.seq, holder: first.record.worker, delivery: msg.info.deliveryCount },
+    {
+      jobSequence: msg.seq,
+      holder: first.record.worker,
+      delivery: msg.info.deliveryCount,
+    },
     'job delivered again while its worker still runs it; standing by',
   );
   const graceMs = ackWaitMs / 2;
