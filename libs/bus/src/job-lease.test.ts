@@ -12,6 +12,7 @@ import {
   connectBus,
   consumeJobs,
   holdLease,
+  type LeaseRecord,
   type NatsServerHandle,
   names,
   readLease,
@@ -22,6 +23,8 @@ import {
 const log = createLogger('job-lease-test', process.env.VICINAL_LOG_LEVEL ?? 'silent');
 const jobSchema = z.object({ n: z.number() }).strict();
 const ACK_WAIT_SECONDS = 4;
+/** The lease worker "ghost" holds (its job: the message id it was submitted under). */
+const ghostOn = (job: string) => ({ job, worker: 'ghost', delivery: 1 }) as const;
 
 describe('job leases over a real nats-server', () => {
   let server: NatsServerHandle;
@@ -43,12 +46,16 @@ describe('job leases over a real nats-server', () => {
    * lease written), and hands it back, so the next pull is delivery 2 with
    * ghost's lease on it: what a nats-server restart does to a running job.
    */
-  async function redeliveredUnderGhostLease(jobId: string, n: number): Promise<number> {
+  async function redeliveredUnderGhostLease(
+    jobId: string,
+    n: number,
+    lease: LeaseRecord = { ...ghostOn(jobId), state: 'running' },
+  ): Promise<number> {
     await submitJob(bus, names.distillSubject, jobId, { n });
     const consumer = await bus.js.consumers.get(names.jobsStream, names.studentsConsumer);
     const first = await consumer.next({ expires: 5000 });
     assert.ok(first, 'the job was delivered');
-    await holdLease(bus, first.seq, { worker: 'ghost', delivery: 1, state: 'running' });
+    await holdLease(bus, first.seq, lease);
     first.nak();
     return first.seq;
   }
@@ -75,12 +82,12 @@ describe('job leases over a real nats-server', () => {
     // The holder trains on for longer than an ack wait, refreshing its lease.
     for (let i = 0; i < 2 * ACK_WAIT_SECONDS; i++) {
       await new Promise((r) => setTimeout(r, 1000));
-      await holdLease(bus, seq, { worker: 'ghost', delivery: 1, state: 'running' });
+      await holdLease(bus, seq, { ...ghostOn('held-job'), state: 'running' });
     }
     assert.deepEqual(runs, [], 'the second delivery ran while the holder was alive');
     assert.equal(await pending(), 1, 'the second delivery is kept, not given up');
     // The holder finishes: the waiting delivery is acknowledged, not run.
-    await holdLease(bus, seq, { worker: 'ghost', delivery: 1, state: 'done' });
+    await holdLease(bus, seq, { ...ghostOn('held-job'), state: 'done' });
     for (let i = 0; i < 100 && (await pending()) > 0; i++) {
       await new Promise((r) => setTimeout(r, 200));
     }
@@ -99,6 +106,7 @@ describe('job leases over a real nats-server', () => {
         deliveries.push(ctx.deliveryCount);
         const lease = await readLease(bus, seq);
         assert.deepEqual(lease?.record, {
+          job: 'orphaned-job',
           worker: 'third',
           delivery: ctx.deliveryCount,
           state: 'running',
@@ -116,6 +124,7 @@ describe('job leases over a real nats-server', () => {
     assert.ok(deliveries[0] >= 2, `delivery ${deliveries[0]}`);
     const lease = await readLease(bus, seq);
     assert.deepEqual(lease?.record, {
+      job: 'orphaned-job',
       worker: 'third',
       delivery: deliveries[0],
       state: 'done',
@@ -160,5 +169,28 @@ describe('job leases over a real nats-server', () => {
     assert.equal(deliveries.length, 1);
     assert.ok(deliveries[0] >= 2, `delivery ${deliveries[0]}`);
     assert.equal((await readLease(bus, seq))?.record.state, 'done');
+  });
+  test("a lease another job left under the same sequence is not this job's: the job runs", async () => {
+    // As if the jobs stream had been created anew beside the old results
+    // bucket: the sequence's lease says done, but for another job.
+    const seq = await redeliveredUnderGhostLease('fresh-job', 5, {
+      ...ghostOn('an-older-job'),
+      state: 'done',
+    });
+    const runs: number[] = [];
+    const handled = await consumeJobs(bus, {
+      schema: jobSchema,
+      handler: async (job) => {
+        runs.push(job.n);
+      },
+      log,
+      pollMs: 1000,
+      signal: AbortSignal.timeout(60_000),
+      maxJobs: 1,
+      worker: 'fifth',
+    });
+    assert.equal(handled, 1);
+    assert.deepEqual(runs, [5]);
+    assert.equal((await readLease(bus, seq))?.record.job, 'fresh-job');
   });
 });

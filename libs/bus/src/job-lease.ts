@@ -14,6 +14,12 @@ import type { Bus } from './connection.js';
  * released or its holder falls silent (standBy).
  */
 export interface LeaseRecord {
+  /**
+   * The job's identity (study and job id): a lease left under the same
+   * stream sequence by another job (a jobs stream created anew beside the
+   * old results bucket) is not this job's.
+   */
+  job: string;
   worker: string;
   /** The delivery the worker is running. */
   delivery: number;
@@ -70,11 +76,17 @@ export type StandByOutcome = 'run' | 'done' | 'stopped';
 export async function standBy(
   bus: Bus,
   msg: JsMsg,
-  options: { worker: string; ackWaitMs: number; signal: AbortSignal; log: Logger },
+  options: {
+    job: string;
+    worker: string;
+    ackWaitMs: number;
+    signal: AbortSignal;
+    log: Logger;
+  },
 ): Promise<StandByOutcome> {
-  const { worker, ackWaitMs, signal, log } = options;
+  const { job, worker, ackWaitMs, signal, log } = options;
   const first = await readLease(bus, msg.seq).catch(() => null);
-  if (!first || first.record.worker === worker) return 'run';
+  if (!first || first.record.job !== job || first.record.worker === worker) return 'run';
   if (first.record.state === 'done') return 'done';
   log.info(
     {
@@ -98,7 +110,7 @@ export async function standBy(
     } catch {
       continue; // NATS away for a moment: keep standing by
     }
-    if (!now) return 'run';
+    if (!now || now.record.job !== job) return 'run';
     if (now.record.state === 'done') return 'done';
     if (now.revision !== revision) {
       revision = now.revision;

@@ -142,8 +142,15 @@ export async function consumeJobs<S extends z.ZodType>(
       await deadLetter(bus, msg, `undecodable job: ${(err as Error).message}`, log);
       continue;
     }
+    const identity = jobIdentity(msg, job);
     if (deliveryCount > 1) {
-      const outcome = await standBy(bus, msg, { worker, ackWaitMs, signal, log });
+      const outcome = await standBy(bus, msg, {
+        job: identity,
+        worker,
+        ackWaitMs,
+        signal,
+        log,
+      });
       if (outcome === 'stopped') {
         msg.nak();
         break;
@@ -156,7 +163,12 @@ export async function consumeJobs<S extends z.ZodType>(
         continue;
       }
     }
-    const lease: LeaseRecord = { worker, delivery: deliveryCount, state: 'running' };
+    const lease: LeaseRecord = {
+      job: identity,
+      worker,
+      delivery: deliveryCount,
+      state: 'running',
+    };
     // Best effort: without a lease the job runs as it would have before them.
     const hold = (record: LeaseRecord) =>
       holdLease(bus, msg.seq, record).catch((err: Error) =>
@@ -221,6 +233,17 @@ export async function consumeJobs<S extends z.ZodType>(
     countJob(msg.subject, 'completed');
   }
   return handled;
+}
+
+/**
+ * A job copy's identity, as its lease names it: the message id it was
+ * submitted under (study, job and copy), else its study and job id.
+ */
+function jobIdentity(msg: JsMsg, job: unknown): string {
+  const id = msg.headers?.get('Nats-Msg-Id');
+  if (id) return id;
+  const study = (job as { studyId?: unknown } | null)?.studyId;
+  return `${typeof study === 'string' ? study : ''}/${jobIdOf(job)}`;
 }
 
 function jobIdOf(job: unknown): string {
