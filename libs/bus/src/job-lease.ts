@@ -94,7 +94,7 @@ export async function standBy(
       holder: first.record.worker,
       delivery: msg.info.deliveryCount,
     },
-    'job delivered again while its worker still runs it; standing by',
+    'job delivered again while another worker holds its lease; standing by until that worker finishes or falls silent',
   );
   const graceMs = ackWaitMs / 2;
   const pollMs = Math.max(50, Math.min(2000, ackWaitMs / 8));
