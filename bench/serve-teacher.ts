@@ -65,7 +65,7 @@ const data = settings.holdDataset
 const held = data
   ? {
       name: `${settings.holdDataset}/train`,
-      fingerprint: data.train.fingerprint ?? '',
+      fingerprint: data.train.fingerprint,
       images: data.train.images,
       rows: data.train.count,
     }

@@ -20,6 +20,7 @@ import { type ServiceHandle, startService } from '../apps/cli/src/study/services
 import { smallDistillJob } from './support/distill-jobs.js';
 import { stopStarted } from './support/stop-started.js';
 import { storedEvents } from './support/study-events.js';
+import { until } from './support/wait.js';
 
 // nats-server is stopped and started again on the same port and storage
 // while a student trainer works: the worker reconnects, the job finishes on
@@ -169,27 +170,25 @@ test('a job held across a nats-server restart runs once, with a second worker id
   const logOf = (s: ServiceHandle) =>
     existsSync(s.logFile) ? readFileSync(s.logFile, 'utf8') : '';
   /** Waits (bounded, not timed) until `cond` holds. */
-  const until = async (cond: () => Promise<boolean> | boolean, what: string) => {
-    const deadline = Date.now() + 180_000;
-    while (!(await cond())) {
-      assert.ok(Date.now() < deadline, `gave up waiting: ${what}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  };
+  const waitFor = (cond: () => Promise<boolean> | boolean, what: string) =>
+    until(cond, what, 180_000, 100);
   const first = worker('first');
-  await until(
+  await waitFor(
     async () => (await storedEvents(bus)).some((e) => e.type === 'job-started'),
     'the job to start on the first worker',
   );
   const second = worker('second');
-  await until(() => logOf(second).includes('student trainer ready'), 'the second worker');
+  await waitFor(
+    () => logOf(second).includes('student trainer ready'),
+    'the second worker',
+  );
   // The first worker stops answering; the broker restarts meanwhile.
   first.child.kill('SIGSTOP');
   await nats.stop();
   await new Promise((r) => setTimeout(r, 1000));
   nats = await startNatsServer({ storeDir: join(leaseStore, 'js'), port });
   lease.nats = nats;
-  await until(async () => {
+  await waitFor(async () => {
     const restarted = (await retryTransient('reading events', () => storedEvents(bus)))
       .filter((e) => e.type === 'job-started')
       .some((e) => e.deliveryCount > 1);
@@ -216,7 +215,7 @@ test('a job held across a nats-server restart runs once, with a second worker id
     'the job was started again on its second delivery',
   );
   assert.equal(events.filter((e) => e.type === 'job-finished').length, 1);
-  await until(
+  await waitFor(
     () => logOf(second).includes('job finished by the worker that held it'),
     'the second worker to acknowledge its delivery',
   );

@@ -6,6 +6,8 @@ import {
   toInferFunction,
 } from '@vicinal/teacher-server';
 
+export { answerWithin, until } from './wait.js';
+
 /**
  * A small TensorFlow.js teacher for tests that count tensors: conv 3x3
  * stride 2 -> flatten -> dense(K) on 8x8x1 images, seeded weights.
@@ -114,40 +116,9 @@ export function gatedInference(model: tfl.LayersModel) {
   };
 }
 
-/** Waits until `cond` holds; throws after `limitMs` (a safety stop, not a timing check). */
-export async function until(
-  cond: () => boolean,
-  what: string,
-  limitMs = 10_000,
-): Promise<void> {
-  const stop = Date.now() + limitMs;
-  while (!cond()) {
-    if (Date.now() > stop) throw new Error(`gave up waiting: ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
-
 /** Seeded uint8 pixels for `rows` images. */
 export function pixels(random: () => number, rows: number): Uint8Array {
   return Uint8Array.from({ length: rows * SMALL_PIXELS }, () =>
     Math.floor(random() * 256),
   );
-}
-
-/**
- * The first answer of `ask` within `tries` attempts 100 ms apart (a server
- * coming back at the same address), or null: tries bounded, not timed.
- */
-export async function answerWithin<T>(
-  ask: () => Promise<T>,
-  tries = 50,
-): Promise<T | null> {
-  for (let attempt = 0; attempt < tries; attempt++) {
-    const answer = await ask().catch(async () => {
-      await new Promise((r) => setTimeout(r, 100));
-      return null;
-    });
-    if (answer !== null) return answer;
-  }
-  return null;
 }

@@ -167,8 +167,7 @@ async function loadHeldData(
         `got ${data.shape.join('x')}`,
     );
   }
-  const fingerprint = data.train.fingerprint;
-  if (!fingerprint) throw new Error(`${where}: the loader gave no fingerprint`);
+  const { fingerprint } = data.train;
   log.info(
     { dataset: `${name}/train`, rows: data.train.count, fingerprint },
     'holding a data set for row-number queries',

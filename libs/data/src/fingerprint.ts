@@ -31,7 +31,10 @@ export function sourceRows(
     return { dataset: fingerprint, rows: Uint32Array.from(indices, (i) => rows[i]) };
   }
   if (split.fingerprint) {
-    return { dataset: split.fingerprint, rows: Uint32Array.from(indices) };
+    // The split's own rows: the indices are the row numbers (not copied again
+    // when they already are a Uint32Array, as a training batch's are).
+    const rows = indices instanceof Uint32Array ? indices : Uint32Array.from(indices);
+    return { dataset: split.fingerprint, rows };
   }
   return null;
 }

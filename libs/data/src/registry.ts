@@ -24,7 +24,9 @@ export function datasetNames(): string[] {
 }
 
 /** Loads a registered data set by name, from `dir` when given. */
-export async function loadDataset(settings: DatasetSettings): Promise<Dataset> {
+export async function loadDataset(
+  settings: DatasetSettings,
+): Promise<Dataset & { train: { fingerprint: string } }> {
   const loader = loaders.get(settings.name);
   if (!loader) {
     throw new DatasetError(
@@ -35,7 +37,7 @@ export async function loadDataset(settings: DatasetSettings): Promise<Dataset> {
   const data = await loader(settings.dir, settings.options);
   // The training split's identity, for teachers that hold it (see ImageSplit).
   data.train.fingerprint ??= splitFingerprint(data.train.images, data.shape);
-  return data;
+  return data as Dataset & { train: { fingerprint: string } };
 }
 
 /** The directory a loader without a default location was given, or an error. */
