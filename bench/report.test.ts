@@ -70,35 +70,41 @@ function measurements(): BenchMeasurements {
         'in-process': [250, 200, 300],
         remote: [450, 400, 500],
         'remote-pixels': [400, 350, 450],
+        'remote-per-step': [425, 400, 450],
       },
       wholeRunSamplesPerSecond: {
         none: [480, 390, 590],
         'in-process': [240, 190, 290],
         remote: [420, 380, 470],
         'remote-pixels': [360, 300, 420],
+        'remote-per-step': [400, 350, 450],
       },
       firstStepMs: {
         none: [40, 50, 45],
         'in-process': [90, 80, 85],
         remote: [70, 75, 80],
         'remote-pixels': [70, 75, 80],
+        'remote-per-step': [60, 65, 70],
       },
       teacherLatencyMs: {
         'in-process': [10, 20, 30],
         remote: [40, 50, 60],
         'remote-pixels': [40, 50, 60],
+        'remote-per-step': [30, 40, 50],
       },
       teacherWaitMsPerStep: {
         none: [0, 0, 0],
         'in-process': [9, 7, 8],
         remote: [3, 1, 2],
         'remote-pixels': [3, 1, 2],
+        'remote-per-step': [2, 1, 2],
       },
       steps: 4,
       epochs: 1,
       batchSize: 128,
       trainImages: 512,
       prefetch: 2,
+      stepsPerQuery: 4,
       remoteSends: 'rows',
     },
     rawInference: {
@@ -217,6 +223,17 @@ test('steady state is the headline; whole runs and first steps are reported besi
     table,
     /the student sent row numbers of the training split the teacher server holds; sending the images instead: 0\.8/,
   );
+  // One step per request instead of four: 425 / 500, and 450 / 425 remote over it.
+  assert.equal(r.remote_per_step_vs_no_teacher, 0.85);
+  assert.equal(st?.ratios.remote_vs_remote_per_step?.value, 1.059);
+  // 400 / 480 over whole runs.
+  assert.equal(st?.ratios.remote_per_step_vs_no_teacher_whole_run?.value, 0.8333);
+  assert.equal(st?.steps_per_query, 4);
+  assert.match(
+    table,
+    /remote_vs_no_teacher: 4 training steps per request; one step per request instead: 0\.85/,
+  );
+  assert.match(table, /2 queries of 4 steps in flight/);
   assert.deepEqual(r.warnings, []);
   assert.match(table, /remote\s+450 \(400-500\)\s+420\s+75\s+50 \/ 59\.8/);
 });

@@ -106,6 +106,8 @@ export interface BenchReport {
   remote_vs_no_teacher_whole_run: number | null;
   /** The same server sent the images (uint8, mixed on the teacher) instead. */
   remote_pixels_vs_no_teacher: number | null;
+  /** Row numbers again, but one training step per request instead of several. */
+  remote_per_step_vs_no_teacher: number | null;
   server_vs_raw_b128: number | null;
   uint8_bytes_fraction: number | null;
   targets: Record<string, TargetCheck>;
@@ -130,6 +132,8 @@ export interface BenchReport {
     epochs_per_rep: number;
     /** Teacher queries in flight ahead of the training step. */
     prefetch: number;
+    /** Training steps per teacher request (all remote modes but remote-per-step). */
+    steps_per_query: number;
     train_images: number;
     /** What mode "remote" sent: row numbers of the held split, or the images. */
     remote_sends: 'rows' | 'pixels';
@@ -272,6 +276,8 @@ function studentSection(m: BenchMeasurements): BenchReport['student_throughput']
     ['remote_pixels_vs_no_teacher', 'remote-pixels', 'none'],
     ['in_process_vs_no_teacher', 'in-process', 'none'],
     ['remote_vs_remote_pixels', 'remote', 'remote-pixels'],
+    ['remote_per_step_vs_no_teacher', 'remote-per-step', 'none'],
+    ['remote_vs_remote_per_step', 'remote', 'remote-per-step'],
     // Diagnostics: what the KD term itself costs, and what the transport costs.
     ['free_teacher_vs_no_teacher', 'free', 'none'],
     ['remote_vs_free_teacher', 'remote', 'free'],
@@ -279,8 +285,14 @@ function studentSection(m: BenchMeasurements): BenchReport['student_throughput']
   for (const [name, a, b] of pairs) {
     if (raw[a] && raw[b]) ratios[name] = roundedRatio(ratio(raw[a], raw[b]));
   }
-  // The headline pair over whole runs, for comparison with steady state.
-  for (const [name, a, b] of pairs.slice(0, 3)) {
+  // The remote modes over whole runs, for comparison with steady state.
+  const wholeRun = new Set([
+    'remote_vs_no_teacher',
+    'remote_vs_in_process',
+    'remote_pixels_vs_no_teacher',
+    'remote_per_step_vs_no_teacher',
+  ]);
+  for (const [name, a, b] of pairs.filter(([name]) => wholeRun.has(name))) {
     if (whole[a] && whole[b]) {
       ratios[`${name}_whole_run`] = roundedRatio(ratio(whole[a], whole[b]));
     }
@@ -293,6 +305,7 @@ function studentSection(m: BenchMeasurements): BenchReport['student_throughput']
     epochs_per_rep: r.epochs,
     train_images: r.trainImages,
     prefetch: r.prefetch,
+    steps_per_query: r.stepsPerQuery,
     remote_sends: r.remoteSends,
     modes,
     ratios,
@@ -539,6 +552,8 @@ export function buildReport(m: BenchMeasurements): BenchReport {
       student?.ratios.remote_vs_no_teacher_whole_run?.value ?? null,
     remote_pixels_vs_no_teacher:
       student?.ratios.remote_pixels_vs_no_teacher?.value ?? null,
+    remote_per_step_vs_no_teacher:
+      student?.ratios.remote_per_step_vs_no_teacher?.value ?? null,
     server_vs_raw_b128: serverHeadline?.vs_raw?.value ?? null,
     uint8_bytes_fraction: wireHeadline?.fraction_of_float32 ?? null,
   };

@@ -1,5 +1,5 @@
 import { cpus, loadavg, totalmem } from 'node:os';
-import { DEFAULT_PREFETCH } from '@vicinal/config';
+import { DEFAULT_PREFETCH, DEFAULT_STEPS_PER_QUERY } from '@vicinal/config';
 import { seededRandom } from '@vicinal/data';
 import { ChildProcesses, detectPinning } from './children.js';
 import { comparePytorch } from './compare-pytorch.js';
@@ -15,6 +15,7 @@ import type {
 import { SECTIONS } from './measurements.js';
 import { fashionMnistModel, type ModelSettings } from './models.js';
 import type { ServeTeacherReady, ServeTeacherSettings } from './serve-teacher.js';
+import { STUDENT_MODES } from './student-modes.js';
 import type { StudentResult, StudentSettings } from './student-throughput.js';
 import { measureWireSize, REQUEST_MODES, type WireSize } from './wire-bytes.js';
 
@@ -195,8 +196,8 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchMeasure
       const address = `127.0.0.1:${server.ready.port}`;
       if (has('student')) {
         say(
-          'bench: 1. student throughput: no / in-process / remote (rows, pixels) / free ' +
-            'teacher (core 1)',
+          'bench: 1. student throughput: no / in-process / remote (rows, pixels, rows ' +
+            'one step per request) / free teacher (core 1)',
         );
         const studentSettings: StudentSettings = {
           student,
@@ -204,7 +205,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchMeasure
           teacherAddress: address,
           teacherName: serverSettings.name,
           heldFingerprint: server.ready.held?.fingerprint ?? null,
-          modes: ['none', 'in-process', 'remote', 'remote-pixels', 'free'],
+          modes: [...STUDENT_MODES],
           reps: settings.reps,
           stepsPerEpoch: settings.studentSteps,
           epochsPerRep: settings.studentEpochs,
@@ -212,6 +213,8 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchMeasure
           batchSize: settings.batch,
           // As a deployed trainer: VICINAL_PREFETCH, else the default.
           prefetch: Number(process.env.VICINAL_PREFETCH) || DEFAULT_PREFETCH,
+          stepsPerQuery:
+            Number(process.env.VICINAL_STEPS_PER_QUERY) || DEFAULT_STEPS_PER_QUERY,
           seed: 7,
         };
         m.studentThroughput = await children.run<StudentResult>(

@@ -3,7 +3,9 @@
  * Fashion-MNIST subset with (a) no teacher, (b) the teacher in this process,
  * (c) a teacher server over loopback gRPC, sent row numbers when it holds the
  * training split, as a local study's teacher does ("remote"), or sent the
- * images ("remote-pixels"), and, as a diagnostic, (d) a "free" teacher
+ * images ("remote-pixels"), both with the trainer's default of several
+ * steps' queries in one request, or sent row numbers one step per request
+ * ("remote-per-step"), and, as a diagnostic, (d) a "free" teacher
  * answering instantly with fixed logits: the student's own cost of
  * distillation (the KD loss term), which no teacher placement can beat. The
  * modes are interleaved within each repetition, so slow drifts of the
@@ -24,15 +26,7 @@ import {
 import { childSettings, progress, runChild } from './child-io.js';
 import { buildBenchModel, type ModelSettings } from './models.js';
 import { modeOrder, steadyState } from './stats.js';
-
-export const STUDENT_MODES = [
-  'none',
-  'in-process',
-  'remote',
-  'remote-pixels',
-  'free',
-] as const;
-export type StudentMode = (typeof STUDENT_MODES)[number];
+import type { StudentMode } from './student-modes.js';
 
 export interface StudentSettings {
   student: ModelSettings;
@@ -55,6 +49,8 @@ export interface StudentSettings {
   batchSize: number;
   /** Teacher queries in flight ahead of the training step (the trainer's default, DEFAULT_PREFETCH). */
   prefetch: number;
+  /** Steps per teacher request of the remote modes but "remote-per-step" (the trainer's default). */
+  stepsPerQuery: number;
   seed: number;
 }
 
@@ -81,6 +77,7 @@ export interface StudentResult {
   batchSize: number;
   trainImages: number;
   prefetch: number;
+  stepsPerQuery: number;
   /** What mode "remote" sent: row numbers (the server holds the split) or images. */
   remoteSends: 'rows' | 'pixels';
 }
@@ -102,10 +99,20 @@ class FreeTeacher implements TeacherSource {
   async close(): Promise<void> {}
 }
 
-/** Records how long each query takes to answer. */
+/**
+ * Records how long each request takes to answer: one query, or the several
+ * batches of a softLabelsMany call (which it has only when the inner source
+ * has, as the trainer checks for it).
+ */
 class TimedTeacher implements TeacherSource {
   readonly latencies: number[] = [];
-  constructor(private readonly inner: TeacherSource) {}
+  readonly softLabelsMany?: (
+    queries: readonly MixedBatchQuery[],
+  ) => Promise<Float32Array[]>;
+  constructor(private readonly inner: TeacherSource) {
+    const many = inner.softLabelsMany?.bind(inner);
+    if (many) this.softLabelsMany = (queries) => this.timed(() => many(queries));
+  }
   get kind() {
     return this.inner.kind;
   }
@@ -115,11 +122,14 @@ class TimedTeacher implements TeacherSource {
   get model() {
     return this.inner.model;
   }
-  async softLabels(query: MixedBatchQuery): Promise<Float32Array> {
+  softLabels(query: MixedBatchQuery): Promise<Float32Array> {
+    return this.timed(() => this.inner.softLabels(query));
+  }
+  private async timed<T>(ask: () => Promise<T>): Promise<T> {
     const start = performance.now();
-    const logits = await this.inner.softLabels(query);
+    const value = await ask();
     this.latencies.push(performance.now() - start);
-    return logits;
+    return value;
   }
   close(): Promise<void> {
     return this.inner.close();
@@ -159,10 +169,10 @@ async function main(): Promise<StudentResult> {
         ),
       );
     }
-    if (mode === 'remote' || mode === 'remote-pixels') {
+    if (mode === 'remote' || mode === 'remote-pixels' || mode === 'remote-per-step') {
       if (!s.teacherAddress)
         throw new Error('teacherAddress: expected host:port, got none');
-      const sendRows = mode === 'remote';
+      const sendRows = mode !== 'remote-pixels';
       sources.set(
         mode,
         new TimedTeacher(
@@ -191,6 +201,7 @@ async function main(): Promise<StudentResult> {
       teacher: sources.get(mode) ?? null,
       seed: s.seed,
       prefetch: s.prefetch,
+      stepsPerQuery: mode === 'remote-per-step' ? 1 : s.stepsPerQuery,
       progressEvery: 1,
       onStep: () => {
         stepEnds.push(performance.now());
@@ -246,6 +257,7 @@ async function main(): Promise<StudentResult> {
     batchSize: s.batchSize,
     trainImages: n,
     prefetch: s.prefetch,
+    stepsPerQuery: s.stepsPerQuery,
     remoteSends:
       s.heldFingerprint !== null && train.origin?.fingerprint === s.heldFingerprint
         ? 'rows'

@@ -79,13 +79,19 @@ export function formatTable(report: BenchReport): string {
         `sending the images instead: ${num(report.remote_pixels_vs_no_teacher)}`,
     );
   }
+  if (report.remote_per_step_vs_no_teacher !== null) {
+    out.push(
+      `remote_vs_no_teacher: ${report.student_throughput?.steps_per_query} training steps per ` +
+        `request; one step per request instead: ${num(report.remote_per_step_vs_no_teacher)}`,
+    );
+  }
   const st = report.student_throughput;
   if (st) {
     out.push(
       '',
       `1. Student training throughput, ${st.architecture} kd+mixup, batch ${st.batch}, ` +
         `${st.steps_per_rep} steps per rep (${st.epochs_per_rep} epochs, one run), ` +
-        `${st.prefetch} queries in flight ` +
+        `${st.prefetch} queries of ${st.steps_per_query} steps in flight ` +
         '(samples/s, median (min-max); steady: after the first step)',
       columns([
         [

@@ -178,6 +178,16 @@ test('a job and its steps form followable traces across NATS and gRPC', async ()
     assert.equal(step.attributes['vicinal.batch.size'], BATCH);
     assert.ok(Number.isFinite(step.attributes['vicinal.loss']));
 
+    // Four steps' queries go as one (the default steps per query), in the
+    // trace of the first of them: steps 1 and 5 hold the queries of 1-4 and 5-6.
+    const number = Number(step.attributes['vicinal.step']);
+    const first = number <= 4 ? 1 : 5;
+    assert.equal(step.attributes['vicinal.teacher.query_step'], first);
+    if (number !== first) {
+      assert.deepEqual(children(spans, step), [], 'its query is in another step');
+      continue;
+    }
+    const rows = BATCH * (first === 1 ? 4 : 2);
     // step -> teacher query (client) -> server span -> queue + inference.
     const [client] = children(spans, step);
     assert.ok(client, 'the step has its teacher query as a child');
@@ -185,15 +195,16 @@ test('a job and its steps form followable traces across NATS and gRPC', async ()
     assert.equal(client.kind, SpanKind.CLIENT);
     assert.equal(client.attributes['rpc.system'], 'grpc');
     assert.equal(client.attributes['rpc.grpc.status_code'], 0);
-    assert.equal(client.attributes['vicinal.batch.rows'], BATCH);
+    assert.equal(client.attributes['vicinal.batch.rows'], rows);
+    assert.equal(client.attributes['vicinal.teacher.batches'], rows / BATCH);
     const [server] = children(spans, client);
     assert.ok(server, 'the server span joined the step trace via gRPC metadata');
     assert.equal(server.kind, SpanKind.SERVER);
     assert.equal(server.attributes['rpc.method'], 'SoftLabelsStream');
     assert.equal(server.attributes['rpc.service'], TEACHER_SERVICE);
-    assert.equal(server.attributes['vicinal.request.rows'], BATCH);
+    assert.equal(server.attributes['vicinal.request.rows'], rows);
     const batchSize = Number(server.attributes['vicinal.batch.size']);
-    assert.ok(batchSize >= BATCH && batchSize <= 64, `batch size ${batchSize}`);
+    assert.ok(batchSize >= rows && batchSize <= 64, `batch size ${batchSize}`);
     assert.equal(server.attributes['vicinal.batch.fill'], batchSize / 64);
     assert.ok(Number(server.attributes['vicinal.teacher.queue_ms']) >= 0);
     const inner = children(spans, server).map((s) => s.name);

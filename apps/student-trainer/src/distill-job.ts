@@ -16,6 +16,7 @@ import {
 import {
   armUses,
   type ClientTransportSecurity,
+  DEFAULT_STEPS_PER_QUERY,
   type DistillJob,
   type DistillResult,
 } from '@vicinal/config';
@@ -39,6 +40,8 @@ export interface WorkerContext {
   worker: string;
   backend: string;
   prefetch: number;
+  /** Training steps per teacher request (VICINAL_STEPS_PER_QUERY; default DEFAULT_STEPS_PER_QUERY). */
+  stepsPerQuery?: number;
   log: Logger;
   /**
    * Seconds to wait for a live teacher (at the start, and whenever the one
@@ -127,7 +130,14 @@ export async function runDistillJob(
       signal: jobCtx.signal,
       log,
     });
-    log.info({ job: job.jobId, teacher: teacher.address }, 'teacher found');
+    log.info(
+      {
+        job: job.jobId,
+        teacher: teacher.address,
+        stepsPerQuery: ctx.stepsPerQuery ?? DEFAULT_STEPS_PER_QUERY,
+      },
+      'teacher found',
+    );
   }
   try {
     const model = buildModel(job.student.architecture, {
@@ -146,6 +156,7 @@ export async function runDistillJob(
       teacher,
       seed: job.seed,
       prefetch: ctx.prefetch,
+      stepsPerQuery: ctx.stepsPerQuery,
       signal: jobCtx.signal,
       attributes: { 'vicinal.role': 'student', 'vicinal.arm': job.arm },
       resumeFrom,

@@ -67,6 +67,7 @@ await runServiceOrExit('student-trainer', async () => {
           worker: config.name,
           backend: backend.name,
           prefetch: config.prefetch,
+          stepsPerQuery: config.stepsPerQuery,
           log,
           teacherWaitSeconds: config.teacherWaitSeconds,
           teacherSecurity,

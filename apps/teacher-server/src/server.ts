@@ -136,6 +136,7 @@ export async function startTeacherServer(
   const maxMessageBytes = options.maxMessageBytes ?? 16 * 1024 * 1024;
   const maxStreams = options.maxStreams ?? 64;
   const requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
+  const queueLimit = options.queueLimit ?? 8 * maxBatch;
   for (const [key, v] of [
     ['maxStreams', maxStreams],
     ['requestTimeoutMs', requestTimeoutMs],
@@ -153,7 +154,7 @@ export async function startTeacherServer(
       maxBatch,
       targetRows: Math.min(options.batchRows ?? DEFAULT_BATCH_ROWS, maxBatch),
       maxDelayMs: options.maxDelayMs ?? 2,
-      queueLimit: options.queueLimit ?? 8 * maxBatch,
+      queueLimit,
       rowSize: h * w * c,
       maxInFlight: options.maxInFlight ?? 1,
       onBatch: recordBatches(maxBatch),
@@ -415,6 +416,7 @@ export async function startTeacherServer(
         fingerprint: split.fingerprint,
         rows: split.rows,
       })),
+      queueLimit,
     });
   };
 

@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import {
   ConfigError,
+  DEFAULT_STEPS_PER_QUERY,
   defaultStudy,
   distillJobSchema,
   envVariableOf,
@@ -124,6 +125,13 @@ test('a bad service setting names the environment variable to fix', () => {
     () => studentTrainerConfig({}, { VICINAL_PREFETCH: '99' }),
     /prefetch \(VICINAL_PREFETCH\): /,
   );
+  for (const bad of ['0', '65', '2.5', 'four']) {
+    assert.throws(
+      () => studentTrainerConfig({}, { VICINAL_STEPS_PER_QUERY: bad }),
+      /stepsPerQuery \(VICINAL_STEPS_PER_QUERY\): /,
+      bad,
+    );
+  }
   // NATS URLs are checked at start, as the CLI checks --nats, not at connect.
   for (const bad of ['not a url', 'http://127.0.0.1:4222', 'nats://', '']) {
     assert.throws(
@@ -282,5 +290,10 @@ test('service settings come from the environment and are validated', () => {
   );
   assert.equal(s.name, 'w1');
   assert.equal(s.prefetch, 3);
+  assert.equal(s.stepsPerQuery, DEFAULT_STEPS_PER_QUERY);
+  assert.equal(
+    studentTrainerConfig({}, { VICINAL_STEPS_PER_QUERY: '1' }).stepsPerQuery,
+    1,
+  );
   assert.throws(() => studentTrainerConfig({}, { VICINAL_BACKEND: 'gpu9' }), /backend/);
 });

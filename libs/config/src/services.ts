@@ -139,6 +139,14 @@ export const DEFAULT_HEAP_GROWING_PERCENT = 100;
  */
 export const DEFAULT_PREFETCH = 2;
 
+/**
+ * Training steps whose teacher queries a student sends as one request to a
+ * remote teacher (fewer, larger gRPC messages: grpc-js's work per message on
+ * the student's core is the cost of a remote teacher). A request never
+ * exceeds what the teacher's Describe allows (max_batch, queue_limit).
+ */
+export const DEFAULT_STEPS_PER_QUERY = 4;
+
 export const studentTrainerConfigSchema = z
   .object({
     natsUrl,
@@ -151,6 +159,8 @@ export const studentTrainerConfigSchema = z
     maxJobs: z.number().int().min(0),
     /** Teacher queries kept in flight ahead of the training step. */
     prefetch: z.number().int().min(1).max(16),
+    /** Training steps whose teacher queries go in one request (remote teachers). */
+    stepsPerQuery: z.number().int().min(1).max(64),
     /** Longest a job waits for a teacher, in one stretch, before it fails. */
     teacherWaitSeconds: z.number().min(1),
     logLevel,
@@ -225,6 +235,7 @@ export function studentTrainerConfig(
       pollMs: num(env.VICINAL_POLL_MS) ?? 2000,
       maxJobs: num(env.VICINAL_MAX_JOBS) ?? 0,
       prefetch: num(env.VICINAL_PREFETCH) ?? DEFAULT_PREFETCH,
+      stepsPerQuery: num(env.VICINAL_STEPS_PER_QUERY) ?? DEFAULT_STEPS_PER_QUERY,
       teacherWaitSeconds: num(env.VICINAL_TEACHER_WAIT_SECONDS) ?? 120,
       logLevel: logLevelEnv(env.VICINAL_LOG_LEVEL),
       ...natsClientEnv(env),

@@ -75,6 +75,47 @@ function setup(
 }
 
 describe('FailoverTeacher', () => {
+  test('several batches fail over together: every answer comes from the teacher that took over', async () => {
+    // "a" answers its first query and then drops every call: the second of a
+    // pair of batches fails after the first was answered.
+    const a = new FakeTeacher('a:1', 1, async (q, call) => {
+      if (call >= 2) throw unavailable();
+      return Float32Array.of(q.lambda[0], 1);
+    });
+    const b = new FakeTeacher('b:1', 2);
+    const { options, connects } = setup([a, b]);
+    const teacher = await FailoverTeacher.open(options);
+    const answers = await teacher.softLabelsMany([query(0.5), query(0.25)]);
+    assert.deepEqual(
+      answers.map((l) => [...l]),
+      [
+        [0.5, 2],
+        [0.25, 2],
+      ],
+    );
+    assert.deepEqual(connects, ['a:1', 'b:1']);
+    assert.equal(b.calls, 2);
+    assert.equal(teacher.stats().answered, 2);
+    // A source that packs batches itself is handed all of them at once.
+    const packed: number[] = [];
+    const c = Object.assign(new FakeTeacher('c:1', 3), {
+      async softLabelsMany(qs: readonly MixedBatchQuery[]) {
+        packed.push(qs.length);
+        return qs.map((q) => Float32Array.of(q.lambda[0], 3));
+      },
+    });
+    const viaC = await FailoverTeacher.open(setup([c]).options);
+    const three = await viaC.softLabelsMany([query(0.5), query(0.25), query(0.125)]);
+    assert.deepEqual(
+      three.map((l) => l[0]),
+      [0.5, 0.25, 0.125],
+    );
+    assert.deepEqual(packed, [3]);
+    assert.equal(c.calls, 0);
+    await teacher.close();
+    await viaC.close();
+  });
+
   test('a query that fails with UNAVAILABLE is sent again to another teacher', async () => {
     const a = new FakeTeacher('a:1', 1, async (q, call) => {
       if (call >= 2) throw unavailable(); // dies after one answer

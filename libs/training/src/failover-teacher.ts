@@ -144,6 +144,21 @@ export class FailoverTeacher implements TeacherSource {
     });
   }
 
+  /**
+   * Logits for several batches, sent together when the current teacher can
+   * (softLabelsMany), with the same retries: a failed attempt asks for all
+   * of them again, so their logits all come from the attempt that succeeded.
+   */
+  softLabelsMany(queries: readonly MixedBatchQuery[]): Promise<Float32Array[]> {
+    return this.withRetries('soft labels', async (c) => {
+      const logits = c.source.softLabelsMany
+        ? await c.source.softLabelsMany(queries)
+        : await Promise.all(queries.map((q) => c.source.softLabels(q)));
+      this.counters.answered += queries.length;
+      return logits;
+    });
+  }
+
   /** Mixed and clean logits (for the vicinal analysis), with the same retries. */
   softLabelsWithConstituents(
     query: MixedBatchQuery,

@@ -15,6 +15,12 @@ import {
   TeacherClient,
   type TeacherClientOptions,
 } from '@vicinal/wire';
+import {
+  mergeQueries,
+  packQueries,
+  type RequestLimits,
+  splitLogits,
+} from './query-pack.js';
 import type { MixedBatchQuery, TeacherSource } from './teacher-source.js';
 
 /** How a query travels: row numbers of a split the teacher holds, or its images. */
@@ -29,6 +35,10 @@ export type QueryForm = 'rows' | 'images';
  * query), only the row numbers go ("rows" form): under 10 bytes an image
  * instead of 789 for Fashion-MNIST. A server that stops holding it
  * (FAILED_PRECONDITION) gets the images again, that query included.
+ * Several batches' queries (softLabelsMany, a trainer's next steps) go as
+ * one request, whole batches packed up to the server's max_batch, queue
+ * limit and message size from Describe: grpc-js's work per message on the
+ * student's core, not the bytes, is what a remote teacher costs it.
  * Queries travel as requests on one SoftLabelsStream call, opened when first
  * needed and again after it ends: a unary call per batch cost the student
  * about twice the CPU per query, mostly in building calls and in the
@@ -41,7 +51,9 @@ export class RemoteTeacher implements TeacherSource {
   private closed = false;
   /** Fingerprints of the splits the server holds; null until Describe answered. */
   private held: ReadonlySet<string> | null = null;
-  private describing: Promise<ReadonlySet<string>> | null = null;
+  /** What one request may hold; null until Describe answered, or when it failed. */
+  private limits: RequestLimits | null = null;
+  private describing: Promise<void> | null = null;
   /** The form the last query went in, as last reported to `onForm`. */
   private form: QueryForm | null = null;
 
@@ -99,23 +111,55 @@ export class RemoteTeacher implements TeacherSource {
   }
 
   /**
-   * The splits the server holds, asked once per connection; a failed ask
-   * counts as none (the images then go, as to any server). Until the answer
-   * is in, queries wait for it; after, the check is synchronous, so a query
-   * is written the moment it is made.
+   * Logits for several batches. Whole batches are packed into as few
+   * requests as the server's limits allow (a batch's partners point inside
+   * it, so none is split); each answer is cut back into the batches' own.
+   * When they take more than one request, the requests go one after another:
+   * each fits the server's queue alone, not always together.
    */
-  private heldSplits(): Promise<ReadonlySet<string>> {
+  async softLabelsMany(queries: readonly MixedBatchQuery[]): Promise<Float32Array[]> {
+    if (queries.length <= 1) return Promise.all(queries.map((q) => this.softLabels(q)));
+    if (this.held === null) await this.describe();
+    const limits = this.limits;
+    const packs = limits ? packQueries(queries, limits) : queries.map((q) => [q]);
+    const answers: Float32Array[] = [];
+    for (const pack of packs) {
+      if (pack.length === 1) {
+        answers.push(await this.softLabels(pack[0]));
+      } else {
+        const { mixed } = await this.query(mergeQueries(pack), false, pack.length);
+        answers.push(...splitLogits(mixed, pack));
+      }
+    }
+    return answers;
+  }
+
+  /**
+   * What the server holds and takes, asked once per connection; a failed ask
+   * counts as no split held and no known limits (the images then go, one
+   * batch per request, as to any server). Until the answer is in, queries
+   * wait for it; after, the checks are synchronous, so a query is written
+   * the moment it is made.
+   */
+  private describe(): Promise<void> {
     this.describing ??= this.client.describe(this.model).then(
       (d) => {
         this.held = new Set(d.heldDatasets.map((h) => h.fingerprint));
-        return this.held;
+        const maxRows = Math.min(d.maxBatch, d.queueLimit ?? d.maxBatch);
+        this.limits =
+          maxRows > 0 ? { maxRows, maxBytes: d.maxMessageBytes || null } : null;
       },
       () => {
         this.held = new Set();
-        return this.held;
+        this.limits = null;
       },
     );
     return this.describing;
+  }
+
+  private async heldSplits(): Promise<ReadonlySet<string>> {
+    if (this.held === null) await this.describe();
+    return this.held ?? new Set();
   }
 
   /** The open stream, or a new one when there is none or it ended. */
@@ -131,7 +175,8 @@ export class RemoteTeacher implements TeacherSource {
     return this.stream;
   }
 
-  private query(query: MixedBatchQuery, constituents: boolean) {
+  /** One request; `batches` is how many of the caller's batches it carries. */
+  private query(query: MixedBatchQuery, constituents: boolean, batches = 1) {
     const attributes = {
       'rpc.system': 'grpc',
       'rpc.service': TEACHER_SERVICE,
@@ -145,6 +190,7 @@ export class RemoteTeacher implements TeacherSource {
         'server.address': this.address.slice(0, this.address.lastIndexOf(':')),
         'server.port': Number(port),
         'vicinal.batch.rows': query.lambda.length,
+        'vicinal.teacher.batches': batches,
         'vicinal.teacher.constituents': constituents,
       },
     };

@@ -23,6 +23,13 @@ export interface TeacherSource {
   readonly model: string;
   softLabels(query: MixedBatchQuery): Promise<Float32Array>;
   /**
+   * Logits for several batches, in order, as `softLabels` would answer each.
+   * A source that can sends them in fewer requests (a remote teacher packs
+   * whole batches up to its server's limits); the trainer uses it for its
+   * steps' queries when present.
+   */
+  softLabelsMany?(queries: readonly MixedBatchQuery[]): Promise<Float32Array[]>;
+  /**
    * Logits on the mixed batch and on its clean images, for the vicinal
    * analysis (a remote teacher answers both in one "mix on the teacher" call).
    */

@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
+import { DEFAULT_STEPS_PER_QUERY } from '@vicinal/config';
 import type { ImageSplit } from '@vicinal/data';
 import { buildModel } from '@vicinal/models';
 import { type MixedBatchQuery, type TeacherSource, trainNetwork } from './index.js';
+import { mergeQueries, splitLogits } from './query-pack.js';
 import { fashionMnistSubset } from './test-fixture.js';
 import type { TrainOptions } from './train.js';
 
@@ -118,4 +120,84 @@ test('queries in flight change nothing that is trained', async () => {
   }
   assert.ok(Number.isFinite(losses[0]));
   assert.equal(losses[1], losses[0]);
+});
+
+/**
+ * Logits that depend on every row's own pixels, its partner's and its
+ * lambda, so a row answered with the wrong partner or out of place changes
+ * what is trained.
+ */
+function mixedPixelLogits(query: MixedBatchQuery): Float32Array {
+  const [b, h, w, c] = query.shape;
+  const pixels = h * w * c;
+  const logits = new Float32Array(b * 10);
+  for (let r = 0; r < b; r++) {
+    const p = query.partner[r];
+    const l = query.lambda[r];
+    for (let k = 0; k < 10; k++) {
+      const at = 300 + k * 37;
+      logits[r * 10 + k] =
+        (l * query.images[r * pixels + at] + (1 - l) * query.images[p * pixels + at]) /
+        40;
+    }
+  }
+  return logits;
+}
+
+/** A teacher that takes several batches as one merged query, as a remote one does. */
+function packingTeacher() {
+  const teacher = {
+    kind: 'remote' as const,
+    address: 'test',
+    model: 'test',
+    /** Batches per softLabelsMany call, in order. */
+    calls: [] as number[],
+    single: 0,
+    async softLabels(query: MixedBatchQuery) {
+      teacher.single++;
+      return mixedPixelLogits(query);
+    },
+    async softLabelsMany(queries: readonly MixedBatchQuery[]) {
+      teacher.calls.push(queries.length);
+      return splitLogits(mixedPixelLogits(mergeQueries(queries)), queries);
+    },
+    async close() {},
+  };
+  return teacher;
+}
+
+test('steps per query: several steps are asked in one query, and train as one per step would', async () => {
+  const teacher = packingTeacher();
+  const grouped = await train3Steps(teacher, 2, { epochs: 3, stepsPerQuery: 2 });
+  assert.equal(grouped.steps, 9);
+  // Nine steps, two per query; the last step is left alone and asked as one batch.
+  assert.deepEqual(teacher.calls, [2, 2, 2, 2]);
+  assert.equal(teacher.single, 1);
+  const perStep = packingTeacher();
+  const one = await train3Steps(perStep, 2, { epochs: 3, stepsPerQuery: 1 });
+  assert.equal(perStep.single, 9);
+  assert.deepEqual(perStep.calls, []);
+  // A source without softLabelsMany is asked once per step, whatever is set.
+  const plain = countingTeacher(async (q) => mixedPixelLogits(q));
+  const alone = await train3Steps(plain, 2, { epochs: 3, stepsPerQuery: 4 });
+  assert.equal(plain.asked, 9);
+  assert.ok(Number.isFinite(one.finalLoss));
+  assert.equal(grouped.finalLoss, one.finalLoss);
+  assert.equal(alone.finalLoss, one.finalLoss);
+});
+
+test("steps per query: the default groups a remote teacher's steps by DEFAULT_STEPS_PER_QUERY", async () => {
+  const teacher = packingTeacher();
+  await train3Steps(teacher, 2, { epochs: 3 });
+  assert.equal(DEFAULT_STEPS_PER_QUERY, 4);
+  assert.deepEqual(teacher.calls, [4, 4]);
+  assert.equal(teacher.single, 1);
+});
+
+test('steps per query: a failed merged query fails the step that needs it', async () => {
+  const teacher = packingTeacher();
+  teacher.softLabelsMany = async () => {
+    throw new Error('teacher gone');
+  };
+  await assert.rejects(train3Steps(teacher, 2, { epochs: 2 }), /teacher gone/);
 });

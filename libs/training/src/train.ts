@@ -2,6 +2,7 @@ import type * as tfl from '@tensorflow/tfjs-layers';
 import { tf } from '@vicinal/backend';
 import {
   DEFAULT_PREFETCH,
+  DEFAULT_STEPS_PER_QUERY,
   type LossSettings,
   type MixupSettings,
   type Recipe,
@@ -68,6 +69,13 @@ export interface TrainOptions {
   seed: number;
   /** Teacher queries kept in flight ahead of the step being trained. */
   prefetch?: number;
+  /**
+   * Training steps each teacher query covers, sent as one request (a
+   * teacher with softLabelsMany only; default DEFAULT_STEPS_PER_QUERY for
+   * those, 1 for the others). `prefetch` queries of this many steps each are
+   * kept in flight.
+   */
+  stepsPerQuery?: number;
   onEpoch?: (progress: EpochProgress) => void | Promise<void>;
   /** Called every `progressEvery` steps with the running figures. */
   onStep?: (progress: EpochProgress) => void;
@@ -101,9 +109,14 @@ interface PlannedStep {
   epoch: EpochPlan;
   /** Position of the step in its epoch, from 0. */
   index: number;
+  /** The step's number in the run, from 1 (its span's vicinal.step). */
+  number: number;
   batch: Batch;
   partner: Int32Array;
   lambda: Float32Array;
+  /** What the teacher is asked for this step (null without a teacher). */
+  query: MixedBatchQuery | null;
+  /** Its answer, once the query is sent. */
   teacherLogits: Promise<Float32Array> | null;
   /** The step's own trace: its teacher query and its training. */
   span: Span;
@@ -115,7 +128,8 @@ interface PlannedStep {
  * random choice comes from `seed`, so a run is reproducible whatever the
  * teacher's latency. The teacher is asked for batch k+1.. while batch k
  * trains, across epoch boundaries too, so a remote teacher's latency
- * overlaps the training step.
+ * overlaps the training step; a teacher that takes several batches at once
+ * (softLabelsMany) is asked for `stepsPerQuery` steps in one query.
  */
 export async function trainNetwork(options: TrainOptions): Promise<TrainSummary> {
   const { model, train, spec, recipe, teacher, signal } = options;
@@ -128,6 +142,9 @@ export async function trainNetwork(options: TrainOptions): Promise<TrainSummary>
   const optimizer = createOptimizer(recipe);
   const beta = teacher ? options.loss.beta : 0;
   const prefetch = Math.max(1, options.prefetch ?? DEFAULT_PREFETCH);
+  const perQuery = teacher?.softLabelsMany
+    ? Math.max(1, options.stepsPerQuery ?? DEFAULT_STEPS_PER_QUERY)
+    : 1;
   const perEpoch = stepsPerEpoch(train.count, recipe.batchSize);
   if (perEpoch === 0) {
     throw new Error(
@@ -174,11 +191,20 @@ export async function trainNetwork(options: TrainOptions): Promise<TrainSummary>
   let epochSteps = 0;
   for (;;) {
     let issued = false;
-    while (inFlight.length < prefetch) {
-      const next = plan.next();
-      if (next.done) break;
-      inFlight.push(next.value);
+    // Keep `prefetch` queries of `perQuery` steps each in flight: a new
+    // query leaves once a whole one's steps have trained.
+    while (inFlight.length <= (prefetch - 1) * perQuery) {
+      const drawn: PlannedStep[] = [];
+      while (drawn.length < perQuery) {
+        const next = plan.next();
+        if (next.done) break;
+        drawn.push(next.value);
+      }
+      if (drawn.length === 0) break;
+      if (teacher) askTeacher(teacher, drawn);
+      inFlight.push(...drawn);
       issued = true;
+      if (drawn.length < perQuery) break;
     }
     // A remote teacher's request leaves the process only when the event
     // loop turns; the training step below holds it for its whole length.
@@ -350,31 +376,63 @@ function* planRun(
       const mixing = ctx.mixup
         ? sampleMixing(random, batch.size, ctx.mixup)
         : identityMixing(batch.size);
-      const teacher = ctx.teacher;
-      const teacherLogits = teacher
-        ? inSpan(stepSpan, () =>
-            teacher.softLabels({
-              images: batch.images,
-              shape: ctx.shape,
-              partner: mixing.partner,
-              lambda: mixing.lambda,
-              rows: sourceRows(train, batch.indices) ?? undefined,
-            }),
-          )
+      const query: MixedBatchQuery | null = ctx.teacher
+        ? {
+            images: batch.images,
+            shape: ctx.shape,
+            partner: mixing.partner,
+            lambda: mixing.lambda,
+            rows: sourceRows(train, batch.indices) ?? undefined,
+          }
         : null;
-      // A rejected query is awaited later; keep Node from flagging it meanwhile.
-      teacherLogits?.catch(() => {});
       yield {
         epoch: plan,
+        number: firstStep + index + 1,
         index: index++,
         batch,
         partner: mixing.partner,
         lambda: mixing.lambda,
-        teacherLogits,
+        query,
+        teacherLogits: null,
         span: stepSpan,
       };
     }
   }
+}
+
+/**
+ * Sends the teacher query of `steps` (consecutive, planned): one query for
+ * all of them when the teacher takes several batches at once, in the first
+ * step's trace, else one per step, each in its own step's trace. Every step
+ * span's vicinal.teacher.query_step names the step whose trace holds its query.
+ */
+function askTeacher(teacher: TeacherSource, steps: PlannedStep[]): void {
+  const queries = steps.map((s) => s.query).filter((q) => q !== null);
+  if (queries.length !== steps.length) return;
+  if (steps.length > 1 && teacher.softLabelsMany) {
+    const many = teacher.softLabelsMany.bind(teacher);
+    const all = inSpan(steps[0].span, () => many(queries));
+    steps.forEach((step, i) => {
+      step.span.setAttribute('vicinal.teacher.query_step', steps[0].number);
+      step.teacherLogits = all.then((logits) => {
+        const mine = logits[i];
+        if (!mine) {
+          throw new Error(
+            `teacher ${teacher.address}: expected logits for ${steps.length} batches, ` +
+              `got ${logits.length}`,
+          );
+        }
+        return mine;
+      });
+    });
+  } else {
+    for (const [i, step] of steps.entries()) {
+      step.span.setAttribute('vicinal.teacher.query_step', step.number);
+      step.teacherLogits = inSpan(step.span, () => teacher.softLabels(queries[i]));
+    }
+  }
+  // A rejected query is awaited later; keep Node from flagging it meanwhile.
+  for (const step of steps) step.teacherLogits?.catch(() => {});
 }
 
 /** The learning rate of the step after `done` of `total` steps. */

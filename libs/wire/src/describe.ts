@@ -23,6 +23,8 @@ export interface TeacherDescription {
   dataset: string;
   /** Data set splits the server holds for "rows" queries (none: pixels only). */
   heldDatasets: { name: string; fingerprint: string; rows: number }[];
+  /** Rows that may wait for a batch at once (null: not reported, an older server). */
+  queueLimit: number | null;
 }
 
 /** Unpacks a Describe response. */
@@ -51,5 +53,6 @@ export function decodeDescription(message: DescribeResponseMessage): TeacherDesc
       fingerprint: h.fingerprint,
       rows: h.rows,
     })),
+    queueLimit: message.queueLimit || null,
   };
 }

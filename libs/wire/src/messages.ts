@@ -96,4 +96,5 @@ export interface DescribeResponseMessage {
   numClasses: number;
   maxMessageBytes: number;
   heldDatasets: HeldDatasetMessage[];
+  queueLimit: number;
 }

@@ -1,0 +1,86 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { mergeQueries, packQueries, splitLogits } from './query-pack.js';
+import type { MixedBatchQuery } from './teacher-source.js';
+
+/** A batch of `b` 2x2x1 images whose pixels start at `first`, mixed in reverse order. */
+function batch(b: number, first: number, rows?: { dataset: string; from: number }) {
+  const query: MixedBatchQuery = {
+    images: Uint8Array.from({ length: b * 4 }, (_, i) => first + i),
+    shape: [b, 2, 2, 1],
+    partner: Int32Array.from({ length: b }, (_, i) => b - 1 - i),
+    lambda: Float32Array.from({ length: b }, (_, i) => 0.5 + i / 100),
+  };
+  if (rows) {
+    query.rows = {
+      dataset: rows.dataset,
+      rows: Uint32Array.from({ length: b }, (_, i) => rows.from + i),
+    };
+  }
+  return query;
+}
+
+test('mergeQueries lays batches end to end, each partner pointing into its own batch', () => {
+  const a = batch(2, 0, { dataset: 'sha256:x', from: 10 });
+  const b = batch(3, 100, { dataset: 'sha256:x', from: 50 });
+  const merged = mergeQueries([a, b]);
+  assert.deepEqual(merged.shape, [5, 2, 2, 1]);
+  assert.deepEqual([...merged.images.subarray(0, 8)], [...a.images]);
+  assert.deepEqual([...merged.images.subarray(8)], [...b.images]);
+  assert.deepEqual([...merged.partner], [1, 0, 4, 3, 2]);
+  assert.deepEqual([...merged.lambda], [...a.lambda, ...b.lambda]);
+  assert.deepEqual(merged.rows && [...merged.rows.rows], [10, 11, 50, 51, 52]);
+  assert.equal(merged.rows?.dataset, 'sha256:x');
+});
+
+test('mergeQueries sends rows only when every batch names rows of one split', () => {
+  const x = batch(2, 0, { dataset: 'sha256:x', from: 0 });
+  assert.equal(
+    mergeQueries([x, batch(2, 8, { dataset: 'sha256:y', from: 0 })]).rows,
+    undefined,
+  );
+  assert.equal(mergeQueries([x, batch(2, 8)]).rows, undefined);
+  assert.equal(mergeQueries([x]), x);
+});
+
+test('mergeQueries refuses batches of other image shapes or inconsistent lengths, naming them', () => {
+  const odd: MixedBatchQuery = { ...batch(2, 0), shape: [2, 1, 4, 1] };
+  assert.throws(
+    () => mergeQueries([batch(2, 0), odd]),
+    /queries\[1\]\.shape: expected \[B, 2, 2, 1\] like queries\[0\], got \[2, 1, 4, 1\]/,
+  );
+  const short: MixedBatchQuery = { ...batch(2, 0), lambda: new Float32Array(1) };
+  assert.throws(
+    () => mergeQueries([batch(2, 0), short]),
+    /queries\[1\]: expected 2 partners, 2 lambdas and 8 pixels .* got 2, 1 and 8/,
+  );
+  assert.throws(() => mergeQueries([]), /expected at least one/);
+});
+
+test("splitLogits gives each batch its own rows' logits, in order", () => {
+  const queries = [batch(2, 0), batch(3, 0)];
+  const logits = Float32Array.from({ length: 5 * 3 }, (_, i) => i);
+  const [first, second] = splitLogits(logits, queries);
+  assert.deepEqual([...first], [0, 1, 2, 3, 4, 5]);
+  assert.deepEqual([...second], [6, 7, 8, 9, 10, 11, 12, 13, 14]);
+  assert.throws(() => splitLogits(new Float32Array(7), queries), /5 rows, got 7 values/);
+});
+
+test('packQueries keeps whole batches within the rows and bytes a request may hold', () => {
+  const four = [batch(128, 0), batch(128, 0), batch(128, 0), batch(128, 0)];
+  const sizes = (packs: MixedBatchQuery[][]) => packs.map((p) => p.length);
+  assert.deepEqual(sizes(packQueries(four, { maxRows: 512, maxBytes: null })), [4]);
+  assert.deepEqual(sizes(packQueries(four, { maxRows: 256, maxBytes: null })), [2, 2]);
+  assert.deepEqual(sizes(packQueries(four, { maxRows: 300, maxBytes: null })), [2, 2]);
+  assert.deepEqual(
+    sizes(packQueries(four, { maxRows: 100, maxBytes: null })),
+    [1, 1, 1, 1],
+  );
+  // 128 rows of 4 pixels: 512 + 128 x 16 bytes each, beside 64 KiB for the rest.
+  const perBatch = 512 + 128 * 16;
+  assert.deepEqual(
+    sizes(packQueries(four, { maxRows: 512, maxBytes: 64 * 1024 + 3 * perBatch })),
+    [3, 1],
+  );
+  assert.deepEqual(packQueries([], { maxRows: 512, maxBytes: null }), []);
+});

@@ -1,0 +1,132 @@
+import type { MixedBatchQuery } from './teacher-source.js';
+
+/** What a teacher server takes in one request, from its Describe. */
+export interface RequestLimits {
+  /** Most rows in one request (max_batch). */
+  maxRows: number;
+  /** Largest request in bytes (max_message_bytes); null when not known. */
+  maxBytes: number | null;
+}
+
+/** Room left in a request for everything but the pixels and the per-row fields. */
+const HEADER_BYTES = 64 * 1024;
+/** Bytes a row costs besides its pixels: partner, lambda, row number, framing. */
+const ROW_OVERHEAD_BYTES = 16;
+
+/**
+ * Groups consecutive queries into packs a teacher server takes as one
+ * request: at most `limits.maxRows` rows, and, were the images sent, at most
+ * `limits.maxBytes`. Queries are never split (a batch's partners point inside
+ * it), so a query larger than the limits is a pack of its own, for the
+ * server to refuse as it would alone.
+ */
+export function packQueries(
+  queries: readonly MixedBatchQuery[],
+  limits: RequestLimits,
+): MixedBatchQuery[][] {
+  const packs: MixedBatchQuery[][] = [];
+  let pack: MixedBatchQuery[] = [];
+  let rows = 0;
+  let bytes = HEADER_BYTES;
+  for (const query of queries) {
+    const n = query.lambda.length;
+    const size = query.images.length + n * ROW_OVERHEAD_BYTES;
+    const fits =
+      rows + n <= limits.maxRows &&
+      (limits.maxBytes === null || bytes + size <= limits.maxBytes);
+    if (pack.length > 0 && !fits) {
+      packs.push(pack);
+      pack = [];
+      rows = 0;
+      bytes = HEADER_BYTES;
+    }
+    pack.push(query);
+    rows += n;
+    bytes += size;
+  }
+  if (pack.length > 0) packs.push(pack);
+  return packs;
+}
+
+/**
+ * One query for several batches: their images one after the other, each
+ * batch's partners shifted to its place, so the teacher mixes every row with
+ * the same partner and lambda as it would in the batch's own query. The
+ * rows go too when every batch names rows of the same split.
+ */
+export function mergeQueries(queries: readonly MixedBatchQuery[]): MixedBatchQuery {
+  if (queries.length === 0) throw new RangeError('queries: expected at least one, got 0');
+  if (queries.length === 1) return queries[0];
+  const [, h, w, c] = queries[0].shape;
+  let total = 0;
+  for (const [i, q] of queries.entries()) {
+    const [b, qh, qw, qc] = q.shape;
+    if (qh !== h || qw !== w || qc !== c) {
+      throw new RangeError(
+        `queries[${i}].shape: expected [B, ${h}, ${w}, ${c}] like queries[0], ` +
+          `got [${q.shape.join(', ')}]`,
+      );
+    }
+    if (
+      q.partner.length !== b ||
+      q.lambda.length !== b ||
+      q.images.length !== b * h * w * c
+    ) {
+      throw new RangeError(
+        `queries[${i}]: expected ${b} partners, ${b} lambdas and ${b * h * w * c} pixels ` +
+          `for shape [${q.shape.join(', ')}], got ${q.partner.length}, ` +
+          `${q.lambda.length} and ${q.images.length}`,
+      );
+    }
+    total += b;
+  }
+  const images = new Uint8Array(total * h * w * c);
+  const partner = new Int32Array(total);
+  const lambda = new Float32Array(total);
+  const dataset = queries[0].rows?.dataset;
+  const sameSplit = queries.every(
+    (q) => q.rows !== undefined && q.rows.dataset === dataset,
+  );
+  const rows = sameSplit ? new Uint32Array(total) : null;
+  let at = 0;
+  for (const q of queries) {
+    images.set(q.images, at * h * w * c);
+    for (let i = 0; i < q.partner.length; i++) partner[at + i] = q.partner[i] + at;
+    lambda.set(q.lambda, at);
+    if (rows && q.rows) rows.set(q.rows.rows, at);
+    at += q.lambda.length;
+  }
+  return {
+    images,
+    shape: [total, h, w, c],
+    partner,
+    lambda,
+    ...(rows && dataset !== undefined ? { rows: { dataset, rows } } : {}),
+  };
+}
+
+/**
+ * Splits the [sum B, K] logits of a merged query into each batch's [B, K]
+ * (views of the same buffer, in the queries' order).
+ */
+export function splitLogits(
+  logits: Float32Array,
+  queries: readonly MixedBatchQuery[],
+): Float32Array[] {
+  const total = queries.reduce((n, q) => n + q.lambda.length, 0);
+  if (total === 0 || logits.length % total !== 0) {
+    throw new RangeError(
+      `logits: expected a whole number of classes for each of ${total} rows, ` +
+        `got ${logits.length} values`,
+    );
+  }
+  const k = logits.length / total;
+  const out: Float32Array[] = [];
+  let at = 0;
+  for (const q of queries) {
+    const n = q.lambda.length;
+    out.push(logits.subarray(at * k, (at + n) * k));
+    at += n;
+  }
+  return out;
+}

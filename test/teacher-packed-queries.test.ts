@@ -1,0 +1,179 @@
+/**
+ * Several batches in one request: RemoteTeacher.softLabelsMany packs whole
+ * batches up to what the teacher server's Describe says one request may
+ * hold (max_batch, queue_limit), over real gRPC on loopback, and every batch
+ * gets the logits it would get alone.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import * as grpc from '@grpc/grpc-js';
+import { initBackend } from '@vicinal/backend';
+import { seededRandom, splitFingerprint } from '@vicinal/data';
+import {
+  type HeldSplit,
+  startTeacherServer,
+  type TeacherServer,
+} from '@vicinal/teacher-server';
+import { createLogger } from '@vicinal/telemetry';
+import { type MixedBatchQuery, RemoteTeacher } from '@vicinal/training';
+import { TeacherCallError, TeacherClient } from '@vicinal/wire';
+import {
+  mixedLogits,
+  pixels,
+  SMALL,
+  SMALL_PIXELS,
+  smallMetadata,
+  smallModel,
+} from './support/tfjs-teacher.js';
+
+await initBackend('cpu');
+const log = createLogger(
+  'packed-queries-test',
+  process.env.VICINAL_LOG_LEVEL ?? 'silent',
+);
+const model = smallModel();
+const COUNT = 64;
+const images = pixels(seededRandom(11), COUNT);
+const held: HeldSplit = {
+  name: 'synthetic/train',
+  fingerprint: splitFingerprint(images, [SMALL.h, SMALL.w, SMALL.c]),
+  images,
+  rows: COUNT,
+};
+
+/** `n` batches of `b` rows of the held split, each mixed within itself. */
+function batches(n: number, b: number, seed: number): MixedBatchQuery[] {
+  const random = seededRandom(seed);
+  return Array.from({ length: n }, () => {
+    const rows = Uint32Array.from({ length: b }, () => Math.floor(random() * COUNT));
+    const batch = new Uint8Array(b * SMALL_PIXELS);
+    rows.forEach((r, i) => {
+      batch.set(
+        images.subarray(r * SMALL_PIXELS, (r + 1) * SMALL_PIXELS),
+        i * SMALL_PIXELS,
+      );
+    });
+    return {
+      images: batch,
+      shape: [b, SMALL.h, SMALL.w, SMALL.c],
+      partner: Int32Array.from({ length: b }, (_, i) => (i + 1 + (i % 3)) % b),
+      lambda: Float32Array.from({ length: b }, () => random()),
+      rows: { dataset: held.fingerprint, rows },
+    };
+  });
+}
+
+function assertAnswers(got: Float32Array[], queries: MixedBatchQuery[]) {
+  assert.equal(got.length, queries.length, 'one answer per batch');
+  got.forEach((logits, q) => {
+    const want = mixedLogits(
+      model,
+      queries[q].images,
+      queries[q].partner,
+      queries[q].lambda,
+    );
+    assert.equal(logits.length, want.length, `batch ${q}: length`);
+    for (let i = 0; i < want.length; i++) {
+      assert.ok(
+        Math.abs(logits[i] - want[i]) <= 1e-5,
+        `batch ${q}, element ${i}: ${logits[i]} vs ${want[i]}`,
+      );
+    }
+  });
+}
+
+const serve = (options: { maxBatch: number; queueLimit?: number; hold: boolean }) =>
+  startTeacherServer({
+    address: '127.0.0.1:0',
+    model,
+    metadata: smallMetadata(),
+    maxBatch: options.maxBatch,
+    queueLimit: options.queueLimit,
+    maxDelayMs: 1,
+    heldData: options.hold ? [held] : [],
+    logger: log,
+  });
+
+const requests = (server: TeacherServer) => {
+  const a = server.stats().answered;
+  return a.images + a.mix + a.rows;
+};
+
+describe('RemoteTeacher.softLabelsMany', () => {
+  let holding: TeacherServer;
+  let plain: TeacherServer;
+  let narrowQueue: TeacherServer;
+  before(async () => {
+    holding = await serve({ maxBatch: 16, hold: true });
+    plain = await serve({ maxBatch: 16, hold: false });
+    narrowQueue = await serve({ maxBatch: 16, queueLimit: 8, hold: true });
+  });
+  after(async () => {
+    await Promise.all([holding.stop(1000), plain.stop(1000), narrowQueue.stop(1000)]);
+  });
+
+  test('packs whole batches up to the max batch, as row numbers or as images', async () => {
+    for (const [server, form] of [
+      [holding, 'rows'],
+      [plain, 'mix'],
+    ] as const) {
+      const teacher = await RemoteTeacher.connect(server.address, 'small-teacher');
+      try {
+        const queries = batches(6, 4, 1);
+        const before = server.stats().answered[form];
+        // 6 batches of 4 rows, at most 16 rows a request: 4 + 2 batches.
+        assertAnswers(await teacher.softLabelsMany(queries), queries);
+        assert.equal(server.stats().answered[form], before + 2, form);
+        // Each batch alone gets the same logits, one request each.
+        for (const q of queries.slice(0, 2))
+          assertAnswers([await teacher.softLabels(q)], [q]);
+        assert.equal(server.stats().answered[form], before + 4, form);
+      } finally {
+        await teacher.close();
+      }
+    }
+  });
+
+  test("packs no more rows than the server's queue may hold, which Describe reports", async () => {
+    const client = await TeacherClient.connect(narrowQueue.address);
+    try {
+      const d = await client.describe('small-teacher');
+      assert.equal(d.queueLimit, 8);
+      assert.equal(d.maxBatch, 16);
+    } finally {
+      client.close();
+    }
+    const teacher = await RemoteTeacher.connect(narrowQueue.address, 'small-teacher');
+    try {
+      const queries = batches(5, 4, 2);
+      const before = requests(narrowQueue);
+      assertAnswers(await teacher.softLabelsMany(queries), queries);
+      // 8 rows a request: 2 + 2 + 1 batches, one request after another (sent
+      // together, the second would find the queue full).
+      assert.equal(requests(narrowQueue) - before, 3);
+    } finally {
+      await teacher.close();
+    }
+  });
+
+  test('a batch larger than a request may hold goes alone and is refused, naming the limit', async () => {
+    const teacher = await RemoteTeacher.connect(holding.address, 'small-teacher');
+    try {
+      const [big] = batches(1, 20, 3);
+      const small = batches(2, 4, 4);
+      const before = requests(holding);
+      await assert.rejects(
+        teacher.softLabelsMany([small[0], big, small[1]]),
+        (err: unknown) =>
+          err instanceof TeacherCallError &&
+          err.code === grpc.status.INVALID_ARGUMENT &&
+          /expected 1 to 16 row numbers, got 20/.test(err.message),
+      );
+      // The batch before it was answered alone, and the server keeps serving.
+      assert.equal(requests(holding) - before, 1);
+      assertAnswers(await teacher.softLabelsMany(small), small);
+    } finally {
+      await teacher.close();
+    }
+  });
+});
