@@ -27,7 +27,8 @@ if [ ${#missing_debs[@]} -gt 0 ]; then
   fi
 fi
 
-# npm dependencies exactly as locked; reinstalled when the lockfile changed.
+# npm dependencies exactly as locked; reinstalled when the lockfile changed
+# (npm ci and npm install write the stamp too: the postinstall script).
 stamp=node_modules/.vicinal-lock-stamp
 if [ ! -f "$stamp" ] || ! cmp -s package-lock.json "$stamp"; then
   echo "installing npm dependencies from package-lock.json" >&2

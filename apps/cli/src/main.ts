@@ -5,6 +5,7 @@ import { benchCommand } from './commands/bench.js';
 import { checkVectorsCommand } from './commands/check-vectors.js';
 import { datasetCommand } from './commands/dataset.js';
 import { failureExitCode } from './commands/io.js';
+import { redactUrlCredentials } from './commands/options.js';
 import { reportCommand } from './commands/report.js';
 import { InterruptedError, studyCommand } from './commands/study.js';
 import { submitCommand } from './commands/submit.js';
@@ -40,10 +41,14 @@ const program = new Command('vicinal')
   .addCommand(benchCommand());
 
 // Usage errors (an unknown option, a bad option value) exit with code 2 like
-// bad settings; commander has printed them already. Help exits 0.
+// bad settings; commander has printed them already, URL credentials hidden.
+// Help exits 0.
 const overrideExits = (c: Command): void => {
   c.exitOverride();
   c.showHelpAfterError(HELP_POINTER);
+  c.configureOutput({
+    outputError: (text, write) => write(redactUrlCredentials(text)),
+  });
   for (const sub of c.commands) overrideExits(sub);
 };
 overrideExits(program);
@@ -70,7 +75,7 @@ try {
 function reportFailure(err: unknown): void {
   // Expected failures get one clear line; exit 2 for bad settings, 128 + the
   // signal's number for a study stopped by Ctrl-C or SIGTERM, 1 otherwise.
-  const message = err instanceof Error ? err.message : String(err);
+  const message = redactUrlCredentials(err instanceof Error ? err.message : String(err));
   process.stderr.write(`vicinal: ${message}\n`);
   if (process.env.VICINAL_DEBUG && err instanceof Error)
     process.stderr.write(`${err.stack}\n`);

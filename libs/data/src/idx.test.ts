@@ -56,6 +56,22 @@ test('a labels file where images are expected names both magic numbers', () => {
   );
 });
 
+test('a .gz file that is not gzip data says so beside the IDX magic it lacks', () => {
+  const junk = Uint8Array.from([0xde, 0xad, 0xbe, 0xef, 1, 2, 3, 4, 5, 6, 7, 8]);
+  throwsDataset(
+    () => parseIdx(junk, 'train-labels-idx1-ubyte.gz', { kind: 'labels' }),
+    'train-labels-idx1-ubyte.gz',
+    'expected IDX labels magic 0x00000801, got 0xdeadbeef (named .gz, but not gzip ' +
+      'data: it starts 0xde 0xad, not the gzip magic 0x1f 0x8b)',
+  );
+  // Without the .gz name, raw bytes are raw IDX: only the magic is named.
+  throwsDataset(
+    () => parseIdx(junk, 'labels', { kind: 'labels' }),
+    'labels',
+    'expected IDX labels magic 0x00000801, got 0xdeadbeef',
+  );
+});
+
 test('a non-uint8 element type is named as such', () => {
   throwsDataset(
     () =>

@@ -71,9 +71,16 @@ export function parseIdx(
         `expected element type 0x08 (uint8), got 0x${hex(dtype, 2)}`,
       );
     }
+    // Raw IDX is read too, so a .gz name that is not gzip data reaches here.
+    const notGzip =
+      !gzipped && /\.gz$/i.test(file)
+        ? ` (named .gz, but not gzip data: it starts 0x${hex(raw[0] ?? 0, 2)} ` +
+          `0x${hex(raw[1] ?? 0, 2)}, not the gzip magic 0x1f 0x8b)`
+        : '';
     throw new DatasetError(
       file,
-      `expected IDX ${expect.kind} magic 0x${hex(wantMagic, 8)}, got 0x${hex(magic, 8)}`,
+      `expected IDX ${expect.kind} magic 0x${hex(wantMagic, 8)}, got 0x${hex(magic, 8)}` +
+        notGzip,
     );
   }
   if (raw.length < headerBytes) {

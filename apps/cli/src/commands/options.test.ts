@@ -13,6 +13,7 @@ import {
   maxWorkers,
   parseNatsUrl,
   parseWorkers,
+  redactUrlCredentials,
   serviceLogLevel,
 } from './options.js';
 import { InterruptedError, studyCommand } from './study.js';
@@ -110,6 +111,25 @@ test('VICINAL_NATS_URL is checked like --nats before the action', async () => {
   ]) {
     assert.equal(parseNatsUrl(good), good);
   }
+});
+
+test('URL credentials are hidden in what the command line echoes', () => {
+  assert.equal(
+    redactUrlCredentials(
+      "argument 'nats://alice:s3cret@h:4222,tls://bob@k:1' is invalid; see http://docs/x",
+    ),
+    "argument 'nats://***@h:4222,tls://***@k:1' is invalid; see http://docs/x",
+  );
+  // A refused --nats value, as a user typed it: the password is not printed.
+  const run = spawnSync(
+    process.execPath,
+    [bin, 'status', 's', '--nats', 'http://alice:s3cret@127.0.0.1:4222'],
+    { encoding: 'utf8', timeout: 60_000 },
+  );
+  assert.equal(run.status, 2);
+  assert.match(run.stderr, /http:\/\/\*\*\*@127\.0\.0\.1:4222/);
+  assert.match(run.stderr, /Expected a NATS URL/);
+  assert.doesNotMatch(run.stderr, /s3cret|alice/);
 });
 
 test('a wrong VICINAL_METRICS_PORT is one line, exit 1, before the command runs', () => {

@@ -38,6 +38,15 @@ export function parseNatsUrl(value: string): string {
   return value;
 }
 
+/**
+ * `text` with the user and password of every URL in it (nats://user:pass@host)
+ * replaced by ***: what the command line echoes back (commander repeats a
+ * refused option value, a NATS client names the server) never shows them.
+ */
+export function redactUrlCredentials(text: string): string {
+  return text.replace(/([a-z][a-z0-9+.-]*:\/\/)[^\s/@'"]+@/gi, '$1***@');
+}
+
 /** A study id argument: the name of a study file, so a slug. */
 export function parseStudyId(value: string): string {
   if (!SLUG.test(value) || value.length > 40) {
