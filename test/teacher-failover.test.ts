@@ -142,6 +142,19 @@ function recording(
       });
       return logits;
     },
+    // Several steps' batches in one request, as a student trainer asks.
+    async softLabelsMany(queries: readonly MixedBatchQuery[]) {
+      const { logits, address } = await failover.answerMany(queries);
+      queries.forEach((query, i) => {
+        answers.push({
+          logits: logits[i],
+          expected: expectedMixedLogits(query.images, query.partner, query.lambda),
+          address,
+          afterDeath: victim()?.gone ?? false,
+        });
+      });
+      return logits;
+    },
     close: () => failover.close(),
   };
 }
@@ -274,8 +287,9 @@ describe('a student survives its teacher replica dying', () => {
       if (a.afterDeath) assert.equal(a.address, survivor.address, `answer ${i}`);
     }
     const fromSurvivor = answers.filter((a) => a.address === survivor.address).length;
-    // Steps 8.. were requested only after the kill (two queries in flight).
-    assert.ok(fromSurvivor >= STEPS - 7, `${fromSurvivor} answers from the survivor`);
+    // Steps 13.. were requested only after the kill at step 5 (two queries of
+    // four steps in flight: steps 9-12 left after step 4).
+    assert.ok(fromSurvivor >= STEPS - 12, `${fromSurvivor} answers from the survivor`);
 
     // The crashed replica never deregistered; its entry expires by TTL.
     const expiry = Date.now() + 15_000;
@@ -324,6 +338,10 @@ describe('a student survives its teacher replica dying', () => {
           loss: { beta: 0.7, temperature: 2, variant: 'plain' },
           teacher: failover,
           seed: 9,
+          // One query per step, so queries still leave after the teacher has
+          // gone (four steps per query would have asked for all 12 by step 4,
+          // which the draining teacher still answers).
+          stepsPerQuery: 1,
           progressEvery: 1,
           onStep: () => {
             steps += 1;

@@ -11,6 +11,7 @@ import {
   type NatsServerHandle,
   startNatsServer,
 } from '@vicinal/bus';
+import { DEFAULT_STEPS_PER_QUERY } from '@vicinal/config';
 import { TEACHER_SERVICE } from '@vicinal/wire';
 import { type ServiceHandle, startService } from '../apps/cli/src/study/services.js';
 import { type OtlpReceiver, startOtlpReceiver } from './support/otlp-receiver.js';
@@ -241,20 +242,23 @@ test('spans from all three services share trace ids; /metrics counts what was tr
   const earlyEce = value(studentMetrics, 'vicinal_student_ece', first);
   assert.ok(earlyEce >= 0 && earlyEce <= 1, `epoch 1 ECE: ${earlyEce}`);
   assert.ok(result.accuracy > 0 && result.accuracy <= 1);
-  // Every step waited for its teacher query once; one more for the analysis.
+  // The steps' teacher queries, four steps to a request (the default: 256
+  // rows, within the teacher's max batch); one more for the analysis.
+  const queries = Math.ceil(steps / DEFAULT_STEPS_PER_QUERY);
+  assert.equal(queries, 2);
   const rpcClientCount = value(studentMetrics, 'rpc_client_duration_count', [
     'rpc_grpc_status_code="0"',
   ]);
-  assert.equal(rpcClientCount, steps + 1);
+  assert.equal(rpcClientCount, queries + 1);
 
   const teacherMetrics = await scrape(teacherPort);
   const ok = ['rpc_method="SoftLabelsStream"', 'rpc_grpc_status_code="0"'];
-  assert.equal(value(teacherMetrics, 'vicinal_teacher_requests_total', ok), steps + 1);
-  assert.equal(value(teacherMetrics, 'rpc_server_duration_count', ok), steps + 1);
+  assert.equal(value(teacherMetrics, 'vicinal_teacher_requests_total', ok), queries + 1);
+  assert.equal(value(teacherMetrics, 'rpc_server_duration_count', ok), queries + 1);
   // Rows answered: the trained samples plus the analysis pairs.
   assert.equal(value(teacherMetrics, 'vicinal_teacher_samples_total'), TRAINED + PAIRS);
   const batches = value(teacherMetrics, 'vicinal_teacher_batch_size_count');
-  assert.ok(batches >= 1 && batches <= steps + 1, `batches ${batches}`);
+  assert.ok(batches >= 1 && batches <= queries + 1, `batches ${batches}`);
   // Each training batch is 64 rows, the analysis 128 (mixed + clean images).
   assert.equal(
     value(teacherMetrics, 'vicinal_teacher_batch_size_sum'),
@@ -305,14 +309,26 @@ test('spans from all three services share trace ids; /metrics counts what was tr
     );
     assert.ok(epoch);
     assert.deepEqual(step.links, [{ traceId: epoch.traceId, spanId: epoch.spanId }]);
+    // A query's four steps: the first holds it, the others name that step.
+    const number = Number(step.attributes['vicinal.step']);
+    const holder = number - ((number - 1) % DEFAULT_STEPS_PER_QUERY);
+    assert.equal(step.attributes['vicinal.teacher.query_step'], holder);
     const client = clients.find((c) => c.parentSpanId === step.spanId);
-    assert.ok(client, 'each step has its teacher query');
+    if (number !== holder) {
+      assert.equal(client, undefined, `step ${number}: its query is in step ${holder}`);
+      continue;
+    }
+    assert.ok(client, 'each first step of a query has the query');
+    assert.equal(client.attributes['vicinal.teacher.batches'], DEFAULT_STEPS_PER_QUERY);
     assert.equal(client.traceId, step.traceId);
     const server = servers.find((s) => s.parentSpanId === client.spanId);
     assert.ok(server, 'the teacher process continued the step trace');
     assert.equal(server.traceId, step.traceId);
     assert.equal(server.kind, 2); // SERVER
-    assert.equal(server.attributes['vicinal.request.rows'], BATCH);
+    assert.equal(
+      server.attributes['vicinal.request.rows'],
+      BATCH * DEFAULT_STEPS_PER_QUERY,
+    );
     const inner = by('vicinal-teacher-server', 'vicinal.teacher.inference');
     assert.ok(inner.some((s) => s.parentSpanId === server.spanId));
   }

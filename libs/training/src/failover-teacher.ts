@@ -149,13 +149,20 @@ export class FailoverTeacher implements TeacherSource {
    * (softLabelsMany), with the same retries: a failed attempt asks for all
    * of them again, so their logits all come from the attempt that succeeded.
    */
-  softLabelsMany(queries: readonly MixedBatchQuery[]): Promise<Float32Array[]> {
+  async softLabelsMany(queries: readonly MixedBatchQuery[]): Promise<Float32Array[]> {
+    return (await this.answerMany(queries)).logits;
+  }
+
+  /** Soft labels for several batches and the address of the teacher that answered them. */
+  answerMany(
+    queries: readonly MixedBatchQuery[],
+  ): Promise<{ logits: Float32Array[]; address: string }> {
     return this.withRetries('soft labels', async (c) => {
       const logits = c.source.softLabelsMany
         ? await c.source.softLabelsMany(queries)
         : await Promise.all(queries.map((q) => c.source.softLabels(q)));
       this.counters.answered += queries.length;
-      return logits;
+      return { logits, address: c.address };
     });
   }
 
