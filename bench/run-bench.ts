@@ -1,5 +1,5 @@
 import { cpus, loadavg, totalmem } from 'node:os';
-import { DEFAULT_PREFETCH, DEFAULT_STEPS_PER_QUERY } from '@vicinal/config';
+import { studentTrainerConfig } from '@vicinal/config';
 import { seededRandom } from '@vicinal/data';
 import { ChildProcesses, detectPinning } from './children.js';
 import { comparePytorch } from './compare-pytorch.js';
@@ -135,6 +135,14 @@ export function measureWire(settings: BenchSettings): WireSize[] {
  */
 export async function runBench(options: BenchOptions = {}): Promise<BenchMeasurements> {
   const settings = benchSettings(options);
+  // Section 1's student queries its teacher as a deployed trainer would:
+  // VICINAL_PREFETCH and VICINAL_STEPS_PER_QUERY, checked as the trainer checks them.
+  const trainer = studentTrainerConfig({
+    natsUrl: 'nats://127.0.0.1:4222',
+    name: 'bench',
+    backend: 'auto',
+    logLevel: 'info',
+  });
   const say = options.progress ?? (() => {});
   const started = performance.now();
   const startedAt = new Date().toISOString();
@@ -211,10 +219,8 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchMeasure
           epochsPerRep: settings.studentEpochs,
           warmupSteps: 2,
           batchSize: settings.batch,
-          // As a deployed trainer: VICINAL_PREFETCH, else the default.
-          prefetch: Number(process.env.VICINAL_PREFETCH) || DEFAULT_PREFETCH,
-          stepsPerQuery:
-            Number(process.env.VICINAL_STEPS_PER_QUERY) || DEFAULT_STEPS_PER_QUERY,
+          prefetch: trainer.prefetch,
+          stepsPerQuery: trainer.stepsPerQuery,
           seed: 7,
         };
         m.studentThroughput = await children.run<StudentResult>(

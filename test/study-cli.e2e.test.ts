@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -35,10 +35,10 @@ mixup: { alpha: 1, p: 1 }
 analysisPairs: 256
 `;
 
-function vicinal(args: string[]) {
+function vicinal(args: string[], env: Record<string, string> = {}) {
   const run = spawnSync(process.execPath, ['apps/cli/bin/vicinal.mjs', ...args], {
     encoding: 'utf8',
-    env: { ...process.env, VICINAL_BACKEND: 'wasm' },
+    env: { ...process.env, VICINAL_BACKEND: 'wasm', ...env },
     timeout: 600_000,
   });
   return { code: run.status, stdout: run.stdout, stderr: run.stderr };
@@ -163,6 +163,25 @@ test('a settings file with an unknown key is refused before anything starts', ()
   assert.equal(run.code, 2);
   assert.match(run.stderr, /epochz: unknown key/);
   assert.doesNotMatch(run.stdout, /nats-server/);
+});
+
+test("a bad setting of the study's own services is refused before anything starts", () => {
+  const config = join(dir, 'service-settings.yaml');
+  writeFileSync(config, settings);
+  for (const [variable, value, field] of [
+    ['VICINAL_STEPS_PER_QUERY', '0', 'stepsPerQuery'],
+    ['VICINAL_PREFETCH', '99', 'prefetch'],
+    ['VICINAL_MAX_BATCH', 'lots', 'maxBatch'],
+  ]) {
+    const out = join(dir, `service-settings-${field}`);
+    const run = vicinal(['study', config, '--out', out, '--cache-dir', dir], {
+      [variable]: value,
+    });
+    assert.equal(run.code, 2, `${variable}: ${run.stderr}`);
+    assert.match(run.stderr, new RegExp(`${field} \\(${variable}\\): `), variable);
+    assert.doesNotMatch(run.stdout, /nats-server|training teacher|student trainer/);
+    assert.equal(existsSync(join(out, 'nats')), false, 'no nats-server was started');
+  }
 });
 
 test('--out naming a file is refused before anything starts', () => {

@@ -82,13 +82,19 @@ function assertAnswers(got: Float32Array[], queries: MixedBatchQuery[]) {
   });
 }
 
-const serve = (options: { maxBatch: number; queueLimit?: number; hold: boolean }) =>
+const serve = (options: {
+  maxBatch: number;
+  queueLimit?: number;
+  maxMessageBytes?: number;
+  hold: boolean;
+}) =>
   startTeacherServer({
     address: '127.0.0.1:0',
     model,
     metadata: smallMetadata(),
     maxBatch: options.maxBatch,
     queueLimit: options.queueLimit,
+    maxMessageBytes: options.maxMessageBytes,
     maxDelayMs: 1,
     heldData: options.hold ? [held] : [],
     logger: log,
@@ -172,6 +178,56 @@ describe('RemoteTeacher.softLabelsMany', () => {
       // The batch before it was answered alone, and the server keeps serving.
       assert.equal(requests(holding) - before, 1);
       assertAnswers(await teacher.softLabelsMany(small), small);
+    } finally {
+      await teacher.close();
+    }
+  });
+
+  test('images over the max message size are refused before they are sent', async () => {
+    const small = await serve({ maxBatch: 64, maxMessageBytes: 4096, hold: false });
+    const teacher = await RemoteTeacher.connect(small.address, 'small-teacher');
+    try {
+      // 60 images of 64 bytes, with partners and lambdas: over 4096 bytes.
+      // gRPC itself would answer RESOURCE_EXHAUSTED, which a failover retries.
+      const [big] = batches(1, 60, 7);
+      await assert.rejects(
+        teacher.softLabels(big),
+        (err: unknown) =>
+          err instanceof TeacherCallError &&
+          err.code === grpc.status.INVALID_ARGUMENT &&
+          err.field === 'mix.images' &&
+          /max message size of 4096 bytes, got about 4892 \(60 images\)/.test(
+            err.message,
+          ),
+      );
+      assert.equal(requests(small), 0);
+      // Batches that fit go one per request: the room left for packing is too small.
+      const fit = batches(2, 16, 8);
+      assertAnswers(await teacher.softLabelsMany(fit), fit);
+      assert.equal(requests(small), 2);
+    } finally {
+      await teacher.close();
+      await small.stop(1000);
+    }
+  });
+
+  test('a batch larger than the queue may hold is refused at once, not left to retry', async () => {
+    const teacher = await RemoteTeacher.connect(narrowQueue.address, 'small-teacher');
+    try {
+      // 12 rows: within the max batch of 16, above the queue limit of 8. The
+      // queue could never take it, so the answer is INVALID_ARGUMENT (a
+      // failover gives up at once), not RESOURCE_EXHAUSTED (retried until
+      // its deadline).
+      const [big] = batches(1, 12, 5);
+      await assert.rejects(
+        teacher.softLabels(big),
+        (err: unknown) =>
+          err instanceof TeacherCallError &&
+          err.code === grpc.status.INVALID_ARGUMENT &&
+          /rows\.rows: expected 1 to 8 row numbers, got 12/.test(err.message),
+      );
+      const [fits] = batches(1, 8, 6);
+      assertAnswers([await teacher.softLabels(fits)], [fits]);
     } finally {
       await teacher.close();
     }

@@ -161,7 +161,10 @@ export async function startTeacherServer(
     },
   );
   const held = checkHeldData(options.heldData ?? [], h * w * c);
-  const limits = { metadata, maxBatch, held };
+  // A request of more rows than the queue may hold could never be taken: it
+  // is refused at once (INVALID_ARGUMENT), as one over the max batch is,
+  // instead of RESOURCE_EXHAUSTED that a client would retry until its deadline.
+  const limits = { metadata, maxBatch: Math.min(maxBatch, queueLimit), held };
   const answered = { images: 0, mix: 0, rows: 0 };
   const stopObservingQueue = observeQueueDepth(() => batcher.stats().queuedRows);
   let openStreams = 0;
@@ -457,9 +460,22 @@ export async function startTeacherServer(
   }
   const host = options.address.slice(0, options.address.lastIndexOf(':'));
   log.info(
-    { address: `${host}:${port}`, model: metadata.model, maxBatch, transport },
+    {
+      address: `${host}:${port}`,
+      model: metadata.model,
+      maxBatch,
+      queueLimit,
+      transport,
+    },
     'teacher listening',
   );
+  if (queueLimit < maxBatch) {
+    log.warn(
+      { maxBatch, queueLimit },
+      `queue limit ${queueLimit} is below the max batch ${maxBatch}: requests of more ` +
+        `than ${queueLimit} rows are refused`,
+    );
+  }
 
   let stopping: Promise<void> | null = null;
   return {

@@ -200,10 +200,18 @@ test('service settings come from the environment and are validated', () => {
   );
   assert.equal(t.model, 'm');
   assert.equal(t.maxBatch, 64);
+  // The queue holds eight full batches unless told otherwise, as the server's default.
+  assert.equal(t.queueLimit, 512);
+  assert.equal(teacherServerConfig({}, { VICINAL_TEACHER_MODEL: 'm' }).queueLimit, 4096);
+  assert.equal(
+    teacherServerConfig({}, { VICINAL_TEACHER_MODEL: 'm', VICINAL_QUEUE_LIMIT: '100' })
+      .queueLimit,
+    100,
+  );
   assert.throws(
     () =>
       teacherServerConfig({}, { VICINAL_TEACHER_MODEL: 'm', VICINAL_MAX_BATCH: 'lots' }),
-    /maxBatch/,
+    (err: Error) => /maxBatch/.test(err.message) && !/queueLimit/.test(err.message),
   );
   assert.throws(() => teacherServerConfig({}, {}), /model/);
   assert.equal(t.inferenceThread, 'worker');

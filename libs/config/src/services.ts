@@ -188,6 +188,7 @@ export function teacherServerConfig(
   overrides: Partial<TeacherServerConfig> = {},
   env: NodeJS.ProcessEnv = process.env,
 ): TeacherServerConfig {
+  const maxBatch = overrides.maxBatch ?? num(env.VICINAL_MAX_BATCH) ?? 512;
   return parseServiceConfig(
     teacherServerConfigSchema,
     dropUndefined({
@@ -195,9 +196,15 @@ export function teacherServerConfig(
       listen: env.VICINAL_LISTEN ?? '127.0.0.1:0',
       advertise: env.VICINAL_ADVERTISE,
       model: env.VICINAL_TEACHER_MODEL,
-      maxBatch: num(env.VICINAL_MAX_BATCH) ?? 512,
+      maxBatch,
       maxDelayMs: num(env.VICINAL_MAX_DELAY_MS) ?? 2,
-      queueLimit: num(env.VICINAL_QUEUE_LIMIT) ?? 4096,
+      // As the server's own default: eight full batches (4096 rows at the
+      // default max batch, or when the max batch is refused anyway).
+      queueLimit:
+        num(env.VICINAL_QUEUE_LIMIT) ??
+        (typeof maxBatch === 'number' && Number.isInteger(maxBatch) && maxBatch > 0
+          ? 8 * maxBatch
+          : 4096),
       maxMessageBytes: num(env.VICINAL_MAX_MESSAGE_BYTES) ?? 16 * 1024 * 1024,
       maxStreams: num(env.VICINAL_MAX_STREAMS) ?? 64,
       requestTimeoutMs: num(env.VICINAL_REQUEST_TIMEOUT_MS) ?? 30_000,

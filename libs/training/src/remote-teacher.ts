@@ -157,9 +157,25 @@ export class RemoteTeacher implements TeacherSource {
     return this.describing;
   }
 
-  private async heldSplits(): Promise<ReadonlySet<string>> {
-    if (this.held === null) await this.describe();
-    return this.held ?? new Set();
+  /**
+   * Refuses images the server could never take: a request over its max
+   * message size is answered RESOURCE_EXHAUSTED by gRPC itself, which a
+   * failover would retry until its deadline. The estimate errs high (the
+   * images, 9 bytes a row for partner and lambda, 512 for the rest).
+   */
+  private checkMessageSize(query: MixedBatchQuery): void {
+    const max = this.limits?.maxBytes;
+    const rows = query.lambda.length;
+    const bytes = query.images.length + 9 * rows + 512;
+    if (max && bytes > max) {
+      throw new TeacherCallError(
+        status.INVALID_ARGUMENT,
+        `mix.images: expected a request within the teacher's max message size of ` +
+          `${max} bytes, got about ${bytes} (${rows} images); send smaller batches or ` +
+          'raise VICINAL_MAX_MESSAGE_BYTES on the teacher',
+        'mix.images',
+      );
+    }
   }
 
   /** The open stream, or a new one when there is none or it ended. */
@@ -208,14 +224,17 @@ export class RemoteTeacher implements TeacherSource {
           returnConstituents: constituents,
         },
       };
-      const send = (input: Pick<SoftLabelsQuery, 'mix' | 'rows'>) =>
-        this.openStream().softLabels(
+      const send = (input: Pick<SoftLabelsQuery, 'mix' | 'rows'>) => {
+        if (input.mix) this.checkMessageSize(query);
+        return this.openStream().softLabels(
           { model: this.model, ...input, traceContext },
           { timeoutMs: this.client.deadlineMs },
         );
+      };
       try {
+        if (this.held === null) await this.describe();
         const rows = query.rows && this.sendRows ? query.rows : null;
-        const held = rows ? (this.held ?? (await this.heldSplits())) : null;
+        const held = rows ? this.held : null;
         let result: SoftLabelsResult;
         if (rows && held?.has(rows.dataset)) {
           this.sending(

@@ -30,6 +30,8 @@ import {
   natsClientEnv,
   natsClientSecurity,
   type PlannedJob,
+  studentTrainerConfig,
+  teacherServerConfig,
 } from '@vicinal/config';
 import { type Dataset, type DatasetSettings, loadDataset } from '@vicinal/data';
 import type { StudyResults } from '@vicinal/report';
@@ -287,6 +289,23 @@ export const TEACHER_RESTARTS = 3;
  * left behind are stopped first. Everything it starts is stopped when it
  * returns.
  */
+/**
+ * The settings this study's own services will read from its environment
+ * (VICINAL_STEPS_PER_QUERY, VICINAL_MAX_BATCH, TLS files and the rest),
+ * checked before anything starts: a bad one is refused here naming its
+ * variable (exit 2), not by services exiting one by one after the start.
+ * What the study sets for each service itself is given as set.
+ */
+function checkServiceSettings(): void {
+  const set = {
+    natsUrl: 'nats://127.0.0.1:4222',
+    backend: 'auto',
+    logLevel: 'info',
+  } as const;
+  teacherServerConfig({ ...set, model: 'study', listen: '127.0.0.1:0' });
+  studentTrainerConfig({ ...set, name: 'study' });
+}
+
 export async function runStudy(
   options: StudyRunOptions,
 ): Promise<{ summary: StudySummary; outputs: StudyOutput[] }> {
@@ -301,6 +320,7 @@ export async function runStudy(
   // A corrupt cached teacher is reported before anything is started.
   checkCachedTeachers(plan.teachers, options.cacheDir, options.retrain);
   const local = options.localServices ?? true;
+  if (local) checkServiceSettings();
   const ledger = new ProcessLedger(out);
   if (!options.natsUrl) await ledger.reclaim(print);
   const backend = await initBackend(options.backend);
