@@ -2,7 +2,7 @@ import type { MixedBatchQuery } from './teacher-source.js';
 
 /** What a teacher server takes in one request, from its Describe. */
 export interface RequestLimits {
-  /** Most rows in one request (max_batch). */
+  /** Most rows in one request: the max batch, or the queue limit when smaller. */
   maxRows: number;
   /** Largest request in bytes (max_message_bytes); null when not known. */
   maxBytes: number | null;
