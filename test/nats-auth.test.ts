@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import {
   type Bus,
@@ -69,6 +70,26 @@ describe('NATS with per-role credentials', () => {
   after(async () => {
     await coordinator?.close();
     await server?.stop();
+  });
+
+  test('vicinal status connects with VICINAL_NATS_USER and VICINAL_NATS_PASSWORD', () => {
+    const status = (env: Record<string, string>) =>
+      spawnSync(
+        process.execPath,
+        ['apps/cli/bin/vicinal.mjs', 'status', 'no-such-study', '--nats', server.url],
+        { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 60_000 },
+      );
+    const signedIn = status({
+      VICINAL_NATS_USER: 'coordinator',
+      VICINAL_NATS_PASSWORD: 'coordinator-secret',
+    });
+    // Connected: the study is not there (exit 1 naming it), no refusal.
+    assert.equal(signedIn.status, 1, signedIn.stderr);
+    assert.match(signedIn.stderr, /no-such-study/);
+    assert.doesNotMatch(signedIn.stderr, /Authorization/i);
+    const anonymous = status({});
+    assert.equal(anonymous.status, 1);
+    assert.match(anonymous.stderr, /Authorization Violation/i);
   });
 
   test('a client without credentials or with a wrong password is refused', async () => {

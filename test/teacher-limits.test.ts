@@ -310,6 +310,8 @@ describe('teacher server limits: deadlines, cancelled calls, streams, settings',
       ['VICINAL_QUEUE_LIMIT', '0', 'queueLimit'],
       ['VICINAL_MAX_BATCH', '0', 'maxBatch'],
       ['VICINAL_MAX_MESSAGE_BYTES', '10', 'maxMessageBytes'],
+      // Past what gRPC's 32-bit length (and Describe's uint32) can say.
+      ['VICINAL_MAX_MESSAGE_BYTES', '4294968296', 'maxMessageBytes'],
     ]) {
       assert.throws(
         () => teacherServerConfig({}, { VICINAL_TEACHER_MODEL: 'm', [name]: value }),

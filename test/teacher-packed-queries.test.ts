@@ -100,6 +100,23 @@ const serve = (options: {
     logger: log,
   });
 
+/** `q` as a raw RowsSpec request, for what the server itself answers. */
+const rowsRequest = (q: MixedBatchQuery, returnConstituents = false) => ({
+  rows: {
+    dataset: held.fingerprint,
+    rows: q.rows?.rows ?? new Uint32Array(0),
+    partner: q.partner,
+    lambda: q.lambda,
+    returnConstituents,
+  },
+});
+
+/** An INVALID_ARGUMENT whose message matches `pattern`. */
+const invalid = (pattern: RegExp) => (err: unknown) =>
+  err instanceof TeacherCallError &&
+  err.code === grpc.status.INVALID_ARGUMENT &&
+  pattern.test(err.message);
+
 const requests = (server: TeacherServer) => {
   const a = server.stats().answered;
   return a.images + a.mix + a.rows;
@@ -162,74 +179,103 @@ describe('RemoteTeacher.softLabelsMany', () => {
     }
   });
 
-  test('a batch larger than a request may hold goes alone and is refused, naming the limit', async () => {
+  test('a batch larger than a request may hold is asked in parts that stand alone', async () => {
     const teacher = await RemoteTeacher.connect(holding.address, 'small-teacher');
     try {
+      // 20 rows against a max batch of 16: parts of 8 rows and their outside
+      // partners; every row is mixed as in the whole batch.
       const [big] = batches(1, 20, 3);
       const small = batches(2, 4, 4);
       const before = requests(holding);
-      await assert.rejects(
-        teacher.softLabelsMany([small[0], big, small[1]]),
-        (err: unknown) =>
-          err instanceof TeacherCallError &&
-          err.code === grpc.status.INVALID_ARGUMENT &&
-          /expected 1 to 16 row numbers, got 20/.test(err.message),
-      );
-      // The batch before it was answered alone, and the server keeps serving.
-      assert.equal(requests(holding) - before, 1);
-      assertAnswers(await teacher.softLabelsMany(small), small);
+      assertAnswers(await teacher.softLabelsMany([small[0], big, small[1]]), [
+        small[0],
+        big,
+        small[1],
+      ]);
+      // One request for the first small batch, three parts, one for the last.
+      assert.equal(requests(holding) - before, 5);
     } finally {
       await teacher.close();
     }
-  });
-
-  test('images over the max message size are refused before they are sent', async () => {
-    const small = await serve({ maxBatch: 64, maxMessageBytes: 4096, hold: false });
-    const teacher = await RemoteTeacher.connect(small.address, 'small-teacher');
+    // The server itself still refuses such a request, naming the limit.
+    const client = await TeacherClient.connect(holding.address);
     try {
-      // 60 images of 64 bytes, with partners and lambdas: over 4096 bytes.
-      // gRPC itself would answer RESOURCE_EXHAUSTED, which a failover retries.
-      const [big] = batches(1, 60, 7);
+      const [big] = batches(1, 20, 3);
       await assert.rejects(
-        teacher.softLabels(big),
-        (err: unknown) =>
-          err instanceof TeacherCallError &&
-          err.code === grpc.status.INVALID_ARGUMENT &&
-          err.field === 'mix.images' &&
-          /max message size of 4096 bytes, got about 4892 \(60 images\)/.test(
-            err.message,
-          ),
+        client.softLabels(rowsRequest(big)),
+        invalid(/rows\.rows: expected 1 to 16 row numbers, got 20/),
       );
-      assert.equal(requests(small), 0);
-      // Batches that fit go one per request: the room left for packing is too small.
-      const fit = batches(2, 16, 8);
-      assertAnswers(await teacher.softLabelsMany(fit), fit);
-      assert.equal(requests(small), 2);
     } finally {
-      await teacher.close();
-      await small.stop(1000);
+      client.close();
     }
   });
 
-  test('a batch larger than the queue may hold is refused at once, not left to retry', async () => {
+  test('a batch over the queue limit: refused at once by the server, asked in parts by a student', async () => {
+    // 12 rows: within the max batch of 16, above the queue limit of 8. The
+    // queue could never take it, so the server answers INVALID_ARGUMENT (a
+    // failover gives up at once), not RESOURCE_EXHAUSTED (retried until its
+    // deadline).
+    const [big] = batches(1, 12, 5);
+    const client = await TeacherClient.connect(narrowQueue.address);
+    try {
+      await assert.rejects(
+        client.softLabels(rowsRequest(big)),
+        invalid(/rows\.rows: expected 1 to 8 row numbers, got 12/),
+      );
+      // With the constituents, mixed and clean images both wait: 8 rows at most.
+      const [six] = batches(1, 6, 6);
+      await assert.rejects(
+        client.softLabels(rowsRequest(six, true)),
+        invalid(
+          /rows\.return_constituents: expected at most 4 rows with their constituents/,
+        ),
+      );
+    } finally {
+      client.close();
+    }
     const teacher = await RemoteTeacher.connect(narrowQueue.address, 'small-teacher');
     try {
-      // 12 rows: within the max batch of 16, above the queue limit of 8. The
-      // queue could never take it, so the answer is INVALID_ARGUMENT (a
-      // failover gives up at once), not RESOURCE_EXHAUSTED (retried until
-      // its deadline).
-      const [big] = batches(1, 12, 5);
-      await assert.rejects(
-        teacher.softLabels(big),
-        (err: unknown) =>
-          err instanceof TeacherCallError &&
-          err.code === grpc.status.INVALID_ARGUMENT &&
-          /rows\.rows: expected 1 to 8 row numbers, got 12/.test(err.message),
+      assertAnswers([await teacher.softLabels(big)], [big]);
+      // The analysis's query, with its clean images' logits, in parts of 2 rows.
+      const both = await teacher.softLabelsWithConstituents(big);
+      assertAnswers([both.mixed], [big]);
+      const clean = mixedLogits(
+        model,
+        big.images,
+        Int32Array.from({ length: 12 }, (_, i) => i),
+        new Float32Array(12).fill(1),
       );
-      const [fits] = batches(1, 8, 6);
-      assertAnswers([await teacher.softLabels(fits)], [fits]);
+      assert.equal(both.clean.length, clean.length);
+      both.clean.forEach((v, i) => {
+        assert.ok(
+          Math.abs(v - clean[i]) <= 1e-5,
+          `clean element ${i}: ${v} vs ${clean[i]}`,
+        );
+      });
     } finally {
       await teacher.close();
+    }
+  });
+
+  test('a query over the max message size is asked in parts, as row numbers or as images', async () => {
+    for (const hold of [false, true]) {
+      const small = await serve({ maxBatch: 512, maxMessageBytes: 1024, hold });
+      const teacher = await RemoteTeacher.connect(small.address, 'small-teacher');
+      try {
+        // 60 rows: 64 bytes of pixels and some 9 more each as images, 14 as
+        // row numbers, against 1024 bytes. gRPC itself would refuse the
+        // whole request with RESOURCE_EXHAUSTED, which a failover retries.
+        const [big] = batches(1, 60, 7);
+        assertAnswers([await teacher.softLabels(big)], [big]);
+        const a = small.stats().answered;
+        const form = hold ? a.rows : a.mix;
+        // Images: 7 rows a request, parts of 3 rows and their partners; rows:
+        // 36 a request, parts of 18.
+        assert.equal(form, hold ? 4 : 20, `requests as ${hold ? 'rows' : 'images'}`);
+      } finally {
+        await teacher.close();
+        await small.stop(1000);
+      }
     }
   });
 });

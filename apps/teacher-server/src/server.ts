@@ -204,6 +204,17 @@ export async function startTeacherServer(
   ): Promise<SoftLabelsResponseMessage> {
     const prepared = prepareRequest(request, limits);
     const inputRows = prepared.withConstituents ? 2 * prepared.rows : prepared.rows;
+    if (inputRows > queueLimit) {
+      // Mixed and clean images both wait: twice the rows, which the queue
+      // could never take (a plain request was refused above for the same).
+      const field = `${request.input}.return_constituents`;
+      throw TeacherRequestError.invalid(
+        field,
+        `at most ${Math.floor(queueLimit / 2)} rows with their constituents (the queue limit ` +
+          `${queueLimit} holds the mixed and the clean images)`,
+        `${prepared.rows}`,
+      );
+    }
     const submittedAt = performance.now();
     const result = await batcher.submit(
       prepared.input,
@@ -465,6 +476,7 @@ export async function startTeacherServer(
       model: metadata.model,
       maxBatch,
       queueLimit,
+      maxMessageBytes,
       transport,
     },
     'teacher listening',

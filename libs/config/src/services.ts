@@ -81,7 +81,8 @@ export const teacherServerConfigSchema = z
     maxBatch: z.number().int().min(1).max(8192),
     maxDelayMs: z.number().min(0).max(1000),
     queueLimit: z.number().int().min(1),
-    maxMessageBytes: z.number().int().min(1024),
+    /** gRPC takes a 32-bit signed length, Describe reports it as uint32. */
+    maxMessageBytes: z.number().int().min(1024).max(2_147_483_647),
     /** SoftLabelsStream calls open at once; more are refused (RESOURCE_EXHAUSTED). */
     maxStreams: z.number().int().min(1),
     /** Longest one request may take on the server, queueing included. */

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { mergeQueries, packQueries, splitLogits } from './query-pack.js';
+import { mergeQueries, packQueries, splitLogits, splitQuery } from './query-pack.js';
 import type { MixedBatchQuery } from './teacher-source.js';
 
 /** A batch of `b` 2x2x1 images whose pixels start at `first`, mixed in reverse order. */
@@ -83,4 +83,42 @@ test('packQueries keeps whole batches within the rows and bytes a request may ho
     [3, 1],
   );
   assert.deepEqual(packQueries([], { maxRows: 512, maxBytes: null }), []);
+});
+
+test('splitQuery: each part holds its rows in order, then their outside partners, mixed with nothing', () => {
+  const q = batch(5, 0, { dataset: 'sha256:x', from: 20 });
+  // Partners (reversed): 4 3 2 1 0.
+  const parts = splitQuery(q, 4);
+  assert.deepEqual(
+    parts.map((p) => [p.from, p.own, p.query.lambda.length]),
+    [
+      [0, 2, 4],
+      [2, 2, 3],
+      [4, 1, 2],
+    ],
+  );
+  for (const part of parts) {
+    const { query } = part;
+    assert.ok(query.lambda.length <= 4);
+    for (let i = 0; i < query.lambda.length; i++) {
+      const pixels = [...query.images.subarray(i * 4, i * 4 + 4)];
+      const partnerPixels = [
+        ...query.images.subarray(query.partner[i] * 4, query.partner[i] * 4 + 4),
+      ];
+      if (i < part.own) {
+        // The row and its partner carry the same images and lambda as in the query.
+        const row = part.from + i;
+        assert.deepEqual(pixels, [...q.images.subarray(row * 4, row * 4 + 4)]);
+        const p = q.partner[row];
+        assert.deepEqual(partnerPixels, [...q.images.subarray(p * 4, p * 4 + 4)]);
+        assert.equal(query.lambda[i], q.lambda[row]);
+      } else {
+        assert.equal(query.partner[i], i);
+        assert.equal(query.lambda[i], 1);
+      }
+    }
+  }
+  // Row numbers follow their rows: part 1 holds rows 2, 3 and partners 2->2, 3->1.
+  assert.deepEqual(parts[1].query.rows && [...parts[1].query.rows.rows], [22, 23, 21]);
+  assert.throws(() => splitQuery(q, 1), /maxRows: expected an integer >= 2, got 1/);
 });

@@ -130,3 +130,76 @@ export function splitLogits(
   }
   return out;
 }
+
+/** One part of a query split to fit a request: its first `own` rows are the query's. */
+export interface QueryPart {
+  query: MixedBatchQuery;
+  /** The original rows this part answers for: [from, from + own). */
+  from: number;
+  own: number;
+}
+
+/**
+ * Splits a query of more rows than a request may hold into parts of at most
+ * `maxRows` rows that each stand alone: a part holds `maxRows / 2` of the
+ * query's rows in order, then the partners of those rows that fall outside
+ * them, as extra rows mixed with nothing (lambda 1, their own partner),
+ * whose answers are not used. Every row is then mixed with the same partner
+ * and lambda as in the whole query, so its logits are the same.
+ */
+export function splitQuery(query: MixedBatchQuery, maxRows: number): QueryPart[] {
+  const b = query.lambda.length;
+  if (!Number.isInteger(maxRows) || maxRows < 2) {
+    throw new RangeError(`maxRows: expected an integer >= 2, got ${maxRows}`);
+  }
+  const [, h, w, c] = query.shape;
+  const pixels = h * w * c;
+  const step = Math.floor(maxRows / 2);
+  const parts: QueryPart[] = [];
+  for (let from = 0; from < b; from += step) {
+    const own = Math.min(step, b - from);
+    // Rows of the part: its own, then each outside partner once.
+    const members: number[] = [];
+    const place = new Map<number, number>();
+    for (let i = from; i < from + own; i++) {
+      place.set(i, members.length);
+      members.push(i);
+    }
+    for (let i = from; i < from + own; i++) {
+      const p = query.partner[i];
+      if (!place.has(p)) {
+        place.set(p, members.length);
+        members.push(p);
+      }
+    }
+    const n = members.length;
+    const images = new Uint8Array(n * pixels);
+    const partner = new Int32Array(n);
+    const lambda = new Float32Array(n);
+    members.forEach((row, i) => {
+      images.set(query.images.subarray(row * pixels, (row + 1) * pixels), i * pixels);
+      const mine = i < own;
+      partner[i] = mine ? (place.get(query.partner[row]) ?? i) : i;
+      lambda[i] = mine ? query.lambda[row] : 1;
+    });
+    parts.push({
+      query: {
+        images,
+        shape: [n, h, w, c],
+        partner,
+        lambda,
+        ...(query.rows
+          ? {
+              rows: {
+                dataset: query.rows.dataset,
+                rows: Uint32Array.from(members, (row) => query.rows?.rows[row] ?? 0),
+              },
+            }
+          : {}),
+      },
+      from,
+      own,
+    });
+  }
+  return parts;
+}

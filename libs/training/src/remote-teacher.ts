@@ -20,8 +20,16 @@ import {
   packQueries,
   type RequestLimits,
   splitLogits,
+  splitQuery,
 } from './query-pack.js';
 import type { MixedBatchQuery, TeacherSource } from './teacher-source.js';
+
+/** Bytes of a request besides its rows (model, trace context, framing), erring high. */
+const REQUEST_FRAME_BYTES = 512;
+/** Bytes a row adds to a "mix" request besides its pixels: partner and lambda. */
+const MIX_ROW_BYTES = 9;
+/** Bytes a row adds to a "rows" request: row number, partner and lambda. */
+const ROWS_ROW_BYTES = 14;
 
 /** How a query travels: row numbers of a split the teacher holds, or its images. */
 export type QueryForm = 'rows' | 'images';
@@ -52,7 +60,7 @@ export class RemoteTeacher implements TeacherSource {
   /** Fingerprints of the splits the server holds; null until Describe answered. */
   private held: ReadonlySet<string> | null = null;
   /** What one request may hold; null until Describe answered, or when it failed. */
-  private limits: RequestLimits | null = null;
+  private limits: (RequestLimits & { queueRows: number | null }) | null = null;
   private describing: Promise<void> | null = null;
   /** The form the last query went in, as last reported to `onForm`. */
   private form: QueryForm | null = null;
@@ -99,15 +107,69 @@ export class RemoteTeacher implements TeacherSource {
   }
 
   async softLabels(query: MixedBatchQuery): Promise<Float32Array> {
-    return (await this.query(query, false)).mixed;
+    return (await this.ask(query, false)).mixed;
   }
 
   /** Logits on the mixed batch and on its clean images (for the analysis). */
   softLabelsWithConstituents(query: MixedBatchQuery) {
-    return this.query(query, true) as Promise<{
+    return this.ask(query, true) as Promise<{
       mixed: Float32Array;
       clean: Float32Array;
     }>;
+  }
+
+  /**
+   * One query as one request, or, when it has more rows than a request to
+   * this server may hold (max batch, queue limit, message size), as parts
+   * that each stand alone (splitQuery), one after another, their answers put
+   * back in the query's order: the same logits either way.
+   */
+  private async ask(
+    query: MixedBatchQuery,
+    constituents: boolean,
+  ): Promise<{ mixed: Float32Array; clean?: Float32Array | null }> {
+    if (this.held === null) await this.describe();
+    const rows = query.lambda.length;
+    const limit = this.rowsPerRequest(query, constituents);
+    if (limit === null || rows <= limit || limit < 2) {
+      return this.query(query, constituents);
+    }
+    let mixed: Float32Array | null = null;
+    let clean: Float32Array | null = null;
+    for (const part of splitQuery(query, limit)) {
+      const answer = await this.query(part.query, constituents);
+      const k = answer.mixed.length / part.query.lambda.length;
+      mixed ??= new Float32Array(rows * k);
+      mixed.set(answer.mixed.subarray(0, part.own * k), part.from * k);
+      if (answer.clean) {
+        clean ??= new Float32Array(rows * k);
+        clean.set(answer.clean.subarray(0, part.own * k), part.from * k);
+      }
+    }
+    return { mixed: mixed ?? new Float32Array(0), ...(clean ? { clean } : {}) };
+  }
+
+  /**
+   * Most rows of `query` one request to this server may hold, in the form it
+   * will go in (null: the server's limits are not known). Asking for the
+   * constituents doubles the rows that wait in the server's queue.
+   */
+  private rowsPerRequest(query: MixedBatchQuery, constituents: boolean): number | null {
+    const l = this.limits;
+    if (!l) return null;
+    let rows = l.maxRows;
+    if (constituents && l.queueRows !== null) {
+      rows = Math.min(rows, Math.floor(l.queueRows / 2));
+    }
+    if (l.maxBytes !== null) {
+      const asRows =
+        query.rows !== undefined && this.sendRows && this.held?.has(query.rows.dataset);
+      const perRow = asRows
+        ? ROWS_ROW_BYTES
+        : query.images.length / Math.max(1, query.lambda.length) + MIX_ROW_BYTES;
+      rows = Math.min(rows, Math.floor((l.maxBytes - REQUEST_FRAME_BYTES) / perRow));
+    }
+    return rows;
   }
 
   /**
@@ -147,7 +209,9 @@ export class RemoteTeacher implements TeacherSource {
         this.held = new Set(d.heldDatasets.map((h) => h.fingerprint));
         const maxRows = Math.min(d.maxBatch, d.queueLimit ?? d.maxBatch);
         this.limits =
-          maxRows > 0 ? { maxRows, maxBytes: d.maxMessageBytes || null } : null;
+          maxRows > 0
+            ? { maxRows, maxBytes: d.maxMessageBytes || null, queueRows: d.queueLimit }
+            : null;
       },
       () => {
         this.held = new Set();
@@ -158,22 +222,28 @@ export class RemoteTeacher implements TeacherSource {
   }
 
   /**
-   * Refuses images the server could never take: a request over its max
-   * message size is answered RESOURCE_EXHAUSTED by gRPC itself, which a
-   * failover would retry until its deadline. The estimate errs high (the
-   * images, 9 bytes a row for partner and lambda, 512 for the rest).
+   * Refuses a request the server could never take: one over its max message
+   * size is answered RESOURCE_EXHAUSTED by gRPC itself, which a failover
+   * would retry until its deadline. Queries are split to fit (ask), so this
+   * catches what splitting cannot: a single row over the limit, or images
+   * sent after a rows request fell back to them. The estimate errs high.
    */
-  private checkMessageSize(query: MixedBatchQuery): void {
+  private checkMessageSize(query: MixedBatchQuery, form: 'mix' | 'rows'): void {
     const max = this.limits?.maxBytes;
     const rows = query.lambda.length;
-    const bytes = query.images.length + 9 * rows + 512;
+    const bytes =
+      REQUEST_FRAME_BYTES +
+      (form === 'rows'
+        ? ROWS_ROW_BYTES * rows
+        : query.images.length + MIX_ROW_BYTES * rows);
     if (max && bytes > max) {
+      const field = form === 'rows' ? 'rows.rows' : 'mix.images';
       throw new TeacherCallError(
         status.INVALID_ARGUMENT,
-        `mix.images: expected a request within the teacher's max message size of ` +
-          `${max} bytes, got about ${bytes} (${rows} images); send smaller batches or ` +
-          'raise VICINAL_MAX_MESSAGE_BYTES on the teacher',
-        'mix.images',
+        `${field}: expected a request within the teacher's max message size of ` +
+          `${max} bytes, got about ${bytes} (${rows} ${form === 'rows' ? 'rows' : 'images'}); ` +
+          'send smaller batches or raise VICINAL_MAX_MESSAGE_BYTES on the teacher',
+        field,
       );
     }
   }
@@ -225,7 +295,7 @@ export class RemoteTeacher implements TeacherSource {
         },
       };
       const send = (input: Pick<SoftLabelsQuery, 'mix' | 'rows'>) => {
-        if (input.mix) this.checkMessageSize(query);
+        this.checkMessageSize(query, input.rows ? 'rows' : 'mix');
         return this.openStream().softLabels(
           { model: this.model, ...input, traceContext },
           { timeoutMs: this.client.deadlineMs },

@@ -120,6 +120,12 @@ test('URL credentials are hidden in what the command line echoes', () => {
     ),
     "argument 'nats://***@h:4222,tls://***@k:1' is invalid; see http://docs/x",
   );
+  // An unescaped @ in the password, and no scheme at all.
+  assert.equal(
+    redactUrlCredentials('at nats://alice:p@ss@127.0.0.1:1 and alice:s3cret@127.0.0.1:2'),
+    'at nats://***@127.0.0.1:1 and ***@127.0.0.1:2',
+  );
+  assert.equal(redactUrlCredentials('no credentials: h:4222'), 'no credentials: h:4222');
   // A refused --nats value, as a user typed it: the password is not printed.
   const run = spawnSync(
     process.execPath,

@@ -44,7 +44,14 @@ export function parseNatsUrl(value: string): string {
  * refused option value, a NATS client names the server) never shows them.
  */
 export function redactUrlCredentials(text: string): string {
-  return text.replace(/([a-z][a-z0-9+.-]*:\/\/)[^\s/@'"]+@/gi, '$1***@');
+  return (
+    text
+      // scheme://user:pass@host, up to the last @ of the authority (a password
+      // may hold an unescaped @)
+      .replace(/([a-z][a-z0-9+.-]*:\/\/)[^\s/'",]*@/gi, '$1***@')
+      // user:pass@host without a scheme (the client takes nats:// for it)
+      .replace(/(^|[\s'"=,])[^\s/'",:@*]+:[^\s/'",]*@/g, '$1***@')
+  );
 }
 
 /** A study id argument: the name of a study file, so a slug. */

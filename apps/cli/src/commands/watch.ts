@@ -8,6 +8,7 @@ import {
   storedEvents,
   watchEvents,
 } from '@vicinal/bus';
+import { natsClientEnv, natsClientSecurity } from '@vicinal/config';
 import { Command } from 'commander';
 import { getManifest, gridProgress, type StudyManifest } from '../study/grid-state.js';
 import { type CommandIo, processIo } from './io.js';
@@ -58,7 +59,7 @@ export function watchCommand(io: CommandIo = processIo, stop?: AbortSignal): Com
     .addOption(natsOption())
     .option('--no-follow', 'stop after the events stored so far')
     .action(async (study: string, opts: { nats: string; follow: boolean }) => {
-      const bus = await connectBus(opts.nats, { name: 'vicinal-watch' });
+      const bus = await connectReader(opts.nats, 'vicinal-watch');
       const interrupted = new AbortController();
       const interrupt = () => interrupted.abort();
       process.once('SIGINT', interrupt);
@@ -143,7 +144,7 @@ export function statusCommand(): Command {
     .addOption(natsOption())
     .option('--json', 'print JSON')
     .action(async (study: string, opts: { nats: string; json?: boolean }) => {
-      const bus = await connectBus(opts.nats, { name: 'vicinal-status' });
+      const bus = await connectReader(opts.nats, 'vicinal-status');
       try {
         const manifest = await getManifest(bus, study);
         if (!manifest) throw new Error(noStudy(study, opts.nats));
@@ -204,4 +205,15 @@ export function statusCommand(): Command {
         await bus.close();
       }
     });
+}
+
+/**
+ * A connection for reading a study's progress, with the NATS credentials and
+ * TLS of VICINAL_NATS_* as the other commands use them (topology "bind" when
+ * credentials are given, so a read-only user is enough).
+ */
+function connectReader(url: string, name: string) {
+  const env = natsClientEnv(process.env);
+  const natsTopology = env.natsTopology === 'bind' ? 'bind' : 'create';
+  return connectBus(url, { name, ...natsClientSecurity({ ...env, natsTopology }) });
 }
