@@ -16,9 +16,9 @@ const ROW_OVERHEAD_BYTES = 16;
 /**
  * Groups consecutive queries into packs a teacher server takes as one
  * request: at most `limits.maxRows` rows, and, were the images sent, at most
- * `limits.maxBytes`. Queries are never split (a batch's partners point inside
- * it), so a query larger than the limits is a pack of its own, for the
- * server to refuse as it would alone.
+ * `limits.maxBytes`. Queries are not split here (a batch's partners point
+ * inside it), so a query larger than the limits is a pack of its own, which
+ * the teacher client then asks in parts (splitQuery).
  */
 export function packQueries(
   queries: readonly MixedBatchQuery[],

@@ -175,7 +175,8 @@ export class RemoteTeacher implements TeacherSource {
   /**
    * Logits for several batches. Whole batches are packed into as few
    * requests as the server's limits allow (a batch's partners point inside
-   * it, so none is split); each answer is cut back into the batches' own.
+   * it, so none is packed across a limit; one too large alone is asked in
+   * parts, see ask); each answer is cut back into the batches' own.
    * When they take more than one request, the requests go one after another:
    * each fits the server's queue alone, not always together.
    */
