@@ -257,7 +257,7 @@ describe('RemoteTeacher.softLabelsMany', () => {
     }
   });
 
-  test('a query over the max message size is asked in parts, as row numbers or as images', async () => {
+  test('the max message size bounds packs and parts, in the form the rows go in', async () => {
     for (const hold of [false, true]) {
       const small = await serve({ maxBatch: 512, maxMessageBytes: 1024, hold });
       const teacher = await RemoteTeacher.connect(small.address, 'small-teacher');
@@ -272,6 +272,13 @@ describe('RemoteTeacher.softLabelsMany', () => {
         // Images: 7 rows a request, parts of 3 rows and their partners; rows:
         // 36 a request, parts of 18.
         assert.equal(form, hold ? 4 : 20, `requests as ${hold ? 'rows' : 'images'}`);
+        // Packs by the same bound: six batches of 3 rows go 2 to a request as
+        // images (6 of 7 rows), all 6 in one as row numbers (18 of 36).
+        const six = batches(6, 3, 8);
+        assertAnswers(await teacher.softLabelsMany(six), six);
+        const b = small.stats().answered;
+        const more = (hold ? b.rows : b.mix) - form;
+        assert.equal(more, hold ? 1 : 3, `packs as ${hold ? 'rows' : 'images'}`);
       } finally {
         await teacher.close();
         await small.stop(1000);

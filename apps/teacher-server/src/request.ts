@@ -27,6 +27,7 @@ export interface HeldSplit {
 /** What the server needs to know to check a request. */
 export interface RequestLimits {
   metadata: TeacherMetadata;
+  /** Most rows one request may have: the max batch, or the queue limit when smaller. */
   maxBatch: number;
   /** Held splits by fingerprint. */
   held: ReadonlyMap<string, HeldSplit>;

@@ -1,4 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
+import { DEFAULT_QUEUE_BATCHES } from '@vicinal/config';
 import { createLogger, type Logger, type Span } from '@vicinal/telemetry';
 import {
   checkPlaintextAllowed,
@@ -136,7 +137,7 @@ export async function startTeacherServer(
   const maxMessageBytes = options.maxMessageBytes ?? 16 * 1024 * 1024;
   const maxStreams = options.maxStreams ?? 64;
   const requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
-  const queueLimit = options.queueLimit ?? 8 * maxBatch;
+  const queueLimit = options.queueLimit ?? DEFAULT_QUEUE_BATCHES * maxBatch;
   for (const [key, v] of [
     ['maxStreams', maxStreams],
     ['requestTimeoutMs', requestTimeoutMs],

@@ -148,6 +148,9 @@ export const DEFAULT_PREFETCH = 2;
  */
 export const DEFAULT_STEPS_PER_QUERY = 4;
 
+/** A teacher server's batching queue holds this many full batches unless told otherwise. */
+export const DEFAULT_QUEUE_BATCHES = 8;
+
 export const studentTrainerConfigSchema = z
   .object({
     natsUrl,
@@ -204,7 +207,7 @@ export function teacherServerConfig(
       queueLimit:
         num(env.VICINAL_QUEUE_LIMIT) ??
         (typeof maxBatch === 'number' && Number.isInteger(maxBatch) && maxBatch > 0
-          ? 8 * maxBatch
+          ? DEFAULT_QUEUE_BATCHES * maxBatch
           : 4096),
       maxMessageBytes: num(env.VICINAL_MAX_MESSAGE_BYTES) ?? 16 * 1024 * 1024,
       maxStreams: num(env.VICINAL_MAX_STREAMS) ?? 64,

@@ -66,23 +66,15 @@ test("splitLogits gives each batch its own rows' logits, in order", () => {
   assert.throws(() => splitLogits(new Float32Array(7), queries), /5 rows, got 7 values/);
 });
 
-test('packQueries keeps whole batches within the rows and bytes a request may hold', () => {
+test('packQueries keeps whole batches within the rows a request may hold', () => {
   const four = [batch(128, 0), batch(128, 0), batch(128, 0), batch(128, 0)];
   const sizes = (packs: MixedBatchQuery[][]) => packs.map((p) => p.length);
-  assert.deepEqual(sizes(packQueries(four, { maxRows: 512, maxBytes: null })), [4]);
-  assert.deepEqual(sizes(packQueries(four, { maxRows: 256, maxBytes: null })), [2, 2]);
-  assert.deepEqual(sizes(packQueries(four, { maxRows: 300, maxBytes: null })), [2, 2]);
-  assert.deepEqual(
-    sizes(packQueries(four, { maxRows: 100, maxBytes: null })),
-    [1, 1, 1, 1],
-  );
-  // 128 rows of 4 pixels: 512 + 128 x 16 bytes each, beside 64 KiB for the rest.
-  const perBatch = 512 + 128 * 16;
-  assert.deepEqual(
-    sizes(packQueries(four, { maxRows: 512, maxBytes: 64 * 1024 + 3 * perBatch })),
-    [3, 1],
-  );
-  assert.deepEqual(packQueries([], { maxRows: 512, maxBytes: null }), []);
+  assert.deepEqual(sizes(packQueries(four, 512)), [4]);
+  assert.deepEqual(sizes(packQueries(four, 384)), [3, 1]);
+  assert.deepEqual(sizes(packQueries(four, 256)), [2, 2]);
+  assert.deepEqual(sizes(packQueries(four, 300)), [2, 2]);
+  assert.deepEqual(sizes(packQueries(four, 100)), [1, 1, 1, 1]);
+  assert.deepEqual(packQueries([], 512), []);
 });
 
 test('splitQuery: each part holds its rows in order, then their outside partners, mixed with nothing', () => {

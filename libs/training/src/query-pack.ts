@@ -1,48 +1,27 @@
 import type { MixedBatchQuery } from './teacher-source.js';
 
-/** What a teacher server takes in one request, from its Describe. */
-export interface RequestLimits {
-  /** Most rows in one request: the max batch, or the queue limit when smaller. */
-  maxRows: number;
-  /** Largest request in bytes (max_message_bytes); null when not known. */
-  maxBytes: number | null;
-}
-
-/** Room left in a request for everything but the pixels and the per-row fields. */
-const HEADER_BYTES = 64 * 1024;
-/** Bytes a row costs besides its pixels: partner, lambda, row number, framing. */
-const ROW_OVERHEAD_BYTES = 16;
-
 /**
- * Groups consecutive queries into packs a teacher server takes as one
- * request: at most `limits.maxRows` rows, and, were the images sent, at most
- * `limits.maxBytes`. Queries are not split here (a batch's partners point
- * inside it), so a query larger than the limits is a pack of its own, which
+ * Groups consecutive queries into packs of at most `maxRows` rows, each to
+ * go as one request. Queries are not split here (a batch's partners point
+ * inside it), so a query larger than `maxRows` is a pack of its own, which
  * the teacher client then asks in parts (splitQuery).
  */
 export function packQueries(
   queries: readonly MixedBatchQuery[],
-  limits: RequestLimits,
+  maxRows: number,
 ): MixedBatchQuery[][] {
   const packs: MixedBatchQuery[][] = [];
   let pack: MixedBatchQuery[] = [];
   let rows = 0;
-  let bytes = HEADER_BYTES;
   for (const query of queries) {
     const n = query.lambda.length;
-    const size = query.images.length + n * ROW_OVERHEAD_BYTES;
-    const fits =
-      rows + n <= limits.maxRows &&
-      (limits.maxBytes === null || bytes + size <= limits.maxBytes);
-    if (pack.length > 0 && !fits) {
+    if (pack.length > 0 && rows + n > maxRows) {
       packs.push(pack);
       pack = [];
       rows = 0;
-      bytes = HEADER_BYTES;
     }
     pack.push(query);
     rows += n;
-    bytes += size;
   }
   if (pack.length > 0) packs.push(pack);
   return packs;

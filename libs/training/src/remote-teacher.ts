@@ -15,13 +15,7 @@ import {
   TeacherClient,
   type TeacherClientOptions,
 } from '@vicinal/wire';
-import {
-  mergeQueries,
-  packQueries,
-  type RequestLimits,
-  splitLogits,
-  splitQuery,
-} from './query-pack.js';
+import { mergeQueries, packQueries, splitLogits, splitQuery } from './query-pack.js';
 import type { MixedBatchQuery, TeacherSource } from './teacher-source.js';
 
 /** Bytes of a request besides its rows (model, trace context, framing), erring high. */
@@ -30,6 +24,16 @@ const REQUEST_FRAME_BYTES = 512;
 const MIX_ROW_BYTES = 9;
 /** Bytes a row adds to a "rows" request: row number, partner and lambda. */
 const ROWS_ROW_BYTES = 14;
+
+/** What one request to a server may hold, from its Describe. */
+interface ServerLimits {
+  /** Rows: the max batch, or the queue limit when smaller. */
+  maxRows: number;
+  /** The queue limit (null: not reported): rows with constituents wait twice. */
+  queueRows: number | null;
+  /** The max message size (null: not reported). */
+  maxBytes: number | null;
+}
 
 /** How a query travels: row numbers of a split the teacher holds, or its images. */
 export type QueryForm = 'rows' | 'images';
@@ -60,7 +64,7 @@ export class RemoteTeacher implements TeacherSource {
   /** Fingerprints of the splits the server holds; null until Describe answered. */
   private held: ReadonlySet<string> | null = null;
   /** What one request may hold; null until Describe answered, or when it failed. */
-  private limits: (RequestLimits & { queueRows: number | null }) | null = null;
+  private limits: ServerLimits | null = null;
   private describing: Promise<void> | null = null;
   /** The form the last query went in, as last reported to `onForm`. */
   private form: QueryForm | null = null;
@@ -130,7 +134,7 @@ export class RemoteTeacher implements TeacherSource {
   ): Promise<{ mixed: Float32Array; clean?: Float32Array | null }> {
     if (this.held === null) await this.describe();
     const rows = query.lambda.length;
-    const limit = this.rowsPerRequest(query, constituents);
+    const limit = this.rowsPerRequest([query], constituents);
     if (limit === null || rows <= limit || limit < 2) {
       return this.query(query, constituents);
     }
@@ -149,12 +153,20 @@ export class RemoteTeacher implements TeacherSource {
     return { mixed: mixed ?? new Float32Array(0), ...(clean ? { clean } : {}) };
   }
 
+  /** Whether a query naming `rows` goes as row numbers to this server. */
+  private sendsRows(rows: MixedBatchQuery['rows']): rows is NonNullable<typeof rows> {
+    return rows !== undefined && this.sendRows && this.held?.has(rows.dataset) === true;
+  }
+
   /**
-   * Most rows of `query` one request to this server may hold, in the form it
-   * will go in (null: the server's limits are not known). Asking for the
-   * constituents doubles the rows that wait in the server's queue.
+   * Most rows one request of `queries` (sent together, merged) may hold, in
+   * the form they go in (null: the server's limits are not known). Asking
+   * for the constituents doubles the rows that wait in the server's queue.
    */
-  private rowsPerRequest(query: MixedBatchQuery, constituents: boolean): number | null {
+  private rowsPerRequest(
+    queries: readonly MixedBatchQuery[],
+    constituents: boolean,
+  ): number | null {
     const l = this.limits;
     if (!l) return null;
     let rows = l.maxRows;
@@ -162,11 +174,15 @@ export class RemoteTeacher implements TeacherSource {
       rows = Math.min(rows, Math.floor(l.queueRows / 2));
     }
     if (l.maxBytes !== null) {
-      const asRows =
-        query.rows !== undefined && this.sendRows && this.held?.has(query.rows.dataset);
+      // Merged queries go as rows only when all name rows of one held split.
+      const dataset = queries[0].rows?.dataset;
+      const asRows = queries.every(
+        (q) => this.sendsRows(q.rows) && q.rows.dataset === dataset,
+      );
       const perRow = asRows
         ? ROWS_ROW_BYTES
-        : query.images.length / Math.max(1, query.lambda.length) + MIX_ROW_BYTES;
+        : queries[0].images.length / Math.max(1, queries[0].lambda.length) +
+          MIX_ROW_BYTES;
       rows = Math.min(rows, Math.floor((l.maxBytes - REQUEST_FRAME_BYTES) / perRow));
     }
     return rows;
@@ -183,8 +199,8 @@ export class RemoteTeacher implements TeacherSource {
   async softLabelsMany(queries: readonly MixedBatchQuery[]): Promise<Float32Array[]> {
     if (queries.length <= 1) return Promise.all(queries.map((q) => this.softLabels(q)));
     if (this.held === null) await this.describe();
-    const limits = this.limits;
-    const packs = limits ? packQueries(queries, limits) : queries.map((q) => [q]);
+    const limit = this.rowsPerRequest(queries, false);
+    const packs = limit !== null ? packQueries(queries, limit) : queries.map((q) => [q]);
     const answers: Float32Array[] = [];
     for (const pack of packs) {
       if (pack.length === 1) {
@@ -211,7 +227,7 @@ export class RemoteTeacher implements TeacherSource {
         const maxRows = Math.min(d.maxBatch, d.queueLimit ?? d.maxBatch);
         this.limits =
           maxRows > 0
-            ? { maxRows, maxBytes: d.maxMessageBytes || null, queueRows: d.queueLimit }
+            ? { maxRows, queueRows: d.queueLimit, maxBytes: d.maxMessageBytes || null }
             : null;
       },
       () => {
@@ -303,11 +319,9 @@ export class RemoteTeacher implements TeacherSource {
         );
       };
       try {
-        if (this.held === null) await this.describe();
-        const rows = query.rows && this.sendRows ? query.rows : null;
-        const held = rows ? this.held : null;
+        const rows = query.rows;
         let result: SoftLabelsResult;
-        if (rows && held?.has(rows.dataset)) {
+        if (this.sendsRows(rows)) {
           this.sending(
             'rows',
             () => `the teacher holds the training split ${rows.dataset}`,
